@@ -1,0 +1,172 @@
+"""
+### Hourly employee batch pipeline
+
+Every hour, for the data interval's hour (the **batch**, `YYYYMMDDTHH` UTC):
+
+1. **plan** – resolve the batch id and the stage's resource names, one payload per shard.
+2. **generate** – the generator Lambda makes `records_per_shard` mock employees per shard
+   (Faker seeded from batch and shard: a rerun regenerates identical data).
+3. **write** – the writer Lambda stores each shard as
+   `raw/employees/dt=YYYY-MM-DD/hour=HH/part-NNNNN.jsonl` (idempotent overwrite).
+4. **wait_for_objects** – a deferrable `S3KeySensor` on exactly the batch's keys.
+5. **ingest** – the Glue Spark job validates, quarantines bad rows, de-duplicates and
+   upserts into DynamoDB, then writes the batch manifest.
+6. **read_manifest** – loads the manifest and checks it against what was written.
+7. **count_check** – counts the batch in DynamoDB through the `batch_id#shard` GSI and
+   fails unless it equals generated minus quarantined.
+
+A manual run without a logical date processes the hour of its `run_after`.
+The stage comes from the Airflow Variable `employee_pipeline_stage` (default `dev`),
+the name prefix from `employee_pipeline_prefix`; both are read at run time only.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
+from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
+from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
+from airflow.sdk import CronDataIntervalTimetable, Param, Variable, dag, task
+from employee_pipeline import config, layout
+from employee_pipeline_ops.count_check import DynamoDBBatchCountCheckOperator
+
+DAG_ID = "employee_batch_pipeline"
+AWS_CONN_ID = "aws_default"
+
+
+def batch_hour(data_interval_start: Any, run_after: Any) -> Any:
+    """The hour a run processes: its data interval, else (manual run) the hour of run_after."""
+    return data_interval_start if data_interval_start is not None else run_after
+
+
+@dag(
+    dag_id=DAG_ID,
+    schedule=CronDataIntervalTimetable("@hourly", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=3,
+    dagrun_timeout=timedelta(hours=2),
+    default_args={
+        "owner": "data-engineering",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=10),
+    },
+    params={
+        "shards": Param(
+            2, type="integer", minimum=1, maximum=layout.MAX_SHARDS, description="Generator invocations (shards)."
+        ),
+        "records_per_shard": Param(
+            500,
+            type="integer",
+            minimum=1,
+            maximum=layout.MAX_RECORDS_PER_SHARD,
+            description="Records each generator invocation makes.",
+        ),
+    },
+    tags=["employee", "lambda", "glue", "dynamodb", "hourly"],
+    doc_md=__doc__,
+)
+def employee_batch_pipeline() -> None:
+    @task(multiple_outputs=True)
+    def plan(params: dict[str, Any], data_interval_start: Any = None, dag_run: Any = None) -> dict[str, Any]:
+        """Resolve the batch and every name the downstream tasks need."""
+        names = config.pipeline_names(
+            stage=Variable.get(config.STAGE_VARIABLE, default=config.DEFAULT_STAGE),
+            prefix=Variable.get(config.PREFIX_VARIABLE, default=config.DEFAULT_PREFIX),
+        )
+        batch_id = layout.batch_id_for(batch_hour(data_interval_start, dag_run.run_after))
+        shards, per_shard = int(params["shards"]), int(params["records_per_shard"])
+        return {
+            "batch_id": batch_id,
+            "shards": shards,
+            "generated": shards * per_shard,
+            "bucket": names.data_bucket,
+            "generator_function": names.generator_function,
+            "writer_function": names.writer_function,
+            "glue_job": names.glue_job,
+            "table": names.table,
+            "index": names.gsi,
+            "manifest_key": layout.manifest_key(batch_id),
+            "keys": [layout.raw_key(batch_id, shard) for shard in range(shards)],
+            "payloads": [
+                json.dumps({"batch_id": batch_id, "shard": shard, "count": per_shard}) for shard in range(shards)
+            ],
+            "glue_args": {
+                "--batch_id": batch_id,
+                "--bucket": names.data_bucket,
+                "--source_prefix": layout.raw_prefix(batch_id),
+                "--table": names.table,
+                "--manifest_key": layout.manifest_key(batch_id),
+                "--quarantine_prefix": layout.quarantine_prefix(batch_id),
+            },
+        }
+
+    batch = plan()
+
+    generate = LambdaInvokeFunctionOperator.partial(
+        task_id="generate", function_name=batch["generator_function"], aws_conn_id=AWS_CONN_ID
+    ).expand(payload=batch["payloads"])
+
+    write = LambdaInvokeFunctionOperator.partial(
+        task_id="write", function_name=batch["writer_function"], aws_conn_id=AWS_CONN_ID
+    ).expand(payload=generate.output)
+
+    wait_for_objects = S3KeySensor(
+        task_id="wait_for_objects",
+        bucket_name=batch["bucket"],
+        bucket_key=batch["keys"],
+        aws_conn_id=AWS_CONN_ID,
+        deferrable=True,
+        poke_interval=15,
+        timeout=timedelta(minutes=15).total_seconds(),
+    )
+
+    ingest = GlueJobOperator(
+        task_id="ingest",
+        job_name=batch["glue_job"],
+        script_args=batch["glue_args"],
+        aws_conn_id=AWS_CONN_ID,
+        wait_for_completion=True,
+        verbose=True,
+        job_poll_interval=5,
+        # A retried task re-attaches to a still-running run instead of starting a second one.
+        resume_glue_job_on_retry=True,
+        stop_job_run_on_kill=True,
+    )
+
+    @task(multiple_outputs=True)
+    def read_manifest(bucket: str, key: str, generated: int, written: list[str]) -> dict[str, Any]:
+        """Load the batch manifest and check it accounts for every record written."""
+        manifest = json.loads(S3Hook(aws_conn_id=AWS_CONN_ID).read_key(key=key, bucket_name=bucket))
+        landed = sum(json.loads(result)["count"] for result in written)
+        if landed != generated or manifest["read"] != generated:
+            raise ValueError(
+                f"batch {manifest['batch_id']}: {generated} records generated, {landed} written to S3, "
+                f"but the Glue job read {manifest['read']} (manifest s3://{bucket}/{key})"
+            )
+        manifest["expected"] = manifest["read"] - manifest["quarantined"]
+        return manifest
+
+    manifest = read_manifest(batch["bucket"], batch["manifest_key"], batch["generated"], write.output)
+
+    count_check = DynamoDBBatchCountCheckOperator(
+        task_id="count_check",
+        table_name=batch["table"],
+        index_name=batch["index"],
+        batch_id=batch["batch_id"],
+        shards=batch["shards"],
+        expected_count=manifest["expected"],
+        aws_conn_id=AWS_CONN_ID,
+    )
+
+    write >> wait_for_objects >> ingest >> manifest >> count_check
+
+
+employee_batch_pipeline()

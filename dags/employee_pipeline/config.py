@@ -1,0 +1,71 @@
+"""The one source of resource names: stage + prefix -> every AWS name.
+
+Used by ``infra`` (to create the resources), the DAG (to address them at run
+time) and the tests, so a name is spelled in exactly one place.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+DEFAULT_PREFIX = "employee-pipeline"
+DEFAULT_STAGE = "dev"
+# Airflow Variables the DAG reads at run time (never at parse time).
+STAGE_VARIABLE = "employee_pipeline_stage"
+PREFIX_VARIABLE = "employee_pipeline_prefix"
+
+GSI_NAME = "batch_shard-index"
+GSI_KEY = "batch_shard"
+TABLE_KEY = "emp_id"
+
+_NAME_PART = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
+
+
+@dataclass(frozen=True)
+class PipelineNames:
+    """Every resource name of one deployment (stage) of the pipeline."""
+
+    stage: str
+    prefix: str
+    data_bucket: str
+    artifacts_bucket: str
+    generator_function: str
+    writer_function: str
+    faker_layer: str
+    lambda_role: str
+    glue_role: str
+    glue_job: str
+    table: str
+    gsi: str = GSI_NAME
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def pipeline_names(stage: str = DEFAULT_STAGE, prefix: str = DEFAULT_PREFIX) -> PipelineNames:
+    """Derive every resource name from ``stage`` and ``prefix``.
+
+    Both must be lower-case letters, digits and dashes (S3 bucket rules), so
+    the same string is valid for every service.
+    """
+    for label, value in (("stage", stage), ("prefix", prefix)):
+        if not _NAME_PART.match(value or ""):
+            raise ValueError(
+                f"invalid {label} {value!r}: use 1-31 lower-case letters, digits or dashes, "
+                "starting with a letter or digit"
+            )
+    base = f"{prefix}-{stage}"
+    return PipelineNames(
+        stage=stage,
+        prefix=prefix,
+        data_bucket=f"{base}-data",
+        artifacts_bucket=f"{base}-artifacts",
+        generator_function=f"{base}-generate",
+        writer_function=f"{base}-write",
+        faker_layer=f"{base}-faker",
+        lambda_role=f"{base}-lambda",
+        glue_role=f"{base}-glue",
+        glue_job=f"{base}-ingest",
+        table=f"{base}-employees",
+    )

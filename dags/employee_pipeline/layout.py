@@ -1,0 +1,60 @@
+"""Batch ids and the S3 data layout.
+
+A batch is one hour of data, identified as ``YYYYMMDDTHH`` (UTC). A shard is
+one generator invocation inside a batch.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+BATCH_ID_FORMAT = "%Y%m%dT%H"
+_BATCH_ID = re.compile(r"^\d{8}T\d{2}$")
+MAX_SHARDS = 1000
+MAX_RECORDS_PER_SHARD = 5000  # ~1.3 MB of JSON: well under Lambda's 6 MB response limit
+
+RAW_PREFIX = "raw/employees"
+QUARANTINE_PREFIX = "quarantine/employees"
+MANIFEST_PREFIX = "manifests/employees"
+
+
+def batch_id_for(moment: datetime) -> str:
+    """The batch id of the hour that contains ``moment`` (converted to UTC)."""
+    if moment.tzinfo is None:
+        raise ValueError(f"batch time {moment!r} has no timezone")
+    return moment.astimezone(timezone.utc).strftime(BATCH_ID_FORMAT)
+
+
+def parse_batch_id(batch_id: object) -> datetime:
+    """The UTC start of the hour ``batch_id`` names; ValueError if malformed."""
+    if not isinstance(batch_id, str) or not _BATCH_ID.match(batch_id):
+        raise ValueError(f"batch_id {batch_id!r} is not of the form YYYYMMDDTHH")
+    try:
+        return datetime.strptime(batch_id, BATCH_ID_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError as err:
+        raise ValueError(f"batch_id {batch_id!r} is not a real hour: {err}") from None
+
+
+def _partition(batch_id: str) -> str:
+    hour = parse_batch_id(batch_id)
+    return f"dt={hour:%Y-%m-%d}/hour={hour:%H}"
+
+
+def raw_prefix(batch_id: str) -> str:
+    """``raw/employees/dt=YYYY-MM-DD/hour=HH/``: every shard object of the batch."""
+    return f"{RAW_PREFIX}/{_partition(batch_id)}/"
+
+
+def raw_key(batch_id: str, shard: int) -> str:
+    """The object one shard writes: ``.../part-NNNNN.jsonl``."""
+    return f"{raw_prefix(batch_id)}part-{shard:05d}.jsonl"
+
+
+def quarantine_prefix(batch_id: str) -> str:
+    return f"{QUARANTINE_PREFIX}/{_partition(batch_id)}/"
+
+
+def manifest_key(batch_id: str) -> str:
+    return f"{MANIFEST_PREFIX}/{_partition(batch_id)}/manifest.json"
+

@@ -1,0 +1,29 @@
+"""What provisioning did to each resource, for the per-resource report."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+CREATED, UPDATED, UNCHANGED, DELETED, ABSENT = "created", "updated", "unchanged", "deleted", "absent"
+
+
+@dataclass
+class Action:
+    resource: str
+    name: str
+    action: str
+    changes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def line(self) -> str:
+        detail = f" ({', '.join(self.changes)})" if self.changes else ""
+        return f"  {self.action:<9}  {self.resource:<16}  {self.name}{detail}"
+
+
+def outcome(resource: str, name: str, existed: bool, changes: list[str]) -> Action:
+    if not existed:
+        return Action(resource, name, CREATED)
+    return Action(resource, name, UPDATED if changes else UNCHANGED, changes)

@@ -1,0 +1,179 @@
+"""Lambda layer, Lambda functions and the Glue job."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from infra.actions import ABSENT, DELETED, Action, outcome
+from infra.packaging import Artifact
+from infra.session import AwsTarget, error_code, if_exists
+
+LAMBDA_RUNTIME = "python3.12"
+GLUE_VERSION = "5.0"
+# A role created seconds ago may not be assumable yet (IAM is eventually consistent).
+ROLE_PROPAGATION_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    handler: str
+    role_arn: str
+    code_bucket: str
+    code_key: str
+    code: Artifact
+    timeout: int
+    memory: int
+    environment: dict[str, str] = field(default_factory=dict)
+    layers: list[str] = field(default_factory=list)
+
+    def configuration(self) -> dict[str, Any]:
+        return {
+            "Runtime": LAMBDA_RUNTIME,
+            "Role": self.role_arn,
+            "Handler": self.handler,
+            "Timeout": self.timeout,
+            "MemorySize": self.memory,
+            "Environment": {"Variables": self.environment},
+            "Layers": self.layers,
+        }
+
+
+def ensure_layer(target: AwsTarget, name: str, bucket: str, key: str, artifact: Artifact) -> tuple[Action, str]:
+    """Publish a new layer version only when the zip's hash differs from the latest one."""
+    client = target.client("lambda")
+    versions = client.list_layer_versions(LayerName=name).get("LayerVersions", [])
+    latest = max(versions, key=lambda v: v["Version"]) if versions else None
+    if latest:
+        current = client.get_layer_version(LayerName=name, VersionNumber=latest["Version"])
+        if current["Content"]["CodeSha256"] == artifact.sha256_b64:
+            return outcome("lambda_layer", name, True, []), latest["LayerVersionArn"]
+    published = client.publish_layer_version(
+        LayerName=name,
+        Description="Faker for the employee generator",
+        Content={"S3Bucket": bucket, "S3Key": key},
+        CompatibleRuntimes=[LAMBDA_RUNTIME],
+    )
+    return outcome("lambda_layer", name, latest is not None, ["new version"]), published["LayerVersionArn"]
+
+
+def _wait_updated(client: Any, name: str) -> None:
+    client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 2, "MaxAttempts": 60})
+
+
+def _create_function(client: Any, spec: FunctionSpec) -> None:
+    deadline = time.monotonic() + ROLE_PROPAGATION_SECONDS
+    while True:
+        try:
+            client.create_function(
+                FunctionName=spec.name,
+                Code={"S3Bucket": spec.code_bucket, "S3Key": spec.code_key},
+                Description="employee batch pipeline",
+                Publish=False,
+                **spec.configuration(),
+            )
+            break
+        except ClientError as err:
+            if error_code(err) != "InvalidParameterValueException" or time.monotonic() > deadline:
+                raise
+            time.sleep(5)
+    client.get_waiter("function_active_v2").wait(FunctionName=spec.name, WaiterConfig={"Delay": 2, "MaxAttempts": 60})
+
+
+def _config_changes(current: dict[str, Any], spec: FunctionSpec) -> list[str]:
+    wanted = spec.configuration()
+    have = {
+        "Runtime": current.get("Runtime"),
+        "Role": current.get("Role"),
+        "Handler": current.get("Handler"),
+        "Timeout": current.get("Timeout"),
+        "MemorySize": current.get("MemorySize"),
+        "Environment": {"Variables": current.get("Environment", {}).get("Variables", {})},
+        "Layers": [layer["Arn"] for layer in current.get("Layers", [])],
+    }
+    return [key for key in wanted if have[key] != wanted[key]]
+
+
+def ensure_function(target: AwsTarget, spec: FunctionSpec) -> tuple[Action, str]:
+    client = target.client("lambda")
+    current = if_exists(lambda: client.get_function(FunctionName=spec.name), ("ResourceNotFoundException",))
+    if current is None:
+        _create_function(client, spec)
+        return outcome("lambda_function", spec.name, False, []), _function_arn(client, spec.name)
+    changes = []
+    configuration = current["Configuration"]
+    if configuration["CodeSha256"] != spec.code.sha256_b64:
+        client.update_function_code(FunctionName=spec.name, S3Bucket=spec.code_bucket, S3Key=spec.code_key)
+        _wait_updated(client, spec.name)
+        changes.append("code")
+    config_changes = _config_changes(configuration, spec)
+    if config_changes:
+        client.update_function_configuration(FunctionName=spec.name, **spec.configuration())
+        _wait_updated(client, spec.name)
+        changes += [c.lower() for c in config_changes]
+    return outcome("lambda_function", spec.name, True, changes), configuration["FunctionArn"]
+
+
+def _function_arn(client: Any, name: str) -> str:
+    return client.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+
+
+def destroy_function(target: AwsTarget, name: str) -> Action:
+    client = target.client("lambda")
+    if if_exists(lambda: client.get_function(FunctionName=name), ("ResourceNotFoundException",)) is None:
+        return Action("lambda_function", name, ABSENT)
+    client.delete_function(FunctionName=name)
+    return Action("lambda_function", name, DELETED)
+
+
+def destroy_layer(target: AwsTarget, name: str) -> Action:
+    client = target.client("lambda")
+    versions = client.list_layer_versions(LayerName=name).get("LayerVersions", [])
+    for version in versions:
+        client.delete_layer_version(LayerName=name, VersionNumber=version["Version"])
+    return Action("lambda_layer", name, DELETED if versions else ABSENT)
+
+
+def glue_job_definition(
+    role_arn: str, script_location: str, default_arguments: dict[str, str]
+) -> dict[str, Any]:
+    """The job as create_job/update_job take it (Glue 5.0: Spark 3.5, Python 3.11)."""
+    return {
+        "Role": role_arn,
+        "Command": {"Name": "glueetl", "ScriptLocation": script_location, "PythonVersion": "3"},
+        "GlueVersion": GLUE_VERSION,
+        "WorkerType": "G.1X",
+        "NumberOfWorkers": 2,
+        # One run per job at a time: a retry must never run the same batch twice concurrently.
+        "ExecutionProperty": {"MaxConcurrentRuns": 1},
+        # Airflow owns retries; a Glue-side retry would race the task's own.
+        "MaxRetries": 0,
+        "Timeout": 60,
+        "DefaultArguments": default_arguments,
+        "Description": "employee batch pipeline: S3 JSON Lines -> DynamoDB",
+    }
+
+
+def ensure_glue_job(target: AwsTarget, name: str, definition: dict[str, Any]) -> Action:
+    glue = target.client("glue")
+    current = if_exists(lambda: glue.get_job(JobName=name), ("EntityNotFoundException",))
+    if current is None:
+        glue.create_job(Name=name, **definition)
+        return outcome("glue_job", name, False, [])
+    job = current["Job"]
+    changes = [key for key, value in definition.items() if job.get(key) != value]
+    if changes:
+        glue.update_job(JobName=name, JobUpdate=definition)
+    return outcome("glue_job", name, True, [c.lower() for c in changes])
+
+
+def destroy_glue_job(target: AwsTarget, name: str) -> Action:
+    glue = target.client("glue")
+    if if_exists(lambda: glue.get_job(JobName=name), ("EntityNotFoundException",)) is None:
+        return Action("glue_job", name, ABSENT)
+    glue.delete_job(JobName=name)
+    return Action("glue_job", name, DELETED)

@@ -1,0 +1,126 @@
+"""deploy / destroy / status of one stage: every AWS resource of the pipeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from employee_pipeline.config import PipelineNames
+
+from infra import compute, iam, packaging, storage, table
+from infra.actions import Action
+from infra.session import AwsTarget, if_exists
+
+GLUE_SCRIPT_KEY = "glue/ingest_employees.py"
+LAYER_KEY = "lambda/faker-layer.zip"
+# Lambda package -> (handler, timeout s, memory MB, needs the Faker layer)
+FUNCTIONS = {
+    "generator": ("generator.handler.handler", 60, 512, True),
+    "writer": ("writer.handler.handler", 60, 256, False),
+}
+
+
+def _function_name(names: PipelineNames, package: str) -> str:
+    return {"generator": names.generator_function, "writer": names.writer_function}[package]
+
+
+def deploy(target: AwsTarget, names: PipelineNames) -> tuple[list[Action], dict[str, Any]]:
+    """Create or converge every resource; each Action says what changed."""
+    actions = [storage.ensure_bucket(target, bucket) for bucket in (names.data_bucket, names.artifacts_bucket)]
+
+    script = packaging.glue_script()
+    layer_zip = packaging.faker_layer_zip()
+    zips = {package: packaging.lambda_zip(package) for package in FUNCTIONS}
+    actions.append(storage.ensure_artifact(target, names.artifacts_bucket, GLUE_SCRIPT_KEY, script))
+    actions.append(storage.ensure_artifact(target, names.artifacts_bucket, LAYER_KEY, layer_zip))
+    for package, artifact in zips.items():
+        actions.append(storage.ensure_artifact(target, names.artifacts_bucket, f"lambda/{artifact.name}", artifact))
+
+    for role, (service, policy) in iam.role_policies(target, names).items():
+        actions.append(iam.ensure_role(target, role, service, policy))
+    lambda_role = iam.role_arn(target, names.lambda_role)
+    glue_role = iam.role_arn(target, names.glue_role)
+
+    layer_action, layer_arn = compute.ensure_layer(
+        target, names.faker_layer, names.artifacts_bucket, LAYER_KEY, layer_zip
+    )
+    actions.append(layer_action)
+    function_arns = {}
+    for package, (handler, timeout, memory, needs_faker) in FUNCTIONS.items():
+        spec = compute.FunctionSpec(
+            name=_function_name(names, package),
+            handler=handler,
+            role_arn=lambda_role,
+            code_bucket=names.artifacts_bucket,
+            code_key=f"lambda/{zips[package].name}",
+            code=zips[package],
+            timeout=timeout,
+            memory=memory,
+            environment={"DATA_BUCKET": names.data_bucket},
+            layers=[layer_arn] if needs_faker else [],
+        )
+        action, function_arns[package] = compute.ensure_function(target, spec)
+        actions.append(action)
+
+    script_location = f"s3://{names.artifacts_bucket}/{GLUE_SCRIPT_KEY}"
+    definition = compute.glue_job_definition(
+        glue_role,
+        script_location,
+        {
+            "--job-language": "python",
+            "--job-bookmark-option": "job-bookmark-disable",
+            "--enable-metrics": "true",
+            "--enable-continuous-cloudwatch-log": "true",
+            "--bucket": names.data_bucket,
+            "--table": names.table,
+        },
+    )
+    actions.append(compute.ensure_glue_job(target, names.glue_job, definition))
+    actions.append(table.ensure_table(target, names.table))
+
+    outputs = {
+        **names.as_dict(),
+        "region": target.region_name,
+        "endpoint_url": target.endpoint_url,
+        "generator_function_arn": function_arns["generator"],
+        "writer_function_arn": function_arns["writer"],
+        "faker_layer_version_arn": layer_arn,
+        "lambda_role_arn": lambda_role,
+        "glue_role_arn": glue_role,
+        "glue_script": script_location,
+        "table_arn": target.arn("dynamodb", f"table/{names.table}"),
+    }
+    return actions, outputs
+
+
+def destroy(target: AwsTarget, names: PipelineNames) -> list[Action]:
+    """Remove every resource, non-empty (versioned) buckets included."""
+    return [
+        compute.destroy_glue_job(target, names.glue_job),
+        *(compute.destroy_function(target, _function_name(names, p)) for p in FUNCTIONS),
+        compute.destroy_layer(target, names.faker_layer),
+        table.destroy_table(target, names.table),
+        *(iam.destroy_role(target, role) for role in (names.lambda_role, names.glue_role)),
+        *(storage.destroy_bucket(target, b) for b in (names.data_bucket, names.artifacts_bucket)),
+    ]
+
+
+def status(target: AwsTarget, names: PipelineNames) -> list[dict[str, Any]]:
+    """Which resources exist."""
+    s3, lam = target.client("s3"), target.client("lambda")
+    glue, ddb, iam_client = target.client("glue"), target.client("dynamodb"), target.client("iam")
+    checks = [
+        ("s3_bucket", names.data_bucket, lambda: storage.bucket_exists(s3, names.data_bucket) or None),
+        ("s3_bucket", names.artifacts_bucket, lambda: storage.bucket_exists(s3, names.artifacts_bucket) or None),
+        ("iam_role", names.lambda_role, lambda: iam_client.get_role(RoleName=names.lambda_role)),
+        ("iam_role", names.glue_role, lambda: iam_client.get_role(RoleName=names.glue_role)),
+        ("lambda_layer", names.faker_layer, lambda: lam.list_layer_versions(LayerName=names.faker_layer)["LayerVersions"] or None),
+        ("lambda_function", names.generator_function, lambda: lam.get_function(FunctionName=names.generator_function)),
+        ("lambda_function", names.writer_function, lambda: lam.get_function(FunctionName=names.writer_function)),
+        ("glue_job", names.glue_job, lambda: glue.get_job(JobName=names.glue_job)),
+        ("dynamodb_table", names.table, lambda: ddb.describe_table(TableName=names.table)),
+    ]
+    missing = ("NoSuchEntity", "ResourceNotFoundException", "EntityNotFoundException")
+    return [
+        {"resource": kind, "name": name, "exists": if_exists(check, missing) is not None}
+        for kind, name, check in checks
+    ]

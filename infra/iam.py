@@ -1,0 +1,108 @@
+"""IAM roles of the Lambdas and the Glue job: trust policy plus one inline least-privilege policy."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import unquote
+
+from employee_pipeline.config import PipelineNames
+from employee_pipeline.layout import MANIFEST_PREFIX, QUARANTINE_PREFIX, RAW_PREFIX
+
+from infra.actions import ABSENT, DELETED, Action, outcome
+from infra.session import AwsTarget, if_exists
+
+INLINE_POLICY = "pipeline-access"
+
+
+def _trust(service: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+    }
+
+
+def _logs_statement(target: AwsTarget, group_pattern: str) -> dict[str, Any]:
+    return {
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": target.arn("logs", f"log-group:{group_pattern}"),
+    }
+
+
+def role_policies(target: AwsTarget, names: PipelineNames) -> dict[str, tuple[str, dict[str, Any]]]:
+    """role name -> (trusted service, inline policy document)."""
+    data = f"arn:{target.partition}:s3:::{names.data_bucket}"
+    artifacts = f"arn:{target.partition}:s3:::{names.artifacts_bucket}"
+    table = target.arn("dynamodb", f"table/{names.table}")
+    lambda_policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            _logs_statement(target, f"/aws/lambda/{names.prefix}-{names.stage}-*"),
+            {"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": f"{data}/{RAW_PREFIX}/*"},
+        ],
+    }
+    glue_policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            _logs_statement(target, "/aws-glue/*"),
+            {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": data},
+            {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"{data}/{RAW_PREFIX}/*", f"{artifacts}/*"]},
+            {
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:DeleteObject"],
+                "Resource": [f"{data}/{QUARANTINE_PREFIX}/*", f"{data}/{MANIFEST_PREFIX}/*"],
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["dynamodb:DescribeTable", "dynamodb:BatchWriteItem", "dynamodb:PutItem"],
+                "Resource": table,
+            },
+        ],
+    }
+    return {
+        names.lambda_role: ("lambda.amazonaws.com", lambda_policy),
+        names.glue_role: ("glue.amazonaws.com", glue_policy),
+    }
+
+
+def _document(value: Any) -> Any:
+    # boto3 usually decodes policy documents; some endpoints return them URL-encoded.
+    return json.loads(unquote(value)) if isinstance(value, str) else value
+
+
+def ensure_role(target: AwsTarget, role: str, service: str, policy: dict[str, Any]) -> Action:
+    iam = target.client("iam")
+    current = if_exists(lambda: iam.get_role(RoleName=role), ("NoSuchEntity",))
+    changes = []
+    if current is None:
+        iam.create_role(
+            RoleName=role,
+            AssumeRolePolicyDocument=json.dumps(_trust(service)),
+            Description="employee batch pipeline",
+        )
+    elif _document(current["Role"]["AssumeRolePolicyDocument"]) != _trust(service):
+        iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(_trust(service)))
+        changes.append("trust policy")
+    inline = if_exists(lambda: iam.get_role_policy(RoleName=role, PolicyName=INLINE_POLICY), ("NoSuchEntity",))
+    if inline is None or _document(inline["PolicyDocument"]) != policy:
+        iam.put_role_policy(RoleName=role, PolicyName=INLINE_POLICY, PolicyDocument=json.dumps(policy))
+        if current is not None:
+            changes.append("permissions")
+    return outcome("iam_role", role, current is not None, changes)
+
+
+def role_arn(target: AwsTarget, role: str) -> str:
+    return target.client("iam").get_role(RoleName=role)["Role"]["Arn"]
+
+
+def destroy_role(target: AwsTarget, role: str) -> Action:
+    iam = target.client("iam")
+    if if_exists(lambda: iam.get_role(RoleName=role), ("NoSuchEntity",)) is None:
+        return Action("iam_role", role, ABSENT)
+    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        iam.delete_role_policy(RoleName=role, PolicyName=name)
+    for attached in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
+        iam.detach_role_policy(RoleName=role, PolicyArn=attached["PolicyArn"])
+    iam.delete_role(RoleName=role)
+    return Action("iam_role", role, DELETED)

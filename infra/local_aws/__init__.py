@@ -1,0 +1,11 @@
+"""The local AWS: moto's ThreadedMotoServer plus executors that really run Lambda and Glue code.
+
+moto alone never runs function or job code without Docker. ``install()`` plugs
+two executors into moto 5.x (pinned exactly; the integration tests guard the
+seams):
+
+* ``LambdaFunction._invoke_lambda`` -> ``lambda_executor``: runs the handler
+  from the deployed zip and layers in an isolated subprocess;
+* ``FakeJob.start_job_run`` -> ``glue_executor``: runs the job script from
+  emulated S3 with PySpark, RUNNING until it ends, then SUCCEEDED or FAILED.
+"""

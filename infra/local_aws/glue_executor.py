@@ -1,0 +1,202 @@
+"""Runs Glue job runs locally: the job's script from emulated S3, with PySpark, in a subprocess.
+
+A run reports RUNNING while the script runs, then SUCCEEDED, or FAILED with
+the exception line as ``ErrorMessage`` (TIMEOUT past the job's timeout). The
+driver's stdout and stderr go to CloudWatch Logs under ``/aws-glue/jobs/output``
+and ``/aws-glue/jobs/error``, stream = run id, where Glue writes them and where
+``GlueJobOperator(verbose=True)`` reads them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+LOG_GROUP = "/aws-glue/jobs"
+_EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)[\w.]*)(?::\s*(.*))?$")
+_state: dict[str, Any] = {"endpoint_url": None}
+
+
+def configure(endpoint_url: str) -> None:
+    _state["endpoint_url"] = endpoint_url
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class _LogSink:
+    """Appends lines to one CloudWatch log stream of the emulator."""
+
+    def __init__(self, account_id: str, region: str, group: str, stream: str) -> None:
+        from moto.logs.models import logs_backends
+
+        self._backend = logs_backends[account_id][region]
+        self._group, self._stream = group, stream
+        self._backend.ensure_log_group(group)
+        self._backend.create_log_stream(group, stream)
+        self._lock = threading.Lock()
+
+    def write(self, line: str) -> None:
+        event = {"timestamp": int(time.time() * 1000), "message": line.rstrip("\n")}
+        with self._lock:
+            self._backend.put_log_events(self._group, self._stream, [event])
+
+
+def _pump(stream: Any, sink: _LogSink, keep: list[str]) -> None:
+    for raw in iter(stream.readline, b""):
+        line = raw.decode(errors="replace")
+        sink.write(line)
+        keep.append(line.rstrip("\n"))
+        del keep[:-200]
+
+
+def error_message(stderr_tail: list[str], returncode: int) -> str:
+    """The last exception line of the driver's output, as Glue reports it."""
+    for line in reversed(stderr_tail):
+        match = _EXCEPTION_LINE.match(line.strip())
+        if match:
+            return line.strip()
+    return f"job script exited with code {returncode}"
+
+
+def _script_arguments(job: Any, run: Any) -> list[str]:
+    args = ["--JOB_ID", f"j_{job.name}", "--JOB_RUN_ID", run.job_run_id, "--JOB_NAME", job.name]
+    for key, value in (run.arguments or {}).items():
+        args += [key, str(value)]
+    return args
+
+
+def _fetch_script(location: str, region: str) -> bytes:
+    match = re.match(r"^s3://([^/]+)/(.+)$", location or "")
+    if not match:
+        raise ValueError(f"ScriptLocation {location!r} is not an s3:// URL")
+    s3 = boto3.client(
+        "s3", endpoint_url=_state["endpoint_url"], region_name=region,
+        aws_access_key_id="local-glue", aws_secret_access_key="local-glue",
+    )
+    return s3.get_object(Bucket=match.group(1), Key=match.group(2))["Body"].read()
+
+
+def _environment(region: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ACCESS_KEY_ID": "local-glue",
+        "AWS_SECRET_ACCESS_KEY": "local-glue",
+        "PYSPARK_PYTHON": sys.executable,
+        "PYSPARK_DRIVER_PYTHON": sys.executable,
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "PYTHONUNBUFFERED": "1",
+    })
+    env.pop("AWS_SESSION_TOKEN", None)
+    env.pop("AWS_PROFILE", None)
+    if _state["endpoint_url"]:
+        env["AWS_ENDPOINT_URL"] = _state["endpoint_url"]
+    return env
+
+
+def execute(job: Any, run: Any) -> None:
+    """Run the job script to completion and record the outcome on ``run``."""
+    region, account = job.backend.region_name, job.backend.account_id
+    out_sink = _LogSink(account, region, f"{LOG_GROUP}/output", run.job_run_id)
+    err_sink = _LogSink(account, region, f"{LOG_GROUP}/error", run.job_run_id)
+    try:
+        script = _fetch_script((job.command or {}).get("ScriptLocation", ""), region)
+    except Exception as exc:  # the run fails, as Glue's does, with the reason
+        err_sink.write(f"cannot load the job script: {exc}")
+        run.finish("FAILED", f"cannot load the job script: {exc}")
+        return
+    timeout_s = 60 * int(run.timeout or job.timeout or 2880)
+    with tempfile.TemporaryDirectory(prefix="glue-run-") as tmp:
+        path = Path(tmp, Path((job.command or {}).get("ScriptLocation", "script.py")).name)
+        path.write_bytes(script)
+        proc = subprocess.Popen(
+            [sys.executable, str(path), *_script_arguments(job, run)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_environment(region), cwd=tmp,
+        )
+        run.process = proc
+        out_tail: list[str] = []
+        err_tail: list[str] = []
+        pumps = [
+            threading.Thread(target=_pump, args=(proc.stdout, out_sink, out_tail), daemon=True),
+            threading.Thread(target=_pump, args=(proc.stderr, err_sink, err_tail), daemon=True),
+        ]
+        for pump in pumps:
+            pump.start()
+        try:
+            returncode = proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            for pump in pumps:
+                pump.join()
+            run.finish("TIMEOUT", f"Job run timed out after {timeout_s // 60} minutes")
+            return
+        for pump in pumps:
+            pump.join()
+    if run.stop_requested:
+        run.finish("STOPPED", None)
+    elif returncode == 0:
+        run.finish("SUCCEEDED", None)
+    else:
+        run.finish("FAILED", error_message(err_tail + out_tail, returncode))
+
+
+class LocalJobRun:
+    """Mixed into moto's FakeJobRun: the state is the real process's, not a timer's."""
+
+    def start_local(self, glue_version: str | None) -> None:
+        self._local_state = "RUNNING"
+        self._started_at = time.time()
+        self._error: str | None = None
+        self._completed: datetime | None = None
+        self._glue_version = glue_version
+        self.process: subprocess.Popen | None = None
+        self.stop_requested = False
+
+    @property
+    def status(self) -> str:
+        return self._local_state
+
+    @status.setter
+    def status(self, value: str) -> None:
+        self._local_state = value
+
+    def advance(self) -> None:
+        """moto advances fake runs on every read; a real run advances by itself."""
+
+    def finish(self, state: str, error: str | None) -> None:
+        self._error, self._completed = error, _now()
+        self._local_state = state
+
+    def stop(self) -> None:
+        if self._local_state == "RUNNING" and self.process is not None:
+            self.stop_requested = True
+            self._local_state = "STOPPING"
+            self.process.terminate()
+
+    def as_dict(self) -> dict[str, Any]:
+        result = super().as_dict()  # type: ignore[misc]
+        result.update({"JobRunState": self._local_state, "LogGroupName": LOG_GROUP, "Attempt": 0})
+        if self._glue_version:
+            result["GlueVersion"] = self._glue_version
+        if self._completed:
+            result["CompletedOn"] = self._completed
+        else:
+            result.pop("CompletedOn", None)
+        result["ExecutionTime"] = int((self._completed or _now()).timestamp() - self._started_at)
+        if self._error:
+            result["ErrorMessage"] = self._error
+        return result

@@ -1,0 +1,115 @@
+"""Plugs the executors into moto's seams (moto is pinned exactly: see requirements/dev.in)."""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from typing import Any
+
+from infra.local_aws import bucket_policy, glue_executor, lambda_executor
+
+# The seams, as (qualified name, parameters) in the pinned moto.
+SEAMS = {
+    "moto.awslambda.models.LambdaFunction._invoke_lambda": ["self", "event"],
+    "moto.s3.models.FakeBucket.get_permission": ["self", "action", "resource"],
+    "moto.glue.models.FakeJob.start_job_run": [
+        "self", "allocated_capacity", "max_capacity", "timeout", "worker_type", "security_configuration",
+        "number_of_workers", "notification_property", "previous_run_id", "arguments",
+    ],
+}
+_installed: dict[str, Any] = {}
+
+
+class SeamChangedError(RuntimeError):
+    """The installed moto no longer has a function the local AWS replaces."""
+
+
+def _resolve(qualified: str) -> Any:
+    module_name, class_name, attribute = qualified.rsplit(".", 2)
+    module = __import__(module_name, fromlist=[class_name])
+    return getattr(getattr(module, class_name), attribute)
+
+
+def check_seams() -> None:
+    """Fail loudly if moto changed a function the executors replace."""
+    for qualified, expected in SEAMS.items():
+        if qualified in _installed.get("originals", {}):
+            continue
+        try:
+            function = _resolve(qualified)
+        except (ImportError, AttributeError) as err:
+            raise SeamChangedError(f"{qualified} is gone from the installed moto ({err})") from None
+        actual = list(inspect.signature(function).parameters)
+        if actual != expected:
+            raise SeamChangedError(f"{qualified} changed its parameters: expected {expected}, found {actual}")
+
+
+def _update_job(self: Any) -> Any:
+    """Glue UpdateJob, which moto lacks: replace the job definition's fields."""
+    from moto.core.responses import ActionResult
+    from moto.core.utils import utcnow
+
+    name = self._get_param("JobName")
+    job = self.glue_backend.get_job(name)
+    fields = {
+        "Role": "role", "Command": "command", "Description": "description", "LogUri": "log_uri",
+        "DefaultArguments": "default_arguments", "NonOverridableArguments": "non_overridable_arguments",
+        "ExecutionProperty": "execution_property", "GlueVersion": "glue_version", "WorkerType": "worker_type",
+        "NumberOfWorkers": "number_of_workers", "MaxRetries": "max_retries", "Timeout": "timeout",
+        "MaxCapacity": "max_capacity",
+    }
+    for key, value in (self._get_param("JobUpdate") or {}).items():
+        if key in fields:
+            setattr(job, fields[key], value)
+    job.last_modified_on = utcnow()
+    return ActionResult({"JobName": name})
+
+
+def _batch_stop_job_run(self: Any) -> Any:
+    """Glue BatchStopJobRun, which moto lacks: terminate the runs' processes."""
+    from moto.core.responses import ActionResult
+
+    name = self._get_param("JobName")
+    job = self.glue_backend.get_job(name)
+    stopped = []
+    for run_id in self._get_param("JobRunIds") or []:
+        run = next((r for r in job.job_runs if r.job_run_id == run_id), None)
+        if run is not None and hasattr(run, "stop"):
+            run.stop()
+            stopped.append({"JobName": name, "JobRunId": run_id})
+    return ActionResult({"SuccessfulSubmissions": stopped, "Errors": []})
+
+
+def install(endpoint_url: str) -> None:
+    """Replace moto's no-op Lambda and Glue execution with real local execution."""
+    from moto.awslambda.models import LambdaFunction
+    from moto.glue.models import FakeJob, FakeJobRun
+    from moto.glue.responses import GlueResponse
+    from moto.s3.models import FakeBucket
+
+    check_seams()
+    lambda_executor.configure(endpoint_url)
+    glue_executor.configure(endpoint_url)
+    if _installed:
+        return
+    local_run_class = type("LocalFakeJobRun", (glue_executor.LocalJobRun, FakeJobRun), {})
+    original_start = FakeJob.start_job_run
+
+    def start_job_run(self: Any, **kwargs: Any) -> str:
+        run_id = original_start(self, **kwargs)  # keeps moto's MaxConcurrentRuns check
+        run = next(r for r in self.job_runs if r.job_run_id == run_id)
+        run.__class__ = local_run_class
+        run.start_local(self.glue_version)
+        threading.Thread(target=glue_executor.execute, args=(self, run), name=f"glue-{run_id}", daemon=True).start()
+        return run_id
+
+    _installed["originals"] = {
+        "moto.awslambda.models.LambdaFunction._invoke_lambda": LambdaFunction._invoke_lambda,
+        "moto.glue.models.FakeJob.start_job_run": original_start,
+        "moto.s3.models.FakeBucket.get_permission": FakeBucket.get_permission,
+    }
+    FakeBucket.get_permission = bucket_policy.bucket_permission
+    LambdaFunction._invoke_lambda = lambda_executor.invoke_lambda
+    FakeJob.start_job_run = start_job_run
+    GlueResponse.update_job = _update_job
+    GlueResponse.batch_stop_job_run = _batch_stop_job_run

@@ -1,0 +1,104 @@
+"""S3: hardened buckets and the uploaded artifacts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from infra.actions import ABSENT, DELETED, Action, outcome
+from infra.packaging import Artifact
+from infra.session import AwsTarget, error_code, if_exists
+
+PUBLIC_ACCESS_BLOCK = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
+ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]}
+
+
+def tls_only_policy(target: AwsTarget, bucket: str) -> dict[str, Any]:
+    bucket_arn = f"arn:{target.partition}:s3:::{bucket}"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+
+
+def bucket_exists(s3: Any, bucket: str) -> bool:
+    try:
+        s3.head_bucket(Bucket=bucket)
+        return True
+    except ClientError as err:
+        if error_code(err) in ("404", "NoSuchBucket", "NotFound"):
+            return False
+        raise
+
+
+def ensure_bucket(target: AwsTarget, bucket: str) -> Action:
+    """Create the bucket if needed and converge its four protections."""
+    s3 = target.client("s3")
+    existed = bucket_exists(s3, bucket)
+    if not existed:
+        kwargs: dict[str, Any] = {"Bucket": bucket}
+        if target.region_name != "us-east-1":
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": target.region_name}
+        s3.create_bucket(**kwargs)
+    changes = []
+    block = if_exists(lambda: s3.get_public_access_block(Bucket=bucket), ("NoSuchPublicAccessBlockConfiguration",))
+    if not block or block["PublicAccessBlockConfiguration"] != PUBLIC_ACCESS_BLOCK:
+        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK)
+        changes.append("public access block")
+    if s3.get_bucket_versioning(Bucket=bucket).get("Status") != "Enabled":
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        changes.append("versioning")
+    encryption = if_exists(
+        lambda: s3.get_bucket_encryption(Bucket=bucket), ("ServerSideEncryptionConfigurationNotFoundError",)
+    )
+    if not encryption or encryption["ServerSideEncryptionConfiguration"] != ENCRYPTION:
+        s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=ENCRYPTION)
+        changes.append("encryption")
+    policy = if_exists(lambda: s3.get_bucket_policy(Bucket=bucket), ("NoSuchBucketPolicy",))
+    wanted = tls_only_policy(target, bucket)
+    if not policy or json.loads(policy["Policy"]) != wanted:
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(wanted))
+        changes.append("tls-only policy")
+    return outcome("s3_bucket", bucket, existed, changes)
+
+
+def ensure_artifact(target: AwsTarget, bucket: str, key: str, artifact: Artifact) -> Action:
+    """Upload ``artifact`` unless the object already holds the same bytes (sha256 metadata)."""
+    s3 = target.client("s3")
+    head = if_exists(lambda: s3.head_object(Bucket=bucket, Key=key), ("404", "NoSuchKey", "NotFound"))
+    if head and head.get("Metadata", {}).get("sha256") == artifact.sha256_hex:
+        return outcome("s3_artifact", f"s3://{bucket}/{key}", True, [])
+    s3.put_object(Bucket=bucket, Key=key, Body=artifact.body, Metadata={"sha256": artifact.sha256_hex})
+    return outcome("s3_artifact", f"s3://{bucket}/{key}", head is not None, ["content"])
+
+
+def destroy_bucket(target: AwsTarget, bucket: str) -> Action:
+    """Delete every object version and delete marker, then the bucket."""
+    s3 = target.client("s3")
+    if not bucket_exists(s3, bucket):
+        return Action("s3_bucket", bucket, ABSENT)
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        doomed = [
+            {"Key": v["Key"], "VersionId": v["VersionId"]}
+            for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+        ]
+        for start in range(0, len(doomed), 1000):
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed[start : start + 1000], "Quiet": True})
+    s3.delete_bucket(Bucket=bucket)
+    return Action("s3_bucket", bucket, DELETED)

@@ -1,0 +1,1 @@
+"""Generator Lambda: deterministic mock employees for one (batch, shard)."""

@@ -1,0 +1,1 @@
+"""Writer Lambda: one shard's records -> one JSON Lines object in S3."""

@@ -1,0 +1,1 @@
+"""Custom operators of the employee batch pipeline (shipped in MWAA's plugins.zip)."""
