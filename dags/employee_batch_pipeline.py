@@ -3,7 +3,8 @@
 
 Every hour, for the data interval's hour (the **batch**, `YYYYMMDDTHH` UTC):
 
-1. **plan** – resolve the batch id and the stage's resource names, one payload per shard.
+1. **plan** / **shard_events** – resolve the batch id and the stage's resource names; one
+   generator event per shard.
 2. **generate** – the generator Lambda makes `records_per_shard` mock employees per shard
    (Faker seeded from batch and shard: a rerun regenerates identical data).
 3. **write** – the writer Lambda stores each shard as
@@ -95,9 +96,7 @@ def employee_batch_pipeline() -> None:
             "index": names.gsi,
             "manifest_key": layout.manifest_key(batch_id),
             "keys": [layout.raw_key(batch_id, shard) for shard in range(shards)],
-            "payloads": [
-                json.dumps({"batch_id": batch_id, "shard": shard, "count": per_shard}) for shard in range(shards)
-            ],
+            "records_per_shard": per_shard,
             "glue_args": {
                 "--batch_id": batch_id,
                 "--bucket": names.data_bucket,
@@ -108,11 +107,17 @@ def employee_batch_pipeline() -> None:
             },
         }
 
+    @task
+    def shard_events(batch_id: str, shards: int, records_per_shard: int) -> list[str]:
+        """One generator event per shard (mapping needs its own list-valued task)."""
+        return [json.dumps({"batch_id": batch_id, "shard": s, "count": records_per_shard}) for s in range(shards)]
+
     batch = plan()
+    events = shard_events(batch["batch_id"], batch["shards"], batch["records_per_shard"])
 
     generate = LambdaInvokeFunctionOperator.partial(
         task_id="generate", function_name=batch["generator_function"], aws_conn_id=AWS_CONN_ID
-    ).expand(payload=batch["payloads"])
+    ).expand(payload=events)
 
     write = LambdaInvokeFunctionOperator.partial(
         task_id="write", function_name=batch["writer_function"], aws_conn_id=AWS_CONN_ID

@@ -4,29 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from boto3.dynamodb.conditions import Key
+
 
 def batch_shard_key(batch_id: str, shard: int) -> str:
     return f"{batch_id}#{shard}"
 
 
-def count_batch(
-    client: Any, *, table_name: str, index_name: str, key_name: str, batch_id: str, shards: int
-) -> dict[int, int]:
-    """Items per shard, by ``Query(Select=COUNT)`` on the GSI, following every page.
+def count_batch(table: Any, *, index_name: str, key_name: str, batch_id: str, shards: int) -> dict[int, int]:
+    """Items per shard of ``table`` (a boto3 ``Table``), by ``Query(Select=COUNT)`` on the GSI.
 
-    One query per shard partition: never a Scan, and never a hot key that holds
-    the whole batch.
+    One query per shard partition, following every page: never a Scan, and
+    never a hot key holding the whole batch.
     """
-    paginator = client.get_paginator("query")
     counts: dict[int, int] = {}
     for shard in range(shards):
-        pages = paginator.paginate(
-            TableName=table_name,
-            IndexName=index_name,
-            KeyConditionExpression="#k = :v",
-            ExpressionAttributeNames={"#k": key_name},
-            ExpressionAttributeValues={":v": {"S": batch_shard_key(batch_id, shard)}},
-            Select="COUNT",
-        )
-        counts[shard] = sum(page["Count"] for page in pages)
+        request: dict[str, Any] = {
+            "IndexName": index_name,
+            "KeyConditionExpression": Key(key_name).eq(batch_shard_key(batch_id, shard)),
+            "Select": "COUNT",
+        }
+        counts[shard] = 0
+        while True:
+            page = table.query(**request)
+            counts[shard] += page["Count"]
+            if "LastEvaluatedKey" not in page:
+                break
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
     return counts

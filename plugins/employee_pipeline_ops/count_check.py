@@ -77,8 +77,7 @@ class DynamoDBBatchCountCheckOperator(AwsBaseOperator[DynamoDBHook]):
         self.log.info("Counting batch %s in %s via index %s", self.batch_id, self.table_name, self.index_name)
         for attempt in range(1, self.consistency_checks + 1):
             per_shard = count_batch(
-                self.hook.client,
-                table_name=self.table_name,
+                self.hook.conn.Table(self.table_name),
                 index_name=self.index_name,
                 key_name=self.key_name,
                 batch_id=self.batch_id,

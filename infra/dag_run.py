@@ -1,0 +1,50 @@
+"""Run one DAG run with ``airflow dags test`` in an isolated AIRFLOW_HOME, with progress."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+DAG_ID = "employee_batch_pipeline"
+_TASK_START = re.compile(r"\[DAG TEST\] running task <TaskInstance: [\w.]+?\.(\w+) \S+(?: map_index=(\d+))?")
+_TASK_STATE = re.compile(r"new_state=(\w+)")
+
+
+@dataclass
+class DagRunResult:
+    succeeded: bool
+    returncode: int
+    log: Path
+
+
+def migrate(env: dict[str, str], log: Path) -> None:
+    with log.open("ab") as out:
+        subprocess.run(["airflow", "db", "migrate"], env=env, stdout=out, stderr=subprocess.STDOUT, check=True)
+
+
+def run_dag(env: dict[str, str], logical_date: datetime, conf: dict[str, object], log: Path,
+            progress: Callable[[str], None] = print) -> DagRunResult:
+    """``airflow dags test`` for ``logical_date``; every line goes to ``log``, task transitions to ``progress``."""
+    command = ["airflow", "dags", "test", DAG_ID, logical_date.isoformat(), "--conf", json.dumps(conf)]
+    current = ""
+    with log.open("a") as out, subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            out.write(line)
+            started = _TASK_START.search(line)
+            if started:
+                task, index = started.groups()
+                current = f"{task}[{index}]" if index is not None else task
+                continue
+            state = _TASK_STATE.search(line)
+            if state and current and state.group(1) not in ("running", "queued"):
+                progress(f"  {state.group(1):<13} {current}")
+        returncode = proc.wait()
+    return DagRunResult(succeeded=returncode == 0, returncode=returncode, log=log)

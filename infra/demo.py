@@ -1,0 +1,122 @@
+"""``make demo``: local AWS up, stage ``local`` deployed, one hourly DAG run, a summary.
+
+The last line printed is one JSON object:
+``{batch_id, generated, s3_objects, quarantined, dynamodb_count, status}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from employee_pipeline import layout
+from employee_pipeline.config import pipeline_names
+from employee_pipeline_ops.batch_count import count_batch
+
+from infra import ROOT
+from infra.airflow_env import LOCAL_STAGE, airflow_env
+from infra.dag_run import migrate, run_dag
+from infra.deploy import deploy
+from infra.local_aws import server
+from infra.session import AwsTarget
+
+DEMO_DIR = ROOT / ".demo"
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def last_complete_hour(now: datetime | None = None) -> datetime:
+    return (now or datetime.now(timezone.utc)).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+
+
+def summarize(target: AwsTarget, batch_id: str, shards: int, generated: int, dag_ok: bool) -> dict[str, Any]:
+    """Read the outcome back from AWS: objects, manifest, DynamoDB count."""
+    names = pipeline_names(LOCAL_STAGE)
+    s3 = target.client("s3")
+    listing = s3.list_objects_v2(Bucket=names.data_bucket, Prefix=layout.raw_prefix(batch_id))
+    try:
+        manifest = json.loads(
+            s3.get_object(Bucket=names.data_bucket, Key=layout.manifest_key(batch_id))["Body"].read()
+        )
+    except s3.exceptions.NoSuchKey:
+        manifest = {}
+    table = target.session.resource("dynamodb", endpoint_url=target.endpoint_url).Table(names.table)
+    counted = sum(count_batch(table, index_name=names.gsi, key_name="batch_shard", batch_id=batch_id,
+                              shards=shards).values())
+    quarantined = manifest.get("quarantined")
+    ok = dag_ok and quarantined is not None and counted == generated - quarantined
+    return {
+        "batch_id": batch_id,
+        "generated": generated,
+        "s3_objects": listing.get("KeyCount", 0),
+        "quarantined": quarantined,
+        "dynamodb_count": counted,
+        "status": "success" if ok else "failed",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--shards", type=int, default=2)
+    parser.add_argument("--records-per-shard", type=int, default=500)
+    parser.add_argument("--port", type=int, default=server.DEFAULT_PORT)
+    parser.add_argument("--keep-airflow-home", action="store_true", help="keep the run's AIRFLOW_HOME for inspection")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    endpoint = server.endpoint_url(port=args.port)
+    hour = last_complete_hour()
+    batch_id = layout.batch_id_for(hour)
+    generated = args.shards * args.records_per_shard
+    DEMO_DIR.mkdir(exist_ok=True)
+    log = DEMO_DIR / "airflow.log"
+    log.write_text("")
+
+    say(f"[1/4] starting the local AWS on {endpoint}")
+    try:
+        server.start(port=args.port)
+    except server.LocalAwsError as err:
+        say(f"error: {err}")
+        return 1
+    airflow_home = Path(tempfile.mkdtemp(prefix="airflow-home-", dir=DEMO_DIR))
+    try:
+        say(f"[2/4] deploying stage '{LOCAL_STAGE}'")
+        target = AwsTarget(endpoint_url=endpoint)
+        actions, _ = deploy(target, pipeline_names(LOCAL_STAGE))
+        for action in actions:
+            say(action.line())
+        env = airflow_env(airflow_home, endpoint)
+        say(f"[3/4] preparing Airflow (SQLite in {airflow_home.relative_to(ROOT)})")
+        migrate(env, log)
+        say(f"[4/4] running {args.shards} shards x {args.records_per_shard} records for batch {batch_id} "
+            f"(hour {hour:%Y-%m-%d %H}:00 UTC); full log: {log.relative_to(ROOT)}")
+        # A manual run's data interval is the last complete hour before its logical date.
+        result = run_dag(env, hour + timedelta(hours=1),
+                         {"shards": args.shards, "records_per_shard": args.records_per_shard}, log, say)
+        summary = summarize(target, batch_id, args.shards, generated, result.succeeded)
+    finally:
+        server.stop(args.port)
+        if not args.keep_airflow_home:
+            shutil.rmtree(airflow_home, ignore_errors=True)
+    say("")
+    say(f"DAG run        : {'succeeded' if result.succeeded else f'FAILED (see {log.relative_to(ROOT)})'}")
+    say(f"batch          : {summary['batch_id']}")
+    say(f"generated      : {summary['generated']}")
+    say(f"S3 objects     : {summary['s3_objects']}")
+    say(f"quarantined    : {summary['quarantined']}")
+    say(f"DynamoDB count : {summary['dynamodb_count']}")
+    say(f"elapsed        : {time.monotonic() - started:.0f}s")
+    say(json.dumps(summary))
+    return 0 if summary["status"] == "success" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
