@@ -1,0 +1,77 @@
+# The two commands: `make demo` and `make test`. Everything else supports them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+LOCK := requirements/dev.lock
+STAMP := $(VENV)/.installed-from-lock
+LOCAL_AWS_PORT ?= 4566
+SHARDS ?= 2
+RECORDS_PER_SHARD ?= 500
+STAGE ?= local
+export LOCAL_AWS_PORT
+
+.PHONY: demo test airflow lint format clean venv lock java local-aws-start local-aws-stop local-aws-health deploy-local
+
+## demo: local AWS up, stage `local` deployed, one full hourly DAG run, a summary (last line: JSON)
+demo: venv java
+	$(BIN)/python -m infra.demo --shards $(SHARDS) --records-per-shard $(RECORDS_PER_SHARD) --port $(LOCAL_AWS_PORT)
+
+## test: the whole suite (unit, DAG integrity, integration and end-to-end on the local AWS)
+test: venv java
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## airflow: Airflow standalone wired to the local AWS (Ctrl-C stops everything)
+airflow: venv java
+	$(BIN)/python -m infra.airflow_local --port $(LOCAL_AWS_PORT)
+
+## lint: ruff (with the Airflow AIR rules) and the formatting check
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## venv: create .venv from the lock (uv when available, pip otherwise)
+venv: $(STAMP)
+
+$(STAMP): $(LOCK)
+	@echo "creating $(VENV) from $(LOCK)"
+	@if command -v uv >/dev/null 2>&1; then \
+		uv venv -q --allow-existing --python "$(PYTHON)" $(VENV) && \
+		VIRTUAL_ENV=$(VENV) uv pip sync -q $(LOCK); \
+	else \
+		$(PYTHON) -m venv $(VENV) && \
+		$(BIN)/python -m pip install -q --upgrade pip && \
+		$(BIN)/python -m pip install -q --no-deps -r $(LOCK); \
+	fi
+	@touch $(STAMP)
+
+## lock: recompile the development lock from MWAA's Airflow 3.3.1 constraints
+lock:
+	uv pip compile requirements/dev.in -c requirements/mwaa-constraints-3.3.1.txt \
+		--universal --python-version 3.11 -o $(LOCK)
+
+java:
+	@command -v java >/dev/null 2>&1 || { echo "Java 17 is missing: PySpark (the Glue 5.0 job) needs it; install it with 'sudo apt-get install openjdk-17-jre-headless' (Debian/Ubuntu) or 'brew install openjdk@17' (macOS), then rerun."; exit 1; }
+	@java -version 2>&1 | grep -q 'version "17' || { echo "Java 17 is required (Glue 5.0 runs Spark 3.5 on Java 17) but 'java' is: $$(java -version 2>&1 | head -1); install openjdk-17 and put it first on PATH (or set JAVA_HOME)."; exit 1; }
+
+local-aws-start: venv
+	$(BIN)/python -m infra.local_aws start --port $(LOCAL_AWS_PORT)
+
+local-aws-stop: venv
+	$(BIN)/python -m infra.local_aws stop --port $(LOCAL_AWS_PORT)
+
+local-aws-health: venv
+	$(BIN)/python -m infra.local_aws health --port $(LOCAL_AWS_PORT)
+
+deploy-local: venv
+	$(BIN)/python -m infra deploy --stage $(STAGE) --endpoint-url http://127.0.0.1:$(LOCAL_AWS_PORT)
+
+## clean: stop the local AWS and remove every generated file
+clean:
+	-@[ -x $(BIN)/python ] && $(BIN)/python -m infra.local_aws stop --port $(LOCAL_AWS_PORT) >/dev/null 2>&1 || true
+	rm -rf $(VENV) .demo .local-aws .airflow .pytest_cache .ruff_cache spark-warehouse metastore_db derby.log
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
