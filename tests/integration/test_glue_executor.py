@@ -1,0 +1,70 @@
+"""Glue job runs through the local AWS run the uploaded script with PySpark and report real outcomes."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+
+from employee_pipeline import layout
+from infra.local_aws.patches import SeamChangedError, check_seams
+
+pytestmark = pytest.mark.integration
+
+BATCH = "20260101T00"
+
+
+def _arguments(stage, table: str) -> dict[str, str]:
+    return {
+        "--batch_id": BATCH,
+        "--bucket": stage.data_bucket,
+        "--source_prefix": layout.raw_prefix(BATCH),
+        "--table": table,
+        "--manifest_key": layout.manifest_key(BATCH),
+        "--quarantine_prefix": layout.quarantine_prefix(BATCH),
+    }
+
+
+def _wait(glue, job: str, run_id: str, timeout: float = 240) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = glue.get_job_run(JobName=job, RunId=run_id)["JobRun"]
+        if run["JobRunState"] not in ("STARTING", "RUNNING", "STOPPING"):
+            return run
+        time.sleep(1)
+    raise AssertionError(f"run {run_id} still running after {timeout}s")
+
+
+def test_failed_script_reports_failed_with_the_error_and_no_manifest(aws, stage) -> None:
+    s3, glue = aws.client("s3"), aws.client("glue")
+    s3.put_object(Bucket=stage.data_bucket, Key=layout.raw_key(BATCH, 0), Body=b"{}\n")
+    run_id = glue.start_job_run(JobName=stage.glue_job, Arguments=_arguments(stage, "no-such-table"))["JobRunId"]
+
+    assert glue.get_job_run(JobName=stage.glue_job, RunId=run_id)["JobRun"]["JobRunState"] == "RUNNING"
+    with pytest.raises(ClientError, match="ConcurrentRunsExceededException"):
+        glue.start_job_run(JobName=stage.glue_job, Arguments=_arguments(stage, "no-such-table"))
+
+    run = _wait(glue, stage.glue_job, run_id)
+    assert run["JobRunState"] == "FAILED"
+    assert "ResourceNotFoundException" in run["ErrorMessage"]
+    assert run["LogGroupName"] == "/aws-glue/jobs"
+    events = aws.client("logs").get_log_events(logGroupName="/aws-glue/jobs/error", logStreamName=run_id)["events"]
+    assert any("Traceback" in e["message"] for e in events)
+    listed = s3.list_objects_v2(Bucket=stage.data_bucket, Prefix=layout.manifest_key(BATCH))
+    assert listed.get("KeyCount", 0) == 0
+
+
+def test_the_seams_match_the_pinned_moto() -> None:
+    check_seams()
+
+
+def test_a_changed_seam_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.awslambda.models import LambdaFunction
+
+    from infra.local_aws import patches
+
+    monkeypatch.setattr(patches, "_installed", {})
+    monkeypatch.setattr(LambdaFunction, "_invoke_lambda", lambda self, event, context: None)
+    with pytest.raises(SeamChangedError, match="_invoke_lambda changed its parameters"):
+        check_seams()
