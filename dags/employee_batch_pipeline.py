@@ -3,17 +3,17 @@
 
 Every hour, for the data interval's hour (the **batch**, `YYYYMMDDTHH` UTC):
 
-1. **plan** / **shard_events** – resolve the batch id and the stage's resource names; one
+1. **plan** / **shard_events** - resolve the batch id and the stage's resource names; one
    generator event per shard.
-2. **generate** – the generator Lambda makes `records_per_shard` mock employees per shard
+2. **generate** - the generator Lambda makes `records_per_shard` mock employees per shard
    (Faker seeded from batch and shard: a rerun regenerates identical data).
-3. **write** – the writer Lambda stores each shard as
+3. **write** - the writer Lambda stores each shard as
    `raw/employees/dt=YYYY-MM-DD/hour=HH/part-NNNNN.jsonl` (idempotent overwrite).
-4. **wait_for_objects** – a deferrable `S3KeySensor` on exactly the batch's keys.
-5. **ingest** – the Glue Spark job validates, quarantines bad rows, de-duplicates and
+4. **wait_for_objects** - a deferrable `S3KeySensor` on exactly the batch's keys.
+5. **ingest** - the Glue Spark job validates, quarantines bad rows, de-duplicates and
    upserts into DynamoDB, then writes the batch manifest.
-6. **read_manifest** – loads the manifest and checks it against what was written.
-7. **count_check** – counts the batch in DynamoDB through the `batch_id#shard` GSI and
+6. **read_manifest** - loads the manifest and checks it against what was written.
+7. **count_check** - counts the batch in DynamoDB through the `batch_id#shard` GSI and
    fails unless it equals generated minus quarantined.
 
 A manual run without a logical date processes the hour of its `run_after`.
@@ -33,6 +33,7 @@ from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
 from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
 from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
 from airflow.sdk import CronDataIntervalTimetable, Param, Variable, dag, task
+
 from employee_pipeline import config, layout
 from employee_pipeline_ops.count_check import DynamoDBBatchCountCheckOperator
 

@@ -85,7 +85,7 @@ def parse_lines(raw: DataFrame) -> DataFrame:
     PERMISSIVE parsing keeps malformed lines and lines with wrong types: their
     text lands in ``_corrupt_record`` instead of failing the job.
     """
-    parse_schema = T.StructType(EMPLOYEE_SCHEMA.fields + [T.StructField(CORRUPT_COLUMN, T.StringType())])
+    parse_schema = T.StructType([*EMPLOYEE_SCHEMA.fields, T.StructField(CORRUPT_COLUMN, T.StringType())])
     options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_COLUMN}
     parsed = raw.withColumn("_parsed", F.from_json("value", parse_schema, options))
     return parsed.select(
@@ -137,9 +137,7 @@ def classify(parsed: DataFrame, batch_id: str) -> DataFrame:
 
 def to_items(valid: DataFrame) -> DataFrame:
     """Valid rows -> DynamoDB items: the record plus the GSI key ``batch_id#shard``."""
-    return valid.select(
-        *RECORD_FIELDS, F.concat_ws("#", "batch_id", F.col("shard").cast("string")).alias(GSI_KEY)
-    )
+    return valid.select(*RECORD_FIELDS, F.concat_ws("#", "batch_id", F.col("shard").cast("string")).alias(GSI_KEY))
 
 
 def to_quarantine(rejected: DataFrame) -> DataFrame:
@@ -253,7 +251,10 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict[str, Any]:
         "job_run_id": args.JOB_RUN_ID,
     }
     s3.put_object(
-        Bucket=bucket, Key=args.manifest_key, Body=json.dumps(manifest, indent=2).encode(), ContentType="application/json"
+        Bucket=bucket,
+        Key=args.manifest_key,
+        Body=json.dumps(manifest, indent=2).encode(),
+        ContentType="application/json",
     )
     return manifest
 

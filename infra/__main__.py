@@ -8,8 +8,8 @@ import sys
 from collections import Counter
 
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
-from employee_pipeline.config import DEFAULT_PREFIX, pipeline_names
 
+from employee_pipeline.config import DEFAULT_PREFIX, pipeline_names
 from infra.deploy import deploy, destroy, status
 from infra.packaging import PackagingError
 from infra.session import AwsTarget
@@ -41,7 +41,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "status":
             resources = status(target, names)
             result = {"stage": args.stage, "resources": resources}
-            lines = [f"  {'present' if r['exists'] else 'missing':<9}  {r['resource']:<16}  {r['name']}" for r in resources]
+            lines = [
+                f"  {'present' if r['exists'] else 'missing':<9}  {r['resource']:<16}  {r['name']}" for r in resources
+            ]
         else:
             if args.command == "deploy":
                 actions, outputs = deploy(target, names)
@@ -52,8 +54,11 @@ def main(argv: list[str] | None = None) -> int:
             lines = [a.line() for a in actions]
             lines.append(f"{len(actions)} resources: " + ", ".join(f"{n} {k}" for k, n in sorted(tally.items())))
     except EndpointConnectionError as err:
-        print(f"error: cannot reach {err.kwargs.get('endpoint_url', where)}: is the local AWS running? "
-              "(python -m infra.local_aws start)", file=sys.stderr)
+        print(
+            f"error: cannot reach {err.kwargs.get('endpoint_url', where)}: is the local AWS running? "
+            "(python -m infra.local_aws start)",
+            file=sys.stderr,
+        )
         return 1
     except (ClientError, BotoCoreError, PackagingError) as err:
         print(f"error: {args.command} failed: {err}", file=sys.stderr)

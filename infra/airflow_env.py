@@ -8,14 +8,18 @@ import sys
 from pathlib import Path
 
 from employee_pipeline.config import PREFIX_VARIABLE, STAGE_VARIABLE
-
 from infra import ROOT
 
 LOCAL_STAGE = "local"
 
 
-def airflow_env(airflow_home: Path, endpoint_url: str, stage: str = LOCAL_STAGE, region: str = "us-east-1",
-                prefix: str | None = None) -> dict[str, str]:
+def airflow_env(
+    airflow_home: Path,
+    endpoint_url: str,
+    stage: str = LOCAL_STAGE,
+    region: str = "us-east-1",
+    prefix: str | None = None,
+) -> dict[str, str]:
     """os.environ plus an isolated AIRFLOW_HOME (SQLite), this repo's dags/plugins and the AWS connection."""
     connection = {
         "conn_type": "aws",
@@ -25,19 +29,21 @@ def airflow_env(airflow_home: Path, endpoint_url: str, stage: str = LOCAL_STAGE,
     }
     env = dict(os.environ)
     venv_bin = str(Path(sys.executable).parent)
-    env.update({
-        "PATH": f"{venv_bin}{os.pathsep}{env.get('PATH', '')}",
-        "AIRFLOW_HOME": str(airflow_home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
-        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection),
-        f"AIRFLOW_VAR_{STAGE_VARIABLE.upper()}": stage,
-        "AWS_DEFAULT_REGION": region,
-        "NO_PROXY": "*",
-    })
+    env.update(
+        {
+            "PATH": f"{venv_bin}{os.pathsep}{env.get('PATH', '')}",
+            "AIRFLOW_HOME": str(airflow_home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection),
+            f"AIRFLOW_VAR_{STAGE_VARIABLE.upper()}": stage,
+            "AWS_DEFAULT_REGION": region,
+            "NO_PROXY": "*",
+        }
+    )
     if prefix:
         env[f"AIRFLOW_VAR_{PREFIX_VARIABLE.upper()}"] = prefix
     return env

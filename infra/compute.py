@@ -138,9 +138,7 @@ def destroy_layer(target: AwsTarget, name: str) -> Action:
     return Action("lambda_layer", name, DELETED if versions else ABSENT)
 
 
-def glue_job_definition(
-    role_arn: str, script_location: str, default_arguments: dict[str, str]
-) -> dict[str, Any]:
+def glue_job_definition(role_arn: str, script_location: str, default_arguments: dict[str, str]) -> dict[str, Any]:
     """The job as create_job/update_job take it (Glue 5.0: Spark 3.5, Python 3.11)."""
     return {
         "Role": role_arn,

@@ -27,14 +27,22 @@ def migrate(env: dict[str, str], log: Path) -> None:
         subprocess.run(["airflow", "db", "migrate"], env=env, stdout=out, stderr=subprocess.STDOUT, check=True)
 
 
-def run_dag(env: dict[str, str], logical_date: datetime, conf: dict[str, object], log: Path,
-            progress: Callable[[str], None] = print) -> DagRunResult:
+def run_dag(
+    env: dict[str, str],
+    logical_date: datetime,
+    conf: dict[str, object],
+    log: Path,
+    progress: Callable[[str], None] = print,
+) -> DagRunResult:
     """``airflow dags test`` for ``logical_date``; every line goes to ``log``, task transitions to ``progress``."""
     command = ["airflow", "dags", "test", DAG_ID, logical_date.isoformat(), "--conf", json.dumps(conf)]
     current = ""
-    with log.open("a") as out, subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
-    ) as proc:
+    with (
+        log.open("a") as out,
+        subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+        ) as proc,
+    ):
         assert proc.stdout is not None
         for line in proc.stdout:
             out.write(line)

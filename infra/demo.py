@@ -12,14 +12,13 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from employee_pipeline import layout
 from employee_pipeline.config import pipeline_names
 from employee_pipeline_ops.batch_count import count_batch
-
 from infra import ROOT
 from infra.airflow_env import LOCAL_STAGE, airflow_env
 from infra.dag_run import migrate, run_dag
@@ -35,7 +34,7 @@ def say(message: str) -> None:
 
 
 def last_complete_hour(now: datetime | None = None) -> datetime:
-    return (now or datetime.now(timezone.utc)).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    return (now or datetime.now(UTC)).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
 
 
 def summarize(target: AwsTarget, batch_id: str, shards: int, generated: int, dag_ok: bool) -> dict[str, Any]:
@@ -44,14 +43,13 @@ def summarize(target: AwsTarget, batch_id: str, shards: int, generated: int, dag
     s3 = target.client("s3")
     listing = s3.list_objects_v2(Bucket=names.data_bucket, Prefix=layout.raw_prefix(batch_id))
     try:
-        manifest = json.loads(
-            s3.get_object(Bucket=names.data_bucket, Key=layout.manifest_key(batch_id))["Body"].read()
-        )
+        manifest = json.loads(s3.get_object(Bucket=names.data_bucket, Key=layout.manifest_key(batch_id))["Body"].read())
     except s3.exceptions.NoSuchKey:
         manifest = {}
     table = target.session.resource("dynamodb", endpoint_url=target.endpoint_url).Table(names.table)
-    counted = sum(count_batch(table, index_name=names.gsi, key_name="batch_shard", batch_id=batch_id,
-                              shards=shards).values())
+    counted = sum(
+        count_batch(table, index_name=names.gsi, key_name="batch_shard", batch_id=batch_id, shards=shards).values()
+    )
     quarantined = manifest.get("quarantined")
     ok = dag_ok and quarantined is not None and counted == generated - quarantined
     return {
@@ -96,11 +94,18 @@ def main(argv: list[str] | None = None) -> int:
         env = airflow_env(airflow_home, endpoint)
         say(f"[3/4] preparing Airflow (SQLite in {airflow_home.relative_to(ROOT)})")
         migrate(env, log)
-        say(f"[4/4] running {args.shards} shards x {args.records_per_shard} records for batch {batch_id} "
-            f"(hour {hour:%Y-%m-%d %H}:00 UTC); full log: {log.relative_to(ROOT)}")
+        say(
+            f"[4/4] running {args.shards} shards x {args.records_per_shard} records for batch {batch_id} "
+            f"(hour {hour:%Y-%m-%d %H}:00 UTC); full log: {log.relative_to(ROOT)}"
+        )
         # A manual run's data interval is the last complete hour before its logical date.
-        result = run_dag(env, hour + timedelta(hours=1),
-                         {"shards": args.shards, "records_per_shard": args.records_per_shard}, log, say)
+        result = run_dag(
+            env,
+            hour + timedelta(hours=1),
+            {"shards": args.shards, "records_per_shard": args.records_per_shard},
+            log,
+            say,
+        )
         summary = summarize(target, batch_id, args.shards, generated, result.succeeded)
     finally:
         server.stop(args.port)

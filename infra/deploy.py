@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from employee_pipeline.config import PipelineNames
-
 from infra import compute, iam, packaging, storage, table
 from infra.actions import Action
 from infra.session import AwsTarget, if_exists
@@ -32,7 +31,7 @@ def deploy(target: AwsTarget, names: PipelineNames) -> tuple[list[Action], dict[
     zips = {package: packaging.lambda_zip(package) for package in FUNCTIONS}
     actions.append(storage.ensure_artifact(target, names.artifacts_bucket, GLUE_SCRIPT_KEY, script))
     actions.append(storage.ensure_artifact(target, names.artifacts_bucket, LAYER_KEY, layer_zip))
-    for package, artifact in zips.items():
+    for artifact in zips.values():
         actions.append(storage.ensure_artifact(target, names.artifacts_bucket, f"lambda/{artifact.name}", artifact))
 
     for role, (service, policy) in iam.role_policies(target, names).items():
@@ -113,7 +112,11 @@ def status(target: AwsTarget, names: PipelineNames) -> list[dict[str, Any]]:
         ("s3_bucket", names.artifacts_bucket, lambda: storage.bucket_exists(s3, names.artifacts_bucket) or None),
         ("iam_role", names.lambda_role, lambda: iam_client.get_role(RoleName=names.lambda_role)),
         ("iam_role", names.glue_role, lambda: iam_client.get_role(RoleName=names.glue_role)),
-        ("lambda_layer", names.faker_layer, lambda: lam.list_layer_versions(LayerName=names.faker_layer)["LayerVersions"] or None),
+        (
+            "lambda_layer",
+            names.faker_layer,
+            lambda: lam.list_layer_versions(LayerName=names.faker_layer)["LayerVersions"] or None,
+        ),
         ("lambda_function", names.generator_function, lambda: lam.get_function(FunctionName=names.generator_function)),
         ("lambda_function", names.writer_function, lambda: lam.get_function(FunctionName=names.writer_function)),
         ("glue_job", names.glue_job, lambda: glue.get_job(JobName=names.glue_job)),

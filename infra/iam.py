@@ -8,7 +8,6 @@ from urllib.parse import unquote
 
 from employee_pipeline.config import PipelineNames
 from employee_pipeline.layout import MANIFEST_PREFIX, QUARANTINE_PREFIX, RAW_PREFIX
-
 from infra.actions import ABSENT, DELETED, Action, outcome
 from infra.session import AwsTarget, if_exists
 

@@ -109,7 +109,9 @@ def faker_layer_zip() -> Artifact:
         try:
             dist = importlib.metadata.distribution(name)
         except importlib.metadata.PackageNotFoundError:
-            raise PackagingError(f"{name}=={version} (from {LAYER_REQUIREMENTS}) is not installed; run `make venv`") from None
+            raise PackagingError(
+                f"{name}=={version} (from {LAYER_REQUIREMENTS}) is not installed; run `make venv`"
+            ) from None
         if dist.version != version:
             raise PackagingError(
                 f"{LAYER_REQUIREMENTS} pins {name}=={version} but this environment has {dist.version}; "

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from employee_pipeline.config import GSI_KEY, GSI_NAME, TABLE_KEY
-
 from infra.actions import ABSENT, DELETED, Action, outcome
 from infra.session import AwsTarget, if_exists
 

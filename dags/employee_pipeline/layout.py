@@ -7,7 +7,7 @@ one generator invocation inside a batch.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 BATCH_ID_FORMAT = "%Y%m%dT%H"
 _BATCH_ID = re.compile(r"^\d{8}T\d{2}$")
@@ -23,7 +23,7 @@ def batch_id_for(moment: datetime) -> str:
     """The batch id of the hour that contains ``moment`` (converted to UTC)."""
     if moment.tzinfo is None:
         raise ValueError(f"batch time {moment!r} has no timezone")
-    return moment.astimezone(timezone.utc).strftime(BATCH_ID_FORMAT)
+    return moment.astimezone(UTC).strftime(BATCH_ID_FORMAT)
 
 
 def parse_batch_id(batch_id: object) -> datetime:
@@ -31,7 +31,7 @@ def parse_batch_id(batch_id: object) -> datetime:
     if not isinstance(batch_id, str) or not _BATCH_ID.match(batch_id):
         raise ValueError(f"batch_id {batch_id!r} is not of the form YYYYMMDDTHH")
     try:
-        return datetime.strptime(batch_id, BATCH_ID_FORMAT).replace(tzinfo=timezone.utc)
+        return datetime.strptime(batch_id, BATCH_ID_FORMAT).replace(tzinfo=UTC)
     except ValueError as err:
         raise ValueError(f"batch_id {batch_id!r} is not a real hour: {err}") from None
 
@@ -57,4 +57,3 @@ def quarantine_prefix(batch_id: str) -> str:
 
 def manifest_key(batch_id: str) -> str:
     return f"{MANIFEST_PREFIX}/{_partition(batch_id)}/manifest.json"
-

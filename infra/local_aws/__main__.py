@@ -20,8 +20,11 @@ from infra.local_aws.server import (
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.local_aws", description="The local AWS emulator.")
-    parser.add_argument("command", choices=("start", "stop", "health", "serve"),
-                        help="start/stop in the background, check health, or serve in the foreground")
+    parser.add_argument(
+        "command",
+        choices=("start", "stop", "health", "serve"),
+        help="start/stop in the background, check health, or serve in the foreground",
+    )
     parser.add_argument("--host", default=DEFAULT_HOST)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="default 4566 or LOCAL_AWS_PORT")
     args = parser.parse_args(argv)

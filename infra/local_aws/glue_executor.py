@@ -16,7 +16,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ def configure(endpoint_url: str) -> None:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class _LogSink:
@@ -82,24 +82,29 @@ def _fetch_script(location: str, region: str) -> bytes:
     if not match:
         raise ValueError(f"ScriptLocation {location!r} is not an s3:// URL")
     s3 = boto3.client(
-        "s3", endpoint_url=_state["endpoint_url"], region_name=region,
-        aws_access_key_id="local-glue", aws_secret_access_key="local-glue",
+        "s3",
+        endpoint_url=_state["endpoint_url"],
+        region_name=region,
+        aws_access_key_id="local-glue",
+        aws_secret_access_key="local-glue",
     )
     return s3.get_object(Bucket=match.group(1), Key=match.group(2))["Body"].read()
 
 
 def _environment(region: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({
-        "AWS_REGION": region,
-        "AWS_DEFAULT_REGION": region,
-        "AWS_ACCESS_KEY_ID": "local-glue",
-        "AWS_SECRET_ACCESS_KEY": "local-glue",
-        "PYSPARK_PYTHON": sys.executable,
-        "PYSPARK_DRIVER_PYTHON": sys.executable,
-        "SPARK_LOCAL_IP": "127.0.0.1",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_ACCESS_KEY_ID": "local-glue",
+            "AWS_SECRET_ACCESS_KEY": "local-glue",
+            "PYSPARK_PYTHON": sys.executable,
+            "PYSPARK_DRIVER_PYTHON": sys.executable,
+            "SPARK_LOCAL_IP": "127.0.0.1",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     env.pop("AWS_SESSION_TOKEN", None)
     env.pop("AWS_PROFILE", None)
     if _state["endpoint_url"]:
@@ -124,7 +129,10 @@ def execute(job: Any, run: Any) -> None:
         path.write_bytes(script)
         proc = subprocess.Popen(
             [sys.executable, str(path), *_script_arguments(job, run)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_environment(region), cwd=tmp,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=_environment(region),
+            cwd=tmp,
         )
         run.process = proc
         out_tail: list[str] = []

@@ -96,8 +96,17 @@ def run_function(function: Any, event: Any) -> tuple[str, bool, str]:
         started = time.monotonic()
         try:
             proc = subprocess.run(
-                [sys.executable, "-I", "-S", str(RUNTIME_SCRIPT), function.handler, str(task), str(result_file),
-                 str(timeout), *paths],
+                [
+                    sys.executable,
+                    "-I",
+                    "-S",
+                    str(RUNTIME_SCRIPT),
+                    function.handler,
+                    str(task),
+                    str(result_file),
+                    str(timeout),
+                    *paths,
+                ],
                 input=json.dumps(event).encode(),
                 capture_output=True,
                 timeout=timeout,
@@ -109,17 +118,24 @@ def run_function(function: Any, event: Any) -> tuple[str, bool, str]:
                 result = json.loads(result_file.read_text())
                 payload, errored = result["payload"], result["errored"]
             else:
-                payload = {"errorMessage": f"Runtime exited with error: exit status {proc.returncode}",
-                           "errorType": "Runtime.ExitError"}
+                payload = {
+                    "errorMessage": f"Runtime exited with error: exit status {proc.returncode}",
+                    "errorType": "Runtime.ExitError",
+                }
                 errored = True
         except subprocess.TimeoutExpired as expired:
             output = ((expired.stdout or b"") + (expired.stderr or b"")).decode(errors="replace")
-            payload = {"errorMessage": f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {request_id} "
-                       f"Task timed out after {timeout:.2f} seconds", "errorType": "Sandbox.Timedout"}
+            payload = {
+                "errorMessage": f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {request_id} "
+                f"Task timed out after {timeout:.2f} seconds",
+                "errorType": "Sandbox.Timedout",
+            }
             errored = True
     duration_ms = (time.monotonic() - started) * 1000
-    logs = (f"START RequestId: {request_id} Version: {function.version}\n{output}"
-            f"END RequestId: {request_id}\nREPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\n")
+    logs = (
+        f"START RequestId: {request_id} Version: {function.version}\n{output}"
+        f"END RequestId: {request_id}\nREPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\n"
+    )
     return json.dumps(payload), errored, logs
 
 
@@ -130,4 +146,3 @@ def invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
     self.save_logs(logs)
     tail = logs.encode()[-LOG_RESULT_BYTES:].decode(errors="ignore")
     return payload, errored, tail
-

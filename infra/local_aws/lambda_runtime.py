@@ -50,7 +50,10 @@ def main() -> int:
     try:
         function = getattr(importlib.import_module(module_name), function_name)
     except Exception as exc:  # reported like the managed runtime does
-        result, errored = _error("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}", exc), True
+        result, errored = (
+            _error("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}", exc),
+            True,
+        )
         traceback.print_exc()
     else:
         try:

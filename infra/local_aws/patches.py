@@ -13,8 +13,16 @@ SEAMS = {
     "moto.awslambda.models.LambdaFunction._invoke_lambda": ["self", "event"],
     "moto.s3.models.FakeBucket.get_permission": ["self", "action", "resource"],
     "moto.glue.models.FakeJob.start_job_run": [
-        "self", "allocated_capacity", "max_capacity", "timeout", "worker_type", "security_configuration",
-        "number_of_workers", "notification_property", "previous_run_id", "arguments",
+        "self",
+        "allocated_capacity",
+        "max_capacity",
+        "timeout",
+        "worker_type",
+        "security_configuration",
+        "number_of_workers",
+        "notification_property",
+        "previous_run_id",
+        "arguments",
     ],
 }
 _installed: dict[str, Any] = {}
@@ -52,10 +60,18 @@ def _update_job(self: Any) -> Any:
     name = self._get_param("JobName")
     job = self.glue_backend.get_job(name)
     fields = {
-        "Role": "role", "Command": "command", "Description": "description", "LogUri": "log_uri",
-        "DefaultArguments": "default_arguments", "NonOverridableArguments": "non_overridable_arguments",
-        "ExecutionProperty": "execution_property", "GlueVersion": "glue_version", "WorkerType": "worker_type",
-        "NumberOfWorkers": "number_of_workers", "MaxRetries": "max_retries", "Timeout": "timeout",
+        "Role": "role",
+        "Command": "command",
+        "Description": "description",
+        "LogUri": "log_uri",
+        "DefaultArguments": "default_arguments",
+        "NonOverridableArguments": "non_overridable_arguments",
+        "ExecutionProperty": "execution_property",
+        "GlueVersion": "glue_version",
+        "WorkerType": "worker_type",
+        "NumberOfWorkers": "number_of_workers",
+        "MaxRetries": "max_retries",
+        "Timeout": "timeout",
         "MaxCapacity": "max_capacity",
     }
     for key, value in (self._get_param("JobUpdate") or {}).items():

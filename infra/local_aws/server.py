@@ -54,7 +54,10 @@ def is_healthy(url: str, timeout: float = 2.0) -> bool:
     from botocore.config import Config
 
     sts = boto3.client(
-        "sts", endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing",
+        "sts",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
         aws_secret_access_key="testing",
         config=Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 0}),
     )
@@ -92,7 +95,11 @@ def start(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> int:
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "infra.local_aws", "serve", "--host", host, "--port", str(port)],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     url = endpoint_url(host, port)
     deadline = time.monotonic() + START_TIMEOUT_S

@@ -84,8 +84,14 @@ class DynamoDBBatchCountCheckOperator(AwsBaseOperator[DynamoDBHook]):
                 shards=shards,
             )
             actual = sum(per_shard.values())
-            self.log.info("Count %d of %d: %d items (per shard: %s), expected %d", attempt,
-                          self.consistency_checks, actual, per_shard, expected)
+            self.log.info(
+                "Count %d of %d: %d items (per shard: %s), expected %d",
+                attempt,
+                self.consistency_checks,
+                actual,
+                per_shard,
+                expected,
+            )
             if actual == expected:
                 self.log.info("Batch %s holds exactly the expected %d items", self.batch_id, expected)
                 return actual

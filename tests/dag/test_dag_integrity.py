@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import socket
 from datetime import timedelta
 from pathlib import Path
@@ -61,7 +62,7 @@ def test_pipeline_shape() -> None:
     dag = _load(DAGS / "employee_batch_pipeline.py").dags["employee_batch_pipeline"]
     order = ["plan", "shard_events", "generate", "write", "wait_for_objects", "ingest", "read_manifest", "count_check"]
     assert set(dag.task_ids) == set(order)
-    for upstream, downstream in zip(order, order[1:], strict=False):
+    for upstream, downstream in itertools.pairwise(order):
         assert downstream in dag.get_task(upstream).downstream_task_ids
     assert dag.get_task("wait_for_objects").deferrable
     assert dag.get_task("ingest").verbose

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ from infra.deploy import deploy
 
 pytestmark = pytest.mark.e2e
 
-HOUR = datetime(2026, 11, 24, 9, tzinfo=timezone.utc)
+HOUR = datetime(2026, 11, 24, 9, tzinfo=UTC)
 BATCH = layout.batch_id_for(HOUR)
 CONF = {"shards": 3, "records_per_shard": 150}
 GENERATED = CONF["shards"] * CONF["records_per_shard"]
@@ -53,8 +53,9 @@ def _state(aws, names: PipelineNames) -> dict:
     manifest = json.loads(s3.get_object(Bucket=names.data_bucket, Key=layout.manifest_key(BATCH))["Body"].read())
     versions = s3.list_object_versions(Bucket=names.data_bucket, Prefix=layout.raw_prefix(BATCH)).get("Versions", [])
     return {
-        "per_shard": count_batch(table, index_name=names.gsi, key_name="batch_shard", batch_id=BATCH,
-                                 shards=CONF["shards"]),
+        "per_shard": count_batch(
+            table, index_name=names.gsi, key_name="batch_shard", batch_id=BATCH, shards=CONF["shards"]
+        ),
         "table_items": aws.client("dynamodb").scan(TableName=names.table, Select="COUNT")["Count"],
         "manifest": manifest,
         "etags": {(v["Key"], v["ETag"]) for v in versions},

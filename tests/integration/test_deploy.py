@@ -38,7 +38,9 @@ def test_second_deploy_reports_every_resource_unchanged(local_aws: str) -> None:
 def test_text_output_says_unchanged_per_resource(local_aws: str, stage) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "infra", "deploy", "--stage", "it", "--endpoint-url", local_aws],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     lines = done.stdout.strip().splitlines()
     assert lines[-1] == "13 resources: 13 unchanged"
@@ -67,7 +69,9 @@ def test_table_and_job_are_configured(aws, stage) -> None:
     assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
     job = aws.client("glue").get_job(JobName=stage.glue_job)["Job"]
     assert (job["GlueVersion"], job["Command"]["Name"], job["ExecutionProperty"]) == (
-        "5.0", "glueetl", {"MaxConcurrentRuns": 1}
+        "5.0",
+        "glueetl",
+        {"MaxConcurrentRuns": 1},
     )
     functions = aws.client("lambda")
     generator = functions.get_function(FunctionName=stage.generator_function)["Configuration"]
@@ -115,7 +119,8 @@ def test_destroy_removes_everything_including_full_buckets(aws) -> None:
 def test_unreachable_endpoint_is_a_clear_error() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "infra", "deploy", "--stage", "x", "--endpoint-url", "http://127.0.0.1:9"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 1
     assert "cannot reach" in done.stderr and "local AWS running" in done.stderr

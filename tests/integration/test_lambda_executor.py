@@ -26,8 +26,13 @@ def _invoke(aws, function: str, event: object) -> tuple[dict, dict]:
 def _create(aws, stage, name: str, files: dict[str, bytes], handler: str, timeout: int = 10, layers=()) -> None:
     client = aws.client("lambda")
     client.create_function(
-        FunctionName=name, Runtime="python3.12", Role=role_arn(aws, stage.lambda_role), Handler=handler,
-        Code={"ZipFile": packaging.deterministic_zip(files)}, Timeout=timeout, Layers=list(layers),
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=role_arn(aws, stage.lambda_role),
+        Handler=handler,
+        Code={"ZipFile": packaging.deterministic_zip(files)},
+        Timeout=timeout,
+        Layers=list(layers),
     )
 
 

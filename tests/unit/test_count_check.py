@@ -42,8 +42,14 @@ class FakeHook:
 
 def _operator(table: PagedTable, expected: int, monkeypatch: pytest.MonkeyPatch) -> DynamoDBBatchCountCheckOperator:
     operator = DynamoDBBatchCountCheckOperator(
-        task_id="count_check", table_name="t", index_name="gsi", batch_id="B", shards="2",
-        expected_count=str(expected), consistency_checks=3, consistency_delay=0,
+        task_id="count_check",
+        table_name="t",
+        index_name="gsi",
+        batch_id="B",
+        shards="2",
+        expected_count=str(expected),
+        consistency_checks=3,
+        consistency_delay=0,
     )
     monkeypatch.setattr(DynamoDBBatchCountCheckOperator, "hook", FakeHook(table))
     return operator

@@ -87,8 +87,26 @@ def test_quarantine_rows_keep_the_original_line_and_reason(spark) -> None:
 
 def test_arguments_ignore_glue_extras_and_require_ours() -> None:
     args = job.parse_args(
-        ["--JOB_ID", "j", "--JOB_RUN_ID", "jr_1", "--batch_id", BATCH, "--bucket", "b", "--source_prefix", "p/",
-         "--table", "t", "--manifest_key", "m.json", "--quarantine_prefix", "q/", "--TempDir", "s3://tmp"]
+        [
+            "--JOB_ID",
+            "j",
+            "--JOB_RUN_ID",
+            "jr_1",
+            "--batch_id",
+            BATCH,
+            "--bucket",
+            "b",
+            "--source_prefix",
+            "p/",
+            "--table",
+            "t",
+            "--manifest_key",
+            "m.json",
+            "--quarantine_prefix",
+            "q/",
+            "--TempDir",
+            "s3://tmp",
+        ]
     )
     assert (args.batch_id, args.table, args.JOB_RUN_ID) == (BATCH, "t", "jr_1")
     with pytest.raises(SystemExit):
