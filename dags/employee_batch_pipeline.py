@@ -9,12 +9,17 @@ Every hour, for the data interval's hour (the **batch**, `YYYYMMDDTHH` UTC):
    (Faker seeded from batch and shard: a rerun regenerates identical data).
 3. **write** - the writer Lambda stores each shard as
    `raw/employees/dt=YYYY-MM-DD/hour=HH/part-NNNNN.jsonl` (idempotent overwrite).
-4. **wait_for_objects** - a deferrable `S3KeySensor` on exactly the batch's keys.
+4. **wait_for_objects** - a deferrable `S3KeySensor` on exactly the batch's keys; a timeout
+   names the keys still missing.
 5. **ingest** - the Glue Spark job validates, quarantines bad rows, de-duplicates and
    upserts into DynamoDB, then writes the batch manifest.
-6. **read_manifest** - loads the manifest and checks it against what was written.
+6. **read_manifest** - loads the manifest and checks that every shard object was read in full.
 7. **count_check** - counts the batch in DynamoDB through the `batch_id#shard` GSI and
-   fails unless it equals generated minus quarantined.
+   fails unless it equals the valid rows (generated minus quarantined).
+8. **quarantine_gate** - fails when more than `max_quarantine_fraction` (default 0) of the
+   rows were quarantined, naming the quarantine location and the top reasons.
+
+A task that fails for good publishes an alert to the stage's SNS topic.
 
 A manual run without a logical date processes the hour of its `run_after`.
 The stage comes from the Airflow Variable `employee_pipeline_stage` (default `dev`),
@@ -29,13 +34,15 @@ from typing import Any
 
 import pendulum
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
 from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
-from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
 from airflow.sdk import CronDataIntervalTimetable, Param, Variable, dag, task
+from airflow.sdk.exceptions import AirflowFailException
 
-from employee_pipeline import config, layout
+from employee_pipeline import config, layout, quality
+from employee_pipeline.alerts import publish_failure_alert
+from employee_pipeline_ops.batch_keys_sensor import S3BatchKeysSensor
 from employee_pipeline_ops.count_check import DynamoDBBatchCountCheckOperator
+from employee_pipeline_ops.glue_job import GlueJobRunOperator
 
 DAG_ID = "employee_batch_pipeline"
 AWS_CONN_ID = "aws_default"
@@ -59,6 +66,8 @@ def batch_hour(data_interval_start: Any, run_after: Any) -> Any:
         "retry_delay": timedelta(minutes=1),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=10),
+        # Published once a task has failed for good (not on retries).
+        "on_failure_callback": publish_failure_alert,
     },
     params={
         "shards": Param(
@@ -70,6 +79,13 @@ def batch_hour(data_interval_start: Any, run_after: Any) -> Any:
             minimum=1,
             maximum=layout.MAX_RECORDS_PER_SHARD,
             description="Records each generator invocation makes.",
+        ),
+        "max_quarantine_fraction": Param(
+            0.0,
+            type="number",
+            minimum=0,
+            maximum=1,
+            description="Fraction of rows that may be quarantined before the run fails (after loading).",
         ),
     },
     tags=["employee", "lambda", "glue", "dynamodb", "hourly"],
@@ -88,7 +104,6 @@ def employee_batch_pipeline() -> None:
         return {
             "batch_id": batch_id,
             "shards": shards,
-            "generated": shards * per_shard,
             "bucket": names.data_bucket,
             "generator_function": names.generator_function,
             "writer_function": names.writer_function,
@@ -124,7 +139,7 @@ def employee_batch_pipeline() -> None:
         task_id="write", function_name=batch["writer_function"], aws_conn_id=AWS_CONN_ID
     ).expand(payload=generate.output)
 
-    wait_for_objects = S3KeySensor(
+    wait_for_objects = S3BatchKeysSensor(
         task_id="wait_for_objects",
         bucket_name=batch["bucket"],
         bucket_key=batch["keys"],
@@ -134,7 +149,7 @@ def employee_batch_pipeline() -> None:
         timeout=timedelta(minutes=15).total_seconds(),
     )
 
-    ingest = GlueJobOperator(
+    ingest = GlueJobRunOperator(
         task_id="ingest",
         job_name=batch["glue_job"],
         script_args=batch["glue_args"],
@@ -148,19 +163,13 @@ def employee_batch_pipeline() -> None:
     )
 
     @task(multiple_outputs=True)
-    def read_manifest(bucket: str, key: str, generated: int, written: list[str]) -> dict[str, Any]:
-        """Load the batch manifest and check it accounts for every record written."""
+    def read_manifest(bucket: str, key: str, written: list[str]) -> dict[str, Any]:
+        """Load the batch manifest and check it accounts for every record the writers wrote."""
         manifest = json.loads(S3Hook(aws_conn_id=AWS_CONN_ID).read_key(key=key, bucket_name=bucket))
-        landed = sum(json.loads(result)["count"] for result in written)
-        if landed != generated or manifest["read"] != generated:
-            raise ValueError(
-                f"batch {manifest['batch_id']}: {generated} records generated, {landed} written to S3, "
-                f"but the Glue job read {manifest['read']} (manifest s3://{bucket}/{key})"
-            )
-        manifest["expected"] = manifest["read"] - manifest["quarantined"]
+        manifest["expected"] = quality.check_manifest(manifest, [json.loads(result) for result in written])
         return manifest
 
-    manifest = read_manifest(batch["bucket"], batch["manifest_key"], batch["generated"], write.output)
+    manifest = read_manifest(batch["bucket"], batch["manifest_key"], write.output)
 
     count_check = DynamoDBBatchCountCheckOperator(
         task_id="count_check",
@@ -172,7 +181,17 @@ def employee_batch_pipeline() -> None:
         aws_conn_id=AWS_CONN_ID,
     )
 
-    write >> wait_for_objects >> ingest >> manifest >> count_check
+    @task
+    def quarantine_gate(manifest: dict[str, Any], bucket: str, params: dict[str, Any]) -> float:
+        """Fail (without retries: the data will not change) above the tolerated quarantine fraction."""
+        try:
+            return quality.check_quarantine(manifest, float(params["max_quarantine_fraction"]), bucket)
+        except quality.QuarantineThresholdError as err:
+            raise AirflowFailException(str(err)) from err
+
+    gate = quarantine_gate(manifest, batch["bucket"])
+
+    write >> wait_for_objects >> ingest >> manifest >> count_check >> gate
 
 
 employee_batch_pipeline()

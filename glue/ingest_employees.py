@@ -23,13 +23,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
 import boto3
+from boto3.dynamodb.types import TypeSerializer
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -62,8 +66,13 @@ GSI_KEY = "batch_shard"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 MIN_AGE, MAX_AGE = 16, 100
+# An object without a single record is reported as one quarantine row on "line 0".
+EMPTY_OBJECT_LINE = 0
+DYNAMODB_BATCH = 25  # BatchWriteItem's limit
+MAX_WRITE_ATTEMPTS = 12
 # Adaptive retries back off on DynamoDB throttling instead of failing the task.
 BOTO_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 10})
+THROTTLING_ERRORS = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -101,7 +110,12 @@ def parse_lines(raw: DataFrame) -> DataFrame:
 
 
 def _first_failing_rule(batch_id: str) -> F.Column:
-    rules: list[tuple[F.Column, str]] = [(F.col(CORRUPT_COLUMN).isNotNull(), "malformed_json_or_wrong_type")]
+    known = F.array(*[F.lit(name) for name in RECORD_FIELDS])
+    rules: list[tuple[F.Column, str]] = [
+        (F.col("line_no") == EMPTY_OBJECT_LINE, "empty_object"),
+        (F.col(CORRUPT_COLUMN).isNotNull(), "malformed_json_or_wrong_type"),
+        (F.size(F.array_except(F.json_object_keys("value"), known)) > 0, "unknown_fields"),
+    ]
     rules += [(F.col(name).isNull(), f"missing_{name}") for name in RECORD_FIELDS]
     rules += [
         (F.trim("emp_id") == "", "empty_emp_id"),
@@ -153,11 +167,19 @@ def to_quarantine(rejected: DataFrame) -> DataFrame:
 
 
 def fetch_lines(bucket: str, key: str) -> Iterator[tuple[str, int, str]]:
-    """Executor side: the non-blank lines of one shard object, numbered from 1."""
+    """Executor side: the non-blank lines of one shard object, numbered from 1.
+
+    An object with no record at all yields one ``empty_object`` marker, so an
+    empty shard is reported instead of silently contributing nothing.
+    """
     body = boto3.client("s3", config=BOTO_CONFIG).get_object(Bucket=bucket, Key=key)["Body"].read()
+    empty = True
     for line_no, line in enumerate(body.decode("utf-8", errors="replace").splitlines(), start=1):
         if line.strip():
+            empty = False
             yield key, line_no, line
+    if empty:
+        yield key, EMPTY_OBJECT_LINE, ""
 
 
 def _dynamo_value(value: Any) -> Any:
@@ -165,15 +187,55 @@ def _dynamo_value(value: Any) -> Any:
     return Decimal(str(value)) if isinstance(value, float) else value
 
 
-def write_items(rows: Iterable[Any], table_name: str) -> Iterator[int]:
-    """Executor side: upsert one partition with batched, retried writes."""
-    table = boto3.resource("dynamodb", config=BOTO_CONFIG).Table(table_name)
-    written = 0
-    with table.batch_writer(overwrite_by_pkeys=["emp_id"]) as batch:
-        for row in rows:
-            batch.put_item(Item={k: _dynamo_value(v) for k, v in row.asDict().items() if v is not None})
-            written += 1
-    yield written
+def _backoff(attempt: int) -> float:
+    return min(5.0, 0.05 * 2**attempt) * (0.5 + random.random() / 2)
+
+
+def batch_write(client: Any, table_name: str, items: list[dict[str, Any]], sleep: Any = time.sleep) -> int:
+    """Write up to 25 typed items; retry throttling and unprocessed items. Returns the retries needed.
+
+    botocore retries a throttled call by itself (counted from RetryAttempts);
+    items DynamoDB hands back as unprocessed are re-sent here with backoff.
+    """
+    pending = [{"PutRequest": {"Item": item}} for item in items]
+    retries = 0
+    for attempt in range(MAX_WRITE_ATTEMPTS):
+        try:
+            response = client.batch_write_item(RequestItems={table_name: pending})
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") not in THROTTLING_ERRORS:
+                raise
+            retries += 1 + err.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+            sleep(_backoff(attempt))
+            continue
+        retries += response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+        pending = response.get("UnprocessedItems", {}).get(table_name, [])
+        if not pending:
+            return retries
+        retries += 1
+        sleep(_backoff(attempt))
+    raise RuntimeError(
+        f"DynamoDB table {table_name} still throttles after {MAX_WRITE_ATTEMPTS} attempts "
+        f"({len(pending)} items unwritten)"
+    )
+
+
+def write_items(rows: Iterable[Any], table_name: str) -> Iterator[tuple[int, int]]:
+    """Executor side: upsert one partition in batches of 25; yields (written, retries)."""
+    client = boto3.client("dynamodb", config=BOTO_CONFIG)
+    serializer = TypeSerializer()
+    written = retries = 0
+    chunk: list[dict[str, Any]] = []
+    for row in rows:
+        record = {k: _dynamo_value(v) for k, v in row.asDict().items() if v is not None}
+        chunk.append({k: serializer.serialize(v) for k, v in record.items()})
+        if len(chunk) == DYNAMODB_BATCH:
+            retries += batch_write(client, table_name, chunk)
+            written, chunk = written + len(chunk), []
+    if chunk:
+        retries += batch_write(client, table_name, chunk)
+        written += len(chunk)
+    yield written, retries
 
 
 def write_quarantine_part(index: int, rows: Iterable[Any], bucket: str, prefix: str) -> Iterator[int]:
@@ -220,9 +282,17 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict[str, Any]:
     lines = spark.sparkContext.parallelize(keys, len(keys)).flatMap(lambda key: fetch_lines(bucket, key))
     classified = classify(parse_lines(spark.createDataFrame(lines, RAW_SCHEMA)), args.batch_id).persist()
 
-    reasons = {row["reject_reason"]: row["count"] for row in classified.groupBy("reject_reason").count().collect()}
-    valid_count = reasons.pop(None, 0)
-    read_count = valid_count + sum(reasons.values())
+    tally = classified.groupBy("source_key", "reject_reason").count().collect()
+    reasons: dict[str, int] = {}
+    objects: dict[str, dict[str, int]] = {key: {"read": 0, "valid": 0} for key in keys}
+    for row in tally:
+        objects[row["source_key"]]["read"] += row["count"]
+        if row["reject_reason"] is None:
+            objects[row["source_key"]]["valid"] += row["count"]
+        else:
+            reasons[row["reject_reason"]] = reasons.get(row["reject_reason"], 0) + row["count"]
+    valid_count = sum(o["valid"] for o in objects.values())
+    read_count = sum(o["read"] for o in objects.values())
 
     delete_prefix(s3, bucket, args.quarantine_prefix)
     rejected = to_quarantine(classified.filter(F.col("reject_reason").isNotNull())).orderBy("source_key", "line_no")
@@ -231,7 +301,8 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict[str, Any]:
         rejected.rdd.mapPartitionsWithIndex(lambda i, rows: write_quarantine_part(i, rows, bucket, q_prefix)).collect()
     )
     items = to_items(classified.filter(F.col("reject_reason").isNull()))
-    written = sum(items.rdd.mapPartitions(lambda rows: write_items(rows, table)).collect())
+    results = items.rdd.mapPartitions(lambda rows: write_items(rows, table)).collect()
+    written, retries = sum(r[0] for r in results), sum(r[1] for r in results)
     classified.unpersist()
 
     if read_count != valid_count + quarantined or written != valid_count:
@@ -247,7 +318,9 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict[str, Any]:
         "quarantined": quarantined,
         "written": written,
         "quarantine_prefix": q_prefix,
-        "quarantine_reasons": dict(sorted(reasons.items())),
+        "quarantine_reasons": dict(sorted(reasons.items(), key=lambda item: (-item[1], item[0]))),
+        "objects": objects,
+        "dynamodb_retries": retries,
         "job_run_id": args.JOB_RUN_ID,
     }
     s3.put_object(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from employee_pipeline.config import PipelineNames
-from infra import compute, iam, packaging, storage, table
+from infra import compute, iam, notifications, packaging, storage, table
 from infra.actions import Action
 from infra.session import AwsTarget, if_exists
 
@@ -75,6 +75,7 @@ def deploy(target: AwsTarget, names: PipelineNames) -> tuple[list[Action], dict[
     )
     actions.append(compute.ensure_glue_job(target, names.glue_job, definition))
     actions.append(table.ensure_table(target, names.table))
+    actions.append(notifications.ensure_topic(target, names.alerts_topic))
 
     outputs = {
         **names.as_dict(),
@@ -87,6 +88,7 @@ def deploy(target: AwsTarget, names: PipelineNames) -> tuple[list[Action], dict[
         "glue_role_arn": glue_role,
         "glue_script": script_location,
         "table_arn": target.arn("dynamodb", f"table/{names.table}"),
+        "alerts_topic_arn": notifications.topic_arn(target, names.alerts_topic),
     }
     return actions, outputs
 
@@ -98,6 +100,7 @@ def destroy(target: AwsTarget, names: PipelineNames) -> list[Action]:
         *(compute.destroy_function(target, _function_name(names, p)) for p in FUNCTIONS),
         compute.destroy_layer(target, names.faker_layer),
         table.destroy_table(target, names.table),
+        notifications.destroy_topic(target, names.alerts_topic),
         *(iam.destroy_role(target, role) for role in (names.lambda_role, names.glue_role)),
         *(storage.destroy_bucket(target, b) for b in (names.data_bucket, names.artifacts_bucket)),
     ]
@@ -107,6 +110,7 @@ def status(target: AwsTarget, names: PipelineNames) -> list[dict[str, Any]]:
     """Which resources exist."""
     s3, lam = target.client("s3"), target.client("lambda")
     glue, ddb, iam_client = target.client("glue"), target.client("dynamodb"), target.client("iam")
+    sns, topic = target.client("sns"), notifications.topic_arn(target, names.alerts_topic)
     checks = [
         ("s3_bucket", names.data_bucket, lambda: storage.bucket_exists(s3, names.data_bucket) or None),
         ("s3_bucket", names.artifacts_bucket, lambda: storage.bucket_exists(s3, names.artifacts_bucket) or None),
@@ -121,8 +125,9 @@ def status(target: AwsTarget, names: PipelineNames) -> list[dict[str, Any]]:
         ("lambda_function", names.writer_function, lambda: lam.get_function(FunctionName=names.writer_function)),
         ("glue_job", names.glue_job, lambda: glue.get_job(JobName=names.glue_job)),
         ("dynamodb_table", names.table, lambda: ddb.describe_table(TableName=names.table)),
+        ("sns_topic", names.alerts_topic, lambda: sns.get_topic_attributes(TopicArn=topic)),
     ]
-    missing = ("NoSuchEntity", "ResourceNotFoundException", "EntityNotFoundException")
+    missing = ("NoSuchEntity", "ResourceNotFoundException", "EntityNotFoundException", "NotFound")
     return [
         {"resource": kind, "name": name, "exists": if_exists(check, missing) is not None}
         for kind, name, check in checks

@@ -37,6 +37,7 @@ class PipelineNames:
     glue_role: str
     glue_job: str
     table: str
+    alerts_topic: str
     gsi: str = GSI_NAME
 
     def as_dict(self) -> dict[str, str]:
@@ -68,4 +69,5 @@ def pipeline_names(stage: str = DEFAULT_STAGE, prefix: str = DEFAULT_PREFIX) -> 
         glue_role=f"{base}-glue",
         glue_job=f"{base}-ingest",
         table=f"{base}-employees",
+        alerts_topic=f"{base}-alerts",
     )

@@ -6,12 +6,13 @@ import inspect
 import threading
 from typing import Any
 
-from infra.local_aws import bucket_policy, glue_executor, lambda_executor
+from infra.local_aws import bucket_policy, faults, glue_executor, lambda_executor
 
 # The seams, as (qualified name, parameters) in the pinned moto.
 SEAMS = {
     "moto.awslambda.models.LambdaFunction._invoke_lambda": ["self", "event"],
     "moto.s3.models.FakeBucket.get_permission": ["self", "action", "resource"],
+    "moto.dynamodb.responses.DynamoHandler.batch_write_item": ["self"],
     "moto.glue.models.FakeJob.start_job_run": [
         "self",
         "allocated_capacity",
@@ -99,6 +100,7 @@ def _batch_stop_job_run(self: Any) -> Any:
 def install(endpoint_url: str) -> None:
     """Replace moto's no-op Lambda and Glue execution with real local execution."""
     from moto.awslambda.models import LambdaFunction
+    from moto.dynamodb.responses import DynamoHandler
     from moto.glue.models import FakeJob, FakeJobRun
     from moto.glue.responses import GlueResponse
     from moto.s3.models import FakeBucket
@@ -123,7 +125,9 @@ def install(endpoint_url: str) -> None:
         "moto.awslambda.models.LambdaFunction._invoke_lambda": LambdaFunction._invoke_lambda,
         "moto.glue.models.FakeJob.start_job_run": original_start,
         "moto.s3.models.FakeBucket.get_permission": FakeBucket.get_permission,
+        "moto.dynamodb.responses.DynamoHandler.batch_write_item": DynamoHandler.batch_write_item,
     }
+    DynamoHandler.batch_write_item = faults.wrap_batch_write_item(DynamoHandler.batch_write_item)
     FakeBucket.get_permission = bucket_policy.bucket_permission
     LambdaFunction._invoke_lambda = lambda_executor.invoke_lambda
     FakeJob.start_job_run = start_job_run

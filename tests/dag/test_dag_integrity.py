@@ -60,13 +60,26 @@ def test_dags_have_tags_docs_retries_and_bounded_runs(path: Path) -> None:
 
 def test_pipeline_shape() -> None:
     dag = _load(DAGS / "employee_batch_pipeline.py").dags["employee_batch_pipeline"]
-    order = ["plan", "shard_events", "generate", "write", "wait_for_objects", "ingest", "read_manifest", "count_check"]
+    order = [
+        "plan",
+        "shard_events",
+        "generate",
+        "write",
+        "wait_for_objects",
+        "ingest",
+        "read_manifest",
+        "count_check",
+        "quarantine_gate",
+    ]
     assert set(dag.task_ids) == set(order)
     for upstream, downstream in itertools.pairwise(order):
         assert downstream in dag.get_task(upstream).downstream_task_ids
     assert dag.get_task("wait_for_objects").deferrable
     assert dag.get_task("ingest").verbose
-    assert set(dag.params.keys()) == {"shards", "records_per_shard"}
+    assert dag.get_task("ingest").resume_glue_job_on_retry
+    assert all(task.on_failure_callback for task in dag.tasks)
+    assert set(dag.params.keys()) == {"shards", "records_per_shard", "max_quarantine_fraction"}
+    assert dag.params["max_quarantine_fraction"] == 0
     assert dag.params["shards"] >= 2
     assert dag.params["shards"] * dag.params["records_per_shard"] >= 1000
     assert dag.start_date.year == 2026 and dag.start_date.tzinfo is not None

@@ -48,6 +48,8 @@ def test_generator_output_is_exactly_the_job_schema(spark) -> None:
         (json.dumps(_good(hire_date="2020-13-45")), "invalid_hire_date"),
         (json.dumps(_good(batch_id="20261125T13")), "batch_id_mismatch"),
         (json.dumps({k: v for k, v in _good().items() if k != "name"}), "missing_name"),
+        (json.dumps(_good(nickname="Bob")), "unknown_fields"),
+        (json.dumps(_good(shard=-1)), "invalid_shard"),
     ],
 )
 def test_bad_rows_get_a_reason(spark, line: str, reason: str) -> None:
@@ -111,3 +113,9 @@ def test_arguments_ignore_glue_extras_and_require_ours() -> None:
     assert (args.batch_id, args.table, args.JOB_RUN_ID) == (BATCH, "t", "jr_1")
     with pytest.raises(SystemExit):
         job.parse_args(["--batch_id", BATCH])
+
+
+def test_an_empty_object_is_reported_not_lost(spark) -> None:
+    raw = spark.createDataFrame([("raw/part-00001.jsonl", job.EMPTY_OBJECT_LINE, "")], job.RAW_SCHEMA)
+    row = job.classify(job.parse_lines(raw), BATCH).collect()[0]
+    assert row["reject_reason"] == "empty_object"

@@ -1,0 +1,40 @@
+"""The SNS topic the DAG's failure callback publishes to."""
+
+from __future__ import annotations
+
+from infra.actions import ABSENT, DELETED, Action, outcome
+from infra.session import AwsTarget, if_exists
+
+TOPIC_ATTRIBUTES = {
+    "DisplayName": "employee pipeline alerts",
+    # Encrypted at rest with the AWS-managed SNS key.
+    "KmsMasterKeyId": "alias/aws/sns",
+}
+
+
+def topic_arn(target: AwsTarget, name: str) -> str:
+    return target.arn("sns", name)
+
+
+def ensure_topic(target: AwsTarget, name: str) -> Action:
+    sns = target.client("sns")
+    arn = topic_arn(target, name)
+    current = if_exists(lambda: sns.get_topic_attributes(TopicArn=arn), ("NotFound",))
+    if current is None:
+        sns.create_topic(Name=name, Attributes=TOPIC_ATTRIBUTES)
+        return outcome("sns_topic", name, False, [])
+    changes = []
+    for key, value in TOPIC_ATTRIBUTES.items():
+        if current["Attributes"].get(key) != value:
+            sns.set_topic_attributes(TopicArn=arn, AttributeName=key, AttributeValue=value)
+            changes.append(key)
+    return outcome("sns_topic", name, True, changes)
+
+
+def destroy_topic(target: AwsTarget, name: str) -> Action:
+    sns = target.client("sns")
+    arn = topic_arn(target, name)
+    if if_exists(lambda: sns.get_topic_attributes(TopicArn=arn), ("NotFound",)) is None:
+        return Action("sns_topic", name, ABSENT)
+    sns.delete_topic(TopicArn=arn)
+    return Action("sns_topic", name, DELETED)

@@ -1,0 +1,44 @@
+"""S3BatchKeysSensor: the provider's S3KeySensor, timing out with the list of missing keys."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
+from airflow.sdk.exceptions import AirflowSensorTimeout, TaskDeferralTimeout
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class S3BatchKeysSensor(S3KeySensor):
+    """
+    Wait for every key of a batch, like ``S3KeySensor``; a timeout names the keys still missing.
+
+    Works deferred (the triggerer's timeout) and in poke mode. Every argument is ``S3KeySensor``'s.
+    """
+
+    def _keys(self) -> list[str]:
+        return [self.bucket_key] if isinstance(self.bucket_key, str) else list(self.bucket_key)
+
+    def missing_keys(self) -> list[str]:
+        return [key for key in self._keys() if not self.hook.check_for_key(key, self.bucket_name)]
+
+    def _timed_out(self) -> AirflowSensorTimeout:
+        missing = self.missing_keys()
+        return AirflowSensorTimeout(
+            f"timed out after {self.timeout:.0f}s waiting for {len(missing)} of {len(self._keys())} objects "
+            f"in s3://{self.bucket_name}: missing {missing}"
+        )
+
+    def execute(self, context: Context) -> Any:
+        try:
+            return super().execute(context)
+        except AirflowSensorTimeout as err:
+            raise self._timed_out() from err
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        try:
+            return super().resume_execution(next_method, next_kwargs, context)
+        except TaskDeferralTimeout as err:
+            raise self._timed_out() from err

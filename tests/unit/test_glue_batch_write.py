@@ -1,0 +1,63 @@
+"""The Glue job's DynamoDB batch writer: throttling and unprocessed items are retried and counted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+import ingest_employees as job
+
+
+class FlakyClient:
+    """BatchWriteItem double: scripted outcomes, then success."""
+
+    def __init__(self, script: list[str]) -> None:
+        self.script, self.calls = list(script), []
+
+    def batch_write_item(self, RequestItems: dict[str, list]) -> dict[str, Any]:
+        requests = RequestItems["t"]
+        self.calls.append(len(requests))
+        outcome = self.script.pop(0) if self.script else "ok"
+        if outcome == "throttle":
+            raise ClientError(
+                {"Error": {"Code": "ProvisionedThroughputExceededException"}, "ResponseMetadata": {"RetryAttempts": 9}},
+                "BatchWriteItem",
+            )
+        if outcome == "half":
+            return {"UnprocessedItems": {"t": requests[len(requests) // 2 :]}, "ResponseMetadata": {"RetryAttempts": 0}}
+        return {"UnprocessedItems": {}, "ResponseMetadata": {"RetryAttempts": 2 if outcome == "slow" else 0}}
+
+
+def _items(n: int) -> list[dict]:
+    return [{"emp_id": {"S": str(i)}} for i in range(n)]
+
+
+def test_unprocessed_items_are_resent_until_written() -> None:
+    client = FlakyClient(["half", "half"])
+    retries = job.batch_write(client, "t", _items(20), sleep=lambda _: None)
+    assert client.calls == [20, 10, 5]
+    assert retries == 2
+
+
+def test_throttling_is_retried_and_counted_with_botocores_own_retries() -> None:
+    client = FlakyClient(["throttle", "slow"])
+    retries = job.batch_write(client, "t", _items(3), sleep=lambda _: None)
+    assert client.calls == [3, 3]
+    assert retries == (1 + 9) + 2
+
+
+def test_endless_throttling_fails_loudly() -> None:
+    client = FlakyClient(["half"] * 50)
+    with pytest.raises(RuntimeError, match="still throttles after 12 attempts"):
+        job.batch_write(client, "t", _items(4), sleep=lambda _: None)
+
+
+def test_other_errors_are_not_swallowed() -> None:
+    class Broken:
+        def batch_write_item(self, **_: Any) -> None:
+            raise ClientError({"Error": {"Code": "ResourceNotFoundException"}}, "BatchWriteItem")
+
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        job.batch_write(Broken(), "t", _items(1), sleep=lambda _: None)

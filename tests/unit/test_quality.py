@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import pytest
+
+from employee_pipeline.quality import (
+    ManifestMismatchError,
+    QuarantineThresholdError,
+    check_manifest,
+    check_quarantine,
+)
+
+
+def _manifest(**changes: object) -> dict:
+    manifest = {
+        "batch_id": "20261125T14",
+        "read": 12,
+        "valid": 9,
+        "quarantined": 3,
+        "written": 9,
+        "quarantine_prefix": "quarantine/employees/dt=2026-11-25/hour=14/",
+        "quarantine_reasons": {"invalid_email": 1, "duplicate_emp_id": 2},
+        "objects": {"raw/a.jsonl": {"read": 5, "valid": 5}, "raw/b.jsonl": {"read": 7, "valid": 4}},
+    }
+    manifest.update(changes)
+    return manifest
+
+
+WRITTEN = [{"bucket": "data", "key": "raw/a.jsonl", "count": 5}, {"bucket": "data", "key": "raw/b.jsonl", "count": 7}]
+
+
+def test_a_consistent_manifest_expects_the_valid_rows() -> None:
+    assert check_manifest(_manifest(), WRITTEN) == 9
+
+
+def test_an_object_the_job_did_not_read_fails() -> None:
+    written = [*WRITTEN, {"bucket": "data", "key": "raw/c.jsonl", "count": 1}]
+    with pytest.raises(ManifestMismatchError, match=r"did not read s3://data/raw/c\.jsonl"):
+        check_manifest(_manifest(), written)
+
+
+def test_a_short_read_fails_with_both_numbers() -> None:
+    with pytest.raises(ManifestMismatchError, match=r"put 8 records in s3://data/raw/b\.jsonl .* read 7"):
+        check_manifest(_manifest(), [{"bucket": "data", "key": "raw/b.jsonl", "count": 8}])
+
+
+def test_counts_that_do_not_add_up_fail() -> None:
+    with pytest.raises(ManifestMismatchError, match=r"read 13 != valid 9 \+ quarantined 3"):
+        check_manifest(_manifest(read=13), [])
+    with pytest.raises(ManifestMismatchError, match="9 valid rows but 8 written"):
+        check_manifest(_manifest(written=8), [])
+
+
+def test_quarantine_within_tolerance_passes() -> None:
+    assert check_quarantine(_manifest(), 0.25, "data") == 0.25
+
+
+def test_quarantine_above_tolerance_names_location_and_top_reasons() -> None:
+    with pytest.raises(QuarantineThresholdError) as raised:
+        check_quarantine(_manifest(), 0.0, "data")
+    message = str(raised.value)
+    assert "3 of 12 rows quarantined (25.00%)" in message
+    assert "s3://data/quarantine/employees/dt=2026-11-25/hour=14/" in message
+    assert "top reasons: duplicate_emp_id x2, invalid_email x1" in message
+
+
+def test_an_empty_batch_has_nothing_quarantined() -> None:
+    assert check_quarantine(_manifest(read=0, quarantined=0), 0.0, "data") == 0.0
