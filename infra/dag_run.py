@@ -6,7 +6,7 @@ import json
 import re
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -20,6 +20,8 @@ class DagRunResult:
     succeeded: bool
     returncode: int
     log: Path
+    # The last state each task instance reached, e.g. {"generate[0]": "success"}.
+    states: dict[str, str] = field(default_factory=dict)
 
 
 def migrate(env: dict[str, str], log: Path) -> None:
@@ -37,6 +39,7 @@ def run_dag(
     """``airflow dags test`` for ``logical_date``; every line goes to ``log``, task transitions to ``progress``."""
     command = ["airflow", "dags", "test", DAG_ID, logical_date.isoformat(), "--conf", json.dumps(conf)]
     current = ""
+    states: dict[str, str] = {}
     with (
         log.open("a") as out,
         subprocess.Popen(
@@ -53,6 +56,7 @@ def run_dag(
                 continue
             state = _TASK_STATE.search(line)
             if state and current and state.group(1) not in ("running", "queued"):
+                states[current] = state.group(1)
                 progress(f"  {state.group(1):<13} {current}")
         returncode = proc.wait()
-    return DagRunResult(succeeded=returncode == 0, returncode=returncode, log=log)
+    return DagRunResult(succeeded=returncode == 0, returncode=returncode, log=log, states=states)
