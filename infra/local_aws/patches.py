@@ -116,6 +116,9 @@ def install(endpoint_url: str) -> None:
     def start_job_run(self: Any, **kwargs: Any) -> str:
         run_id = original_start(self, **kwargs)  # keeps moto's MaxConcurrentRuns check
         run = next(r for r in self.job_runs if r.job_run_id == run_id)
+        # GetJobRuns lists the newest run first on AWS; moto appends.
+        self.job_runs.remove(run)
+        self.job_runs.insert(0, run)
         run.__class__ = local_run_class
         run.start_local(self.glue_version)
         threading.Thread(target=glue_executor.execute, args=(self, run), name=f"glue-{run_id}", daemon=True).start()

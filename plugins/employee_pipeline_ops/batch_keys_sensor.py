@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
-from airflow.sdk.exceptions import AirflowSensorTimeout, TaskDeferralTimeout
+from airflow.sdk.exceptions import AirflowSensorTimeout
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -40,5 +40,5 @@ class S3BatchKeysSensor(S3KeySensor):
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
         try:
             return super().resume_execution(next_method, next_kwargs, context)
-        except TaskDeferralTimeout as err:
+        except AirflowSensorTimeout as err:  # the base sensor's form of the triggerer's timeout
             raise self._timed_out() from err

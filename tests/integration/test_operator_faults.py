@@ -1,0 +1,153 @@
+"""The DAG's operators against the local AWS when things go wrong: each failure names its cause."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+
+from employee_pipeline import layout
+from employee_pipeline_ops.batch_keys_sensor import S3BatchKeysSensor
+from employee_pipeline_ops.glue_job import GlueJobRunFailedError, GlueJobRunOperator
+from generator.handler import handler as generate_locally
+
+pytestmark = pytest.mark.integration
+
+BATCH = "20260102T03"
+
+
+@pytest.fixture
+def aws_connection(monkeypatch: pytest.MonkeyPatch, local_aws: str) -> None:
+    connection = {
+        "conn_type": "aws",
+        "login": "testing",
+        "password": "testing",
+        "extra": {"region_name": "us-east-1", "endpoint_url": local_aws},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
+
+
+def _invoke(function: str, payload: object) -> str:
+    from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
+
+    invoke = LambdaInvokeFunctionOperator(task_id="invoke", function_name=function, payload=json.dumps(payload))
+    return invoke.execute({})
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        ({"batch_id": BATCH, "shard": 0, "count": -3}, "count"),
+        ({"batch_id": BATCH, "shard": 0, "count": 0}, "count"),
+        ({"batch_id": BATCH, "shard": 0, "count": 1.5}, "count"),
+        ({"batch_id": BATCH, "shard": 0, "count": layout.MAX_RECORDS_PER_SHARD + 1}, "count"),
+        ({"shard": 0, "count": 10}, "batch_id"),
+        ({"batch_id": BATCH, "shard": layout.MAX_SHARDS, "count": 10}, "shard"),
+    ],
+)
+def test_rejected_generator_event_fails_the_task_with_the_lambda_error(aws_connection, stage, event, field) -> None:
+    with pytest.raises(ValueError, match="Lambda function execution resulted in error") as raised:
+        _invoke(stage.generator_function, event)
+    payload = json.loads(raised.value.args[1]["Payload"])
+    assert payload["errorType"] == "InvalidEventError"
+    assert f"'{field}'" in payload["errorMessage"]
+
+
+def test_writer_refuses_records_of_another_shard(aws_connection, aws, stage) -> None:
+    generated = generate_locally({"batch_id": BATCH, "shard": 1, "count": 3}, None)
+    generated["shard"] = 2
+    with pytest.raises(ValueError, match="resulted in error") as raised:
+        _invoke(stage.writer_function, generated)
+    payload = json.loads(raised.value.args[1]["Payload"])
+    assert payload["errorType"] == "InvalidPayloadError"
+    assert "belongs to batch" in payload["errorMessage"]
+    listed = aws.client("s3").list_objects_v2(Bucket=stage.data_bucket, Prefix=layout.raw_key(BATCH, 2))
+    assert listed["KeyCount"] == 0
+
+
+def test_sensor_timeout_names_the_missing_keys(aws_connection, aws, stage) -> None:
+    from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR, TriggerFailureReason
+    from airflow.sdk.exceptions import AirflowSensorTimeout
+
+    present, missing = layout.raw_key(BATCH, 0), layout.raw_key(BATCH, 1)
+    aws.client("s3").put_object(Bucket=stage.data_bucket, Key=present, Body=b"{}\n")
+    sensor = S3BatchKeysSensor(
+        task_id="wait", bucket_name=stage.data_bucket, bucket_key=[present, missing], deferrable=True, timeout=60
+    )
+    with pytest.raises(AirflowSensorTimeout) as raised:
+        sensor.resume_execution(TRIGGER_FAIL_REPR, {"error": TriggerFailureReason.TRIGGER_TIMEOUT}, {})
+    message = str(raised.value)
+    assert f"timed out after 60s waiting for 1 of 2 objects in s3://{stage.data_bucket}" in message
+    assert missing in message and present not in message.split("missing")[1]
+
+
+def _glue_args(stage, table: str) -> dict[str, str]:
+    return {
+        "--batch_id": BATCH,
+        "--bucket": stage.data_bucket,
+        "--source_prefix": layout.raw_prefix(BATCH),
+        "--table": table,
+        "--manifest_key": layout.manifest_key(BATCH),
+        "--quarantine_prefix": layout.quarantine_prefix(BATCH),
+    }
+
+
+class FakeTaskInstance:
+    """Just what GlueJobOperator uses of the TI: its XCom of the previous try's run id."""
+
+    def __init__(self, previous_run_id: str | None) -> None:
+        self.dag_id, self.task_id, self.run_id, self.map_index = "employee_batch_pipeline", "ingest", "manual__1", -1
+        self.previous_run_id, self.pushed = previous_run_id, {}
+
+    def xcom_pull(self, key: str, task_ids: str) -> str | None:
+        return self.previous_run_id if key == "glue_job_run_id" else None
+
+    def xcom_push(self, key: str, value: object) -> None:
+        self.pushed[key] = value
+
+
+def _operator(stage, table: str) -> GlueJobRunOperator:
+    return GlueJobRunOperator(
+        task_id="ingest",
+        job_name=stage.glue_job,
+        script_args=_glue_args(stage, table),
+        verbose=False,
+        resume_glue_job_on_retry=True,
+        job_poll_interval=1,
+    )
+
+
+def test_failed_run_raises_with_the_job_runs_error_message(aws_connection, aws, stage) -> None:
+    aws.client("s3").put_object(Bucket=stage.data_bucket, Key=layout.raw_key(BATCH, 0), Body=b"{}\n")
+    with pytest.raises(GlueJobRunFailedError, match=r"ended FAILED: .*ResourceNotFoundException"):
+        _operator(stage, "missing-table").execute({"ti": FakeTaskInstance(None)})
+
+
+@pytest.mark.parametrize("xcom_survived", [True, False], ids=["run-id-in-xcom", "found-by-task-uuid"])
+def test_a_retried_ingest_reattaches_instead_of_starting_a_second_run(
+    aws_connection, aws, stage, xcom_survived
+) -> None:
+    """The first try died while its run kept going: the retry waits for that run (apache/airflow#59075),
+    whether the dead try pushed the run id to XCom or not (then the run is found by its task UUID)."""
+    glue = aws.client("glue")
+    aws.client("s3").put_object(Bucket=stage.data_bucket, Key=layout.raw_key(BATCH, 0), Body=b"{}\n")
+    previous_try = FakeTaskInstance(None)
+    arguments = {
+        **_glue_args(stage, stage.table),
+        GlueJobRunOperator.TASK_UUID_ARG: _operator(stage, stage.table)._get_task_uuid({"ti": previous_try}),
+    }
+    first = glue.start_job_run(JobName=stage.glue_job, Arguments=arguments)["JobRunId"]
+    runs_before = len(glue.get_job_runs(JobName=stage.glue_job)["JobRuns"])
+
+    _operator(stage, stage.table).execute({"ti": FakeTaskInstance(first if xcom_survived else None)})
+
+    assert len(glue.get_job_runs(JobName=stage.glue_job)["JobRuns"]) == runs_before
+    assert glue.get_job_run(JobName=stage.glue_job, RunId=first)["JobRun"]["JobRunState"] == "SUCCEEDED"
+    # And without the guard, a second start is refused while the first runs: MaxConcurrentRuns=1.
+    second = glue.start_job_run(JobName=stage.glue_job, Arguments=_glue_args(stage, stage.table))["JobRunId"]
+    with pytest.raises(ClientError, match="ConcurrentRunsExceededException"):
+        glue.start_job_run(JobName=stage.glue_job, Arguments=_glue_args(stage, stage.table))
+    while glue.get_job_run(JobName=stage.glue_job, RunId=second)["JobRun"]["JobRunState"] == "RUNNING":
+        time.sleep(1)
