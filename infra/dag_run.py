@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,28 +37,45 @@ def run_dag(
     conf: dict[str, object],
     log: Path,
     progress: Callable[[str], None] = print,
+    kill_when: Callable[[str, str], bool] | None = None,
 ) -> DagRunResult:
-    """``airflow dags test`` for ``logical_date``; every line goes to ``log``, task transitions to ``progress``."""
+    """``airflow dags test`` for ``logical_date``; every line goes to ``log``, task transitions to ``progress``.
+
+    ``kill_when(task, state)`` returning True kills the run on the spot (SIGKILL), as a
+    crashed worker would be: for tests of recovery.
+    """
     command = ["airflow", "dags", "test", DAG_ID, logical_date.isoformat(), "--conf", json.dumps(conf)]
     current = ""
     states: dict[str, str] = {}
     with (
         log.open("a") as out,
         subprocess.Popen(
-            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+            command,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            start_new_session=True,
         ) as proc,
     ):
         assert proc.stdout is not None
         for line in proc.stdout:
             out.write(line)
             started = _TASK_START.search(line)
+            state = _TASK_STATE.search(line)
             if started:
                 task, index = started.groups()
                 current = f"{task}[{index}]" if index is not None else task
+                transition = "running"
+            elif state and current and state.group(1) not in ("running", "queued"):
+                transition = states[current] = state.group(1)
+            else:
                 continue
-            state = _TASK_STATE.search(line)
-            if state and current and state.group(1) not in ("running", "queued"):
-                states[current] = state.group(1)
-                progress(f"  {state.group(1):<13} {current}")
+            progress(f"  {transition:<13} {current}")
+            if kill_when and kill_when(current, transition):
+                os.killpg(proc.pid, signal.SIGKILL)
+                out.write(f"--- killed during {current} ---\n")
+                break
         returncode = proc.wait()
     return DagRunResult(succeeded=returncode == 0, returncode=returncode, log=log, states=states)

@@ -28,10 +28,10 @@ class Pipeline:
     env: dict[str, str]
     home: Path
 
-    def run(self, hour: datetime, conf: dict[str, Any], name: str) -> DagRunResult:
+    def run(self, hour: datetime, conf: dict[str, Any], name: str, **kwargs: Any) -> DagRunResult:
         """One DAG run processing ``hour`` (a manual run with logical date L processes the hour before L)."""
         log = self.home / f"{name}.log"
-        result = run_dag(self.env, hour + timedelta(hours=1), conf, log, progress=lambda _: None)
+        result = run_dag(self.env, hour + timedelta(hours=1), conf, log, progress=lambda _: None, **kwargs)
         result.text = log.read_text()  # type: ignore[attr-defined]
         return result
 
