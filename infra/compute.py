@@ -14,6 +14,7 @@ from infra.session import AwsTarget, error_code, if_exists
 
 LAMBDA_RUNTIME = "python3.12"
 GLUE_VERSION = "5.0"
+MAX_CONCURRENT_RUNS = 3  # = the DAG's max_active_runs
 # A role created seconds ago may not be assumable yet (IAM is eventually consistent).
 ROLE_PROPAGATION_SECONDS = 60
 
@@ -146,8 +147,9 @@ def glue_job_definition(role_arn: str, script_location: str, default_arguments: 
         "GlueVersion": GLUE_VERSION,
         "WorkerType": "G.1X",
         "NumberOfWorkers": 2,
-        # One run per job at a time: a retry must never run the same batch twice concurrently.
-        "ExecutionProperty": {"MaxConcurrentRuns": 1},
+        # As many runs as the DAG's max_active_runs: different hours load in parallel (backfills);
+        # a retried task re-attaches to its batch's running run (task UUID) instead of starting another.
+        "ExecutionProperty": {"MaxConcurrentRuns": MAX_CONCURRENT_RUNS},
         # Airflow owns retries; a Glue-side retry would race the task's own.
         "MaxRetries": 0,
         "Timeout": 60,

@@ -71,7 +71,7 @@ def test_table_and_job_are_configured(aws, stage) -> None:
     assert (job["GlueVersion"], job["Command"]["Name"], job["ExecutionProperty"]) == (
         "5.0",
         "glueetl",
-        {"MaxConcurrentRuns": 1},
+        {"MaxConcurrentRuns": 3},
     )
     functions = aws.client("lambda")
     generator = functions.get_function(FunctionName=stage.generator_function)["Configuration"]

@@ -1,0 +1,123 @@
+"""A local ``airflow standalone`` (scheduler, triggerer, DAG processor, API server) and its REST API."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+USER = "admin"
+READY_TIMEOUT_S = 180
+
+
+class AirflowStartError(RuntimeError):
+    """Airflow standalone exited or did not answer in time."""
+
+
+def password_file(home: Path) -> Path:
+    return home / "passwords.json"
+
+
+def local_password(home: Path) -> str:
+    """A stable password for USER, kept in AIRFLOW_HOME as the simple auth manager's file."""
+    path = password_file(home)
+    if path.exists():
+        return json.loads(path.read_text())[USER]
+    password = secrets.token_urlsafe(9)
+    path.write_text(json.dumps({USER: password}))
+    path.chmod(0o600)
+    return password
+
+
+@dataclass
+class Standalone:
+    proc: subprocess.Popen
+    url: str
+    password: str
+    log: Path
+    _token: str | None = field(default=None, repr=False)
+
+    def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """Call the REST API (``/api/v2/...``) as USER."""
+        if self._token is None:
+            self._token = self._request("POST", "/auth/token", {"username": USER, "password": self.password}, None)[
+                "access_token"
+            ]
+        return self._request(method, path, body, self._token)
+
+    def _request(self, method: str, path: str, body: dict[str, Any] | None, token: str | None) -> Any:
+        request = urllib.request.Request(
+            f"{self.url}{path}", method=method, data=json.dumps(body).encode() if body is not None else None
+        )
+        request.add_header("Content-Type", "application/json")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as err:
+            raise RuntimeError(f"{method} {path} -> {err.code}: {err.read().decode(errors='replace')}") from None
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/api/v2/monitor/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def start(env: dict[str, str], home: Path, port: int) -> Standalone:
+    """Start ``airflow standalone`` on ``port`` with AIRFLOW_HOME ``home``; return once the API answers."""
+    home.mkdir(parents=True, exist_ok=True)
+    password = local_password(home)
+    env = {
+        **env,
+        "AIRFLOW__API__PORT": str(port),
+        # Workers reach the API server here; the default assumes port 8080.
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(password_file(home)),
+    }
+    log = home / "standalone.log"
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            ["airflow", "standalone"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while not _healthy(url):
+        if proc.poll() is not None:
+            raise AirflowStartError(f"Airflow exited with code {proc.returncode}; see {log}")
+        if time.monotonic() > deadline:
+            stop(Standalone(proc, url, password, log))
+            raise AirflowStartError(f"Airflow did not answer on {url} within {READY_TIMEOUT_S}s; see {log}")
+        time.sleep(2)
+    return Standalone(proc, url, password, log)
+
+
+def stop(standalone: Standalone) -> None:
+    """Stop every component: SIGINT first (standalone's clean shutdown), then harder."""
+    proc = standalone.proc
+    for sig, grace in ((signal.SIGINT, 20), (signal.SIGTERM, 10), (signal.SIGKILL, None)):
+        if proc.poll() is not None:
+            return
+        os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            continue

@@ -1,0 +1,88 @@
+"""Runs made by a real scheduler: a REST-triggered run with no logical date, and backfills."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from employee_pipeline import layout
+from infra import airflow_standalone
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.e2e
+
+STAGE = "scheduler"
+DAG = "employee_batch_pipeline"
+CONF = {"shards": 1, "records_per_shard": 40}
+RUN_TIMEOUT_S = 900
+
+
+@pytest.fixture(scope="module")
+def airflow(pipeline) -> Iterator[airflow_standalone.Standalone]:
+    standalone = airflow_standalone.start(pipeline.env, pipeline.home / "standalone", free_port())
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # the DAG processor needs a moment to parse the DAG
+            try:
+                standalone.api("PATCH", f"/api/v2/dags/{DAG}", {"is_paused": False})
+                break
+            except RuntimeError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(2)
+        yield standalone
+    finally:
+        airflow_standalone.stop(standalone)
+
+
+def _wait(condition, what: str) -> None:
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(5)
+
+
+def _runs(airflow, run_type: str) -> list[dict]:
+    return airflow.api("GET", f"/api/v2/dags/{DAG}/dagRuns?run_type={run_type}&limit=100")["dag_runs"]
+
+
+def test_rest_run_without_logical_date_processes_the_hour_of_run_after(airflow, pipeline) -> None:
+    created = airflow.api("POST", f"/api/v2/dags/{DAG}/dagRuns", {"logical_date": None, "conf": CONF})
+    assert created["logical_date"] is None
+    run_path = f"/api/v2/dags/{DAG}/dagRuns/{created['dag_run_id']}"
+    _wait(lambda: airflow.api("GET", run_path)["state"] in ("success", "failed"), "the REST-triggered run")
+    assert airflow.api("GET", run_path)["state"] == "success"
+    batch = layout.batch_id_for(datetime.fromisoformat(created["run_after"].replace("Z", "+00:00")))
+    assert pipeline.count(batch, 1) == {0: CONF["records_per_shard"]}
+
+
+def test_backfill_of_three_hours_then_again_changes_no_count(airflow, pipeline) -> None:
+    start = datetime(2026, 11, 20, 0, tzinfo=UTC)
+    batches = [layout.batch_id_for(start + timedelta(hours=h)) for h in range(3)]
+    request = {
+        "dag_id": DAG,
+        "from_date": start.isoformat(),
+        "to_date": (start + timedelta(hours=2)).isoformat(),
+        "max_active_runs": 3,
+        "dag_run_conf": CONF,
+    }
+
+    def backfill(reprocess: str) -> None:
+        made = airflow.api("POST", "/api/v2/backfills", {**request, "reprocess_behavior": reprocess})
+        path = f"/api/v2/backfills/{made['id']}"
+        _wait(lambda: airflow.api("GET", path)["completed_at"] is not None, f"backfill {made['id']}")
+        runs = _runs(airflow, "backfill")
+        assert sorted(r["state"] for r in runs) == ["success"] * 3, runs
+
+    backfill("none")
+    first = {batch: pipeline.count(batch, 1) for batch in batches}
+    assert first == {batch: {0: CONF["records_per_shard"]} for batch in batches}
+    items = pipeline.table_items()
+
+    backfill("completed")  # every hour again
+    assert {batch: pipeline.count(batch, 1) for batch in batches} == first
+    assert pipeline.table_items() == items
