@@ -81,6 +81,23 @@ def test_sensor_timeout_names_the_missing_keys(aws_connection, aws, stage) -> No
     assert missing in message and present not in message.split("missing")[1]
 
 
+def test_poke_mode_timeout_names_the_missing_keys_too(aws_connection, aws, stage) -> None:
+    from airflow.sdk.exceptions import AirflowSensorTimeout
+
+    missing = layout.raw_key(BATCH, 7)
+    sensor = S3BatchKeysSensor(
+        task_id="wait",
+        bucket_name=stage.data_bucket,
+        bucket_key=[missing],
+        deferrable=False,
+        timeout=2,
+        poke_interval=1,
+        mode="poke",
+    )
+    with pytest.raises(AirflowSensorTimeout, match=f"waiting for 1 of 1 objects .* missing \\['{missing}'\\]"):
+        sensor.execute({"ti": FakeTaskInstance(None)})
+
+
 def _glue_args(stage, table: str) -> dict[str, str]:
     return {
         "--batch_id": BATCH,

@@ -119,3 +119,29 @@ def test_an_empty_object_is_reported_not_lost(spark) -> None:
     raw = spark.createDataFrame([("raw/part-00001.jsonl", job.EMPTY_OBJECT_LINE, "")], job.RAW_SCHEMA)
     row = job.classify(job.parse_lines(raw), BATCH).collect()[0]
     assert row["reject_reason"] == "empty_object"
+
+
+class _Body:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def read(self) -> bytes:
+        return self.data
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b'{"a": 1}\n\n{"b": 2}\n', [("k", 1, '{"a": 1}'), ("k", 3, '{"b": 2}')]),
+        (b"", [("k", job.EMPTY_OBJECT_LINE, "")]),
+        (b"\n  \n", [("k", job.EMPTY_OBJECT_LINE, "")]),
+    ],
+    ids=["blank-lines-skipped", "empty-object", "only-blank-lines"],
+)
+def test_fetch_lines_numbers_lines_and_reports_empty_objects(monkeypatch, data: bytes, expected: list) -> None:
+    class S3:
+        def get_object(self, Bucket: str, Key: str) -> dict:
+            return {"Body": _Body(data)}
+
+    monkeypatch.setattr(job.boto3, "client", lambda *args, **kwargs: S3())
+    assert list(job.fetch_lines("bucket", "k")) == expected
