@@ -113,14 +113,7 @@ def employee_batch_pipeline() -> None:
             "manifest_key": layout.manifest_key(batch_id),
             "keys": [layout.raw_key(batch_id, shard) for shard in range(shards)],
             "records_per_shard": per_shard,
-            "glue_args": {
-                "--batch_id": batch_id,
-                "--bucket": names.data_bucket,
-                "--source_prefix": layout.raw_prefix(batch_id),
-                "--table": names.table,
-                "--manifest_key": layout.manifest_key(batch_id),
-                "--quarantine_prefix": layout.quarantine_prefix(batch_id),
-            },
+            "glue_args": layout.glue_job_arguments(batch_id, names.data_bucket, names.table),
         }
 
     @task

@@ -57,3 +57,15 @@ def quarantine_prefix(batch_id: str) -> str:
 
 def manifest_key(batch_id: str) -> str:
     return f"{MANIFEST_PREFIX}/{_partition(batch_id)}/manifest.json"
+
+
+def glue_job_arguments(batch_id: str, bucket: str, table: str) -> dict[str, str]:
+    """The ingest job's run arguments for one batch (its ``parse_args`` reads them)."""
+    return {
+        "--batch_id": batch_id,
+        "--bucket": bucket,
+        "--source_prefix": raw_prefix(batch_id),
+        "--table": table,
+        "--manifest_key": manifest_key(batch_id),
+        "--quarantine_prefix": quarantine_prefix(batch_id),
+    }

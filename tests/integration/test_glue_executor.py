@@ -16,14 +16,7 @@ BATCH = "20260101T00"
 
 
 def _arguments(stage, table: str) -> dict[str, str]:
-    return {
-        "--batch_id": BATCH,
-        "--bucket": stage.data_bucket,
-        "--source_prefix": layout.raw_prefix(BATCH),
-        "--table": table,
-        "--manifest_key": layout.manifest_key(BATCH),
-        "--quarantine_prefix": layout.quarantine_prefix(BATCH),
-    }
+    return layout.glue_job_arguments(BATCH, stage.data_bucket, table)
 
 
 def _wait(glue, job: str, run_id: str, timeout: float = 240) -> dict:

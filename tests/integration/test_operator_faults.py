@@ -99,14 +99,7 @@ def test_poke_mode_timeout_names_the_missing_keys_too(aws_connection, aws, stage
 
 
 def _glue_args(stage, table: str) -> dict[str, str]:
-    return {
-        "--batch_id": BATCH,
-        "--bucket": stage.data_bucket,
-        "--source_prefix": layout.raw_prefix(BATCH),
-        "--table": table,
-        "--manifest_key": layout.manifest_key(BATCH),
-        "--quarantine_prefix": layout.quarantine_prefix(BATCH),
-    }
+    return layout.glue_job_arguments(BATCH, stage.data_bucket, table)
 
 
 class FakeTaskInstance:

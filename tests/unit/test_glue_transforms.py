@@ -145,3 +145,11 @@ def test_fetch_lines_numbers_lines_and_reports_empty_objects(monkeypatch, data: 
 
     monkeypatch.setattr(job.boto3, "client", lambda *args, **kwargs: S3())
     assert list(job.fetch_lines("bucket", "k")) == expected
+
+
+def test_the_dags_arguments_are_exactly_what_the_job_parses() -> None:
+    from employee_pipeline import layout
+
+    arguments = layout.glue_job_arguments(BATCH, "data", "table")
+    parsed = job.parse_args([item for pair in arguments.items() for item in pair])
+    assert {f"--{k}": v for k, v in vars(parsed).items() if k != "JOB_RUN_ID"} == arguments
