@@ -41,6 +41,7 @@ def airflow_env(
             "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection),
             f"AIRFLOW_VAR_{STAGE_VARIABLE.upper()}": stage,
             "AWS_DEFAULT_REGION": region,
+            # macOS: skips the system-proxy lookup that crashes forked task processes.
             "NO_PROXY": "*",
         }
     )

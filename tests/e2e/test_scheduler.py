@@ -50,7 +50,7 @@ def _runs(airflow, run_type: str) -> list[dict]:
     return airflow.api("GET", f"/api/v2/dags/{DAG}/dagRuns?run_type={run_type}&limit=100")["dag_runs"]
 
 
-def test_rest_run_without_logical_date_processes_the_hour_of_run_after(airflow, pipeline) -> None:
+def test_rest_run_without_logical_date_then_cleared_from_the_middle(airflow, pipeline) -> None:
     created = airflow.api("POST", f"/api/v2/dags/{DAG}/dagRuns", {"logical_date": None, "conf": CONF})
     assert created["logical_date"] is None
     run_path = f"/api/v2/dags/{DAG}/dagRuns/{created['dag_run_id']}"
@@ -58,6 +58,30 @@ def test_rest_run_without_logical_date_processes_the_hour_of_run_after(airflow, 
     assert airflow.api("GET", run_path)["state"] == "success"
     batch = layout.batch_id_for(datetime.fromisoformat(created["run_after"].replace("Z", "+00:00")))
     assert pipeline.count(batch, 1) == {0: CONF["records_per_shard"]}
+    items = pipeline.table_items()
+
+    # Cleared from the middle (ingest and everything after it), the run completes again, unchanged.
+    airflow.api(
+        "POST",
+        f"/api/v2/dags/{DAG}/clearTaskInstances",
+        {
+            "dag_run_id": created["dag_run_id"],
+            "task_ids": ["ingest"],
+            "include_downstream": True,
+            "only_failed": False,
+            "dry_run": False,
+        },
+    )
+
+    def rerun_finished() -> bool:
+        gate = airflow.api("GET", f"{run_path}/taskInstances/quarantine_gate")
+        return gate["try_number"] == 2 and gate["state"] in ("success", "failed", "upstream_failed")
+
+    _wait(rerun_finished, "the cleared run")
+    assert airflow.api("GET", f"{run_path}/taskInstances/ingest")["try_number"] == 2
+    assert airflow.api("GET", f"{run_path}/taskInstances/quarantine_gate")["state"] == "success"
+    assert pipeline.count(batch, 1) == {0: CONF["records_per_shard"]}
+    assert pipeline.table_items() == items
 
 
 def test_backfill_of_three_hours_then_again_changes_no_count(airflow, pipeline) -> None:
