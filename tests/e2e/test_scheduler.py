@@ -84,6 +84,37 @@ def test_rest_run_without_logical_date_then_cleared_from_the_middle(airflow, pip
     assert pipeline.table_items() == items
 
 
+def test_a_failed_run_cleared_from_the_middle_loads_exactly_the_batch(airflow, pipeline) -> None:
+    hour = datetime(2026, 11, 21, 7, tzinfo=UTC)
+    batch = layout.batch_id_for(hour)
+    s3, bucket = pipeline.aws.client("s3"), pipeline.names.data_bucket
+    stray = layout.raw_prefix(batch) + "part-77777.jsonl"
+    s3.put_object(Bucket=bucket, Key=stray, Body=b"not json\n")  # fails the quarantine gate
+    # A manual run with logical date L processes the hour before L.
+    logical_date = (hour + timedelta(hours=1)).isoformat()
+    created = airflow.api("POST", f"/api/v2/dags/{DAG}/dagRuns", {"logical_date": logical_date, "conf": CONF})
+    run_path = f"/api/v2/dags/{DAG}/dagRuns/{created['dag_run_id']}"
+    _wait(lambda: airflow.api("GET", run_path)["state"] in ("success", "failed"), "the failing run")
+    assert airflow.api("GET", run_path)["state"] == "failed"
+    assert airflow.api("GET", f"{run_path}/taskInstances/quarantine_gate")["state"] == "failed"
+
+    s3.delete_object(Bucket=bucket, Key=stray)  # the cause is fixed
+    airflow.api(
+        "POST",
+        f"/api/v2/dags/{DAG}/clearTaskInstances",
+        {
+            "dag_run_id": created["dag_run_id"],
+            "task_ids": ["ingest"],
+            "include_downstream": True,
+            "only_failed": False,
+            "dry_run": False,
+        },
+    )
+    _wait(lambda: airflow.api("GET", run_path)["state"] == "success", "the cleared run to succeed")
+    assert pipeline.count(batch, 1) == {0: CONF["records_per_shard"]}
+    assert pipeline.manifest(batch)["quarantined"] == 0
+
+
 def test_backfill_of_three_hours_then_again_changes_no_count(airflow, pipeline) -> None:
     start = datetime(2026, 11, 20, 0, tzinfo=UTC)
     batches = [layout.batch_id_for(start + timedelta(hours=h)) for h in range(3)]
