@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -111,13 +112,29 @@ def start(env: dict[str, str], home: Path, port: int) -> Standalone:
 
 
 def stop(standalone: Standalone) -> None:
-    """Stop every component: SIGINT first (standalone's clean shutdown), then harder."""
+    """Stop every component: SIGINT first (standalone's clean shutdown), then harder.
+
+    Components that left standalone's process group are found as descendants first.
+    """
+    import psutil
+
     proc = standalone.proc
+    try:
+        family = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        family = []
     for sig, grace in ((signal.SIGINT, 20), (signal.SIGTERM, 10), (signal.SIGKILL, None)):
         if proc.poll() is not None:
-            return
+            break
         os.killpg(proc.pid, sig)
         try:
             proc.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             continue
+    for signal_name in ("terminate", "kill"):
+        for process in family:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                getattr(process, signal_name)()
+        _, family = psutil.wait_procs(family, timeout=10)
+        if not family:
+            return
