@@ -35,7 +35,7 @@ from typing import Any
 import pendulum
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
-from airflow.sdk import CronDataIntervalTimetable, Param, Variable, dag, task
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from employee_pipeline import config, layout, quality
@@ -44,8 +44,7 @@ from employee_pipeline_ops.batch_keys_sensor import S3BatchKeysSensor
 from employee_pipeline_ops.count_check import DynamoDBBatchCountCheckOperator
 from employee_pipeline_ops.glue_job import GlueJobRunOperator
 
-DAG_ID = "employee_batch_pipeline"
-AWS_CONN_ID = "aws_default"
+AWS_CONN_ID = config.AWS_CONN_ID
 
 
 def batch_hour(data_interval_start: Any, run_after: Any) -> Any:
@@ -54,7 +53,7 @@ def batch_hour(data_interval_start: Any, run_after: Any) -> Any:
 
 
 @dag(
-    dag_id=DAG_ID,
+    dag_id=config.DAG_ID,
     schedule=CronDataIntervalTimetable("@hourly", timezone="UTC"),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
@@ -95,10 +94,7 @@ def employee_batch_pipeline() -> None:
     @task(multiple_outputs=True)
     def plan(params: dict[str, Any], data_interval_start: Any = None, dag_run: Any = None) -> dict[str, Any]:
         """Resolve the batch and every name the downstream tasks need."""
-        names = config.pipeline_names(
-            stage=Variable.get(config.STAGE_VARIABLE, default=config.DEFAULT_STAGE),
-            prefix=Variable.get(config.PREFIX_VARIABLE, default=config.DEFAULT_PREFIX),
-        )
+        names = config.names_from_variables()
         batch_id = layout.batch_id_for(batch_hour(data_interval_start, dag_run.run_after))
         shards, per_shard = int(params["shards"]), int(params["records_per_shard"])
         return {

@@ -227,8 +227,7 @@ def write_items(rows: Iterable[Any], table_name: str) -> Iterator[tuple[int, int
     written = retries = 0
     chunk: list[dict[str, Any]] = []
     for row in rows:
-        record = {k: _dynamo_value(v) for k, v in row.asDict().items() if v is not None}
-        chunk.append({k: serializer.serialize(v) for k, v in record.items()})
+        chunk.append({k: serializer.serialize(_dynamo_value(v)) for k, v in row.asDict().items() if v is not None})
         if len(chunk) == DYNAMODB_BATCH:
             retries += batch_write(client, table_name, chunk)
             written, chunk = written + len(chunk), []

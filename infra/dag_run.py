@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-DAG_ID = "employee_batch_pipeline"
+from employee_pipeline.config import DAG_ID
+
 _TASK_START = re.compile(r"\[DAG TEST\] running task <TaskInstance: [\w.]+?\.(\w+) \S+(?: map_index=(\d+))?")
 _TASK_STATE = re.compile(r"new_state=(\w+)")
 

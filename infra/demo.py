@@ -18,9 +18,9 @@ from typing import Any
 
 from employee_pipeline import layout
 from employee_pipeline.config import pipeline_names
-from employee_pipeline_ops.batch_count import count_batch
 from infra import ROOT
 from infra.airflow_env import LOCAL_STAGE, airflow_env
+from infra.batch_state import batch_counts, read_manifest
 from infra.dag_run import migrate, run_dag
 from infra.deploy import deploy
 from infra.local_aws import server
@@ -40,16 +40,9 @@ def last_complete_hour(now: datetime | None = None) -> datetime:
 def summarize(target: AwsTarget, batch_id: str, shards: int, generated: int, dag_ok: bool) -> dict[str, Any]:
     """Read the outcome back from AWS: objects, manifest, DynamoDB count."""
     names = pipeline_names(LOCAL_STAGE)
-    s3 = target.client("s3")
-    listing = s3.list_objects_v2(Bucket=names.data_bucket, Prefix=layout.raw_prefix(batch_id))
-    try:
-        manifest = json.loads(s3.get_object(Bucket=names.data_bucket, Key=layout.manifest_key(batch_id))["Body"].read())
-    except s3.exceptions.NoSuchKey:
-        manifest = {}
-    table = target.session.resource("dynamodb", endpoint_url=target.endpoint_url).Table(names.table)
-    counted = sum(
-        count_batch(table, index_name=names.gsi, key_name="batch_shard", batch_id=batch_id, shards=shards).values()
-    )
+    listing = target.client("s3").list_objects_v2(Bucket=names.data_bucket, Prefix=layout.raw_prefix(batch_id))
+    manifest = read_manifest(target, names, batch_id) or {}
+    counted = sum(batch_counts(target, names, batch_id, shards).values())
     quarantined = manifest.get("quarantined")
     ok = dag_ok and quarantined is not None and counted == generated - quarantined
     return {

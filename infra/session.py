@@ -48,6 +48,9 @@ class AwsTarget:
             config=Config(retries={"mode": "standard", "max_attempts": 5}),
         )
 
+    def resource(self, service: str) -> Any:
+        return self.session.resource(service, endpoint_url=self.endpoint_url)
+
     @property
     def account_id(self) -> str:
         if self._account is None:

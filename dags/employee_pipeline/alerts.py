@@ -9,7 +9,6 @@ from typing import Any
 from employee_pipeline import config
 
 log = logging.getLogger(__name__)
-AWS_CONN_ID = "aws_default"
 
 
 def failure_message(context: dict[str, Any]) -> dict[str, Any]:
@@ -32,16 +31,12 @@ def publish_failure_alert(context: dict[str, Any]) -> None:
     """
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
     from airflow.providers.amazon.aws.hooks.sns import SnsHook
-    from airflow.sdk import Variable
 
     message = failure_message(context)
     try:
-        names = config.pipeline_names(
-            stage=Variable.get(config.STAGE_VARIABLE, default=config.DEFAULT_STAGE),
-            prefix=Variable.get(config.PREFIX_VARIABLE, default=config.DEFAULT_PREFIX),
-        )
-        sns = SnsHook(aws_conn_id=AWS_CONN_ID)
-        account = AwsBaseHook(aws_conn_id=AWS_CONN_ID, client_type="sts").conn.get_caller_identity()["Account"]
+        names = config.names_from_variables()
+        sns = SnsHook(aws_conn_id=config.AWS_CONN_ID)
+        account = AwsBaseHook(aws_conn_id=config.AWS_CONN_ID, client_type="sts").conn.get_caller_identity()["Account"]
         topic = f"arn:{sns.conn_partition}:sns:{sns.conn_region_name}:{account}:{names.alerts_topic}"
         sns.publish_to_target(
             target_arn=topic,

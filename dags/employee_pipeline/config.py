@@ -9,6 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
+DAG_ID = "employee_batch_pipeline"
+# The Airflow connection every AWS call of the DAG uses (on MWAA: the execution role).
+AWS_CONN_ID = "aws_default"
 DEFAULT_PREFIX = "employee-pipeline"
 DEFAULT_STAGE = "dev"
 # Airflow Variables the DAG reads at run time (never at parse time).
@@ -70,4 +73,14 @@ def pipeline_names(stage: str = DEFAULT_STAGE, prefix: str = DEFAULT_PREFIX) -> 
         glue_job=f"{base}-ingest",
         table=f"{base}-employees",
         alerts_topic=f"{base}-alerts",
+    )
+
+
+def names_from_variables() -> PipelineNames:
+    """The names of the stage the Airflow Variables select. Call at task run time only."""
+    from airflow.sdk import Variable
+
+    return pipeline_names(
+        stage=Variable.get(STAGE_VARIABLE, default=DEFAULT_STAGE),
+        prefix=Variable.get(PREFIX_VARIABLE, default=DEFAULT_PREFIX),
     )

@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 
-from employee_pipeline import layout
 from employee_pipeline.config import PipelineNames, pipeline_names
-from employee_pipeline_ops.batch_count import count_batch
 from infra.airflow_env import airflow_env
+from infra.batch_state import batch_counts, read_manifest
 from infra.dag_run import DagRunResult, migrate, run_dag
 from infra.deploy import deploy
 from infra.notifications import topic_arn
@@ -35,13 +34,8 @@ class Pipeline:
         result.text = log.read_text()  # type: ignore[attr-defined]
         return result
 
-    def table(self) -> Any:
-        return self.aws.session.resource("dynamodb", endpoint_url=self.aws.endpoint_url).Table(self.names.table)
-
     def count(self, batch_id: str, shards: int) -> dict[int, int]:
-        return count_batch(
-            self.table(), index_name=self.names.gsi, key_name="batch_shard", batch_id=batch_id, shards=shards
-        )
+        return batch_counts(self.aws, self.names, batch_id, shards)
 
     def table_items(self) -> int:
         return self.aws.client("dynamodb").scan(TableName=self.names.table, Select="COUNT")["Count"]
@@ -60,8 +54,9 @@ class Pipeline:
         return [json.loads(m["Body"]) for m in received.get("Messages", [])]
 
     def manifest(self, batch_id: str) -> dict[str, Any]:
-        body = self.aws.client("s3").get_object(Bucket=self.names.data_bucket, Key=layout.manifest_key(batch_id))
-        return json.loads(body["Body"].read())
+        manifest = read_manifest(self.aws, self.names, batch_id)
+        assert manifest is not None, f"no manifest for batch {batch_id}"
+        return manifest
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from employee_pipeline import layout
+from employee_pipeline.config import DAG_ID
 from infra import airflow_standalone
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.e2e
 
 STAGE = "scheduler"
-DAG = "employee_batch_pipeline"
+DAG = DAG_ID
 CONF = {"shards": 1, "records_per_shard": 40}
 RUN_TIMEOUT_S = 900
 
@@ -46,6 +47,21 @@ def _wait(condition, what: str) -> None:
         time.sleep(5)
 
 
+def _clear_from_ingest(airflow, run_id: str) -> None:
+    """Clear ``ingest`` and everything downstream of it in ``run_id``, whatever their state."""
+    airflow.api(
+        "POST",
+        f"/api/v2/dags/{DAG}/clearTaskInstances",
+        {
+            "dag_run_id": run_id,
+            "task_ids": ["ingest"],
+            "include_downstream": True,
+            "only_failed": False,
+            "dry_run": False,
+        },
+    )
+
+
 def _runs(airflow, run_type: str) -> list[dict]:
     return airflow.api("GET", f"/api/v2/dags/{DAG}/dagRuns?run_type={run_type}&limit=100")["dag_runs"]
 
@@ -61,17 +77,7 @@ def test_rest_run_without_logical_date_then_cleared_from_the_middle(airflow, pip
     items = pipeline.table_items()
 
     # Cleared from the middle (ingest and everything after it), the run completes again, unchanged.
-    airflow.api(
-        "POST",
-        f"/api/v2/dags/{DAG}/clearTaskInstances",
-        {
-            "dag_run_id": created["dag_run_id"],
-            "task_ids": ["ingest"],
-            "include_downstream": True,
-            "only_failed": False,
-            "dry_run": False,
-        },
-    )
+    _clear_from_ingest(airflow, created["dag_run_id"])
 
     def rerun_finished() -> bool:
         gate = airflow.api("GET", f"{run_path}/taskInstances/quarantine_gate")
@@ -99,17 +105,7 @@ def test_a_failed_run_cleared_from_the_middle_loads_exactly_the_batch(airflow, p
     assert airflow.api("GET", f"{run_path}/taskInstances/quarantine_gate")["state"] == "failed"
 
     s3.delete_object(Bucket=bucket, Key=stray)  # the cause is fixed
-    airflow.api(
-        "POST",
-        f"/api/v2/dags/{DAG}/clearTaskInstances",
-        {
-            "dag_run_id": created["dag_run_id"],
-            "task_ids": ["ingest"],
-            "include_downstream": True,
-            "only_failed": False,
-            "dry_run": False,
-        },
-    )
+    _clear_from_ingest(airflow, created["dag_run_id"])
     _wait(lambda: airflow.api("GET", run_path)["state"] == "success", "the cleared run to succeed")
     assert pipeline.count(batch, 1) == {0: CONF["records_per_shard"]}
     assert pipeline.manifest(batch)["quarantined"] == 0
