@@ -3,19 +3,23 @@
 
 Every hour, for the data interval's hour (the **batch**, `YYYYMMDDTHH` UTC):
 
-1. **plan** / **shard_events** - resolve the batch id and the stage's resource names; one
-   generator event per shard.
+1. **plan** - resolve the batch id and the stage's resource names.
+   **claim_batch** (setup) - wait until this run holds the batch's lease, so two runs of the
+   same hour never write it at once; **release_batch** (teardown) frees it however the run ends.
+   **shard_events** - one generator event per shard.
 2. **generate** - the generator Lambda makes `records_per_shard` mock employees per shard
    (Faker seeded from batch and shard: a rerun regenerates identical data).
 3. **write** - the writer Lambda stores each shard as
    `raw/employees/dt=YYYY-MM-DD/hour=HH/part-NNNNN.jsonl` (idempotent overwrite).
 4. **wait_for_objects** - a deferrable `S3KeySensor` on exactly the batch's keys; a timeout
    names the keys still missing.
-5. **ingest** - the Glue Spark job validates, quarantines bad rows, de-duplicates and
-   upserts into DynamoDB, then writes the batch manifest.
-6. **read_manifest** - loads the manifest and checks that every shard object was read in full.
-7. **count_check** - counts the batch in DynamoDB through the `batch_id#shard` GSI and
-   fails unless it equals the valid rows (generated minus quarantined).
+5. **ingest** - the Glue Spark job validates (DynamoDB's item limits included), quarantines
+   bad rows, de-duplicates and upserts into DynamoDB, removes what earlier runs of the hour
+   left, then writes the batch manifest.
+6. **read_manifest** - loads the manifest and checks that it read exactly this run's shard
+   objects, in full.
+7. **count_check** - counts every shard of the batch in DynamoDB through the `batch_id#shard`
+   GSI and fails unless each holds exactly this load's valid rows and nothing else.
 8. **quarantine_gate** - fails when more than `max_quarantine_fraction` (default 0) of the
    rows were quarantined, naming the quarantine location and the top reasons.
 
@@ -41,8 +45,10 @@ from airflow.sdk.exceptions import AirflowFailException
 from employee_pipeline import config, layout, quality
 from employee_pipeline.alerts import publish_failure_alert
 from employee_pipeline_ops.batch_keys_sensor import S3BatchKeysSensor
+from employee_pipeline_ops.batch_lease import owner_id
 from employee_pipeline_ops.count_check import DynamoDBBatchCountCheckOperator
 from employee_pipeline_ops.glue_job import GlueJobRunOperator
+from employee_pipeline_ops.lease_operators import DynamoDBBatchLeaseReleaseOperator, DynamoDBBatchLeaseSensor
 
 AWS_CONN_ID = config.AWS_CONN_ID
 
@@ -57,8 +63,8 @@ def batch_hour(data_interval_start: Any, run_after: Any) -> Any:
     schedule=CronDataIntervalTimetable("@hourly", timezone="UTC"),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
-    max_active_runs=3,
-    dagrun_timeout=timedelta(hours=2),
+    max_active_runs=config.MAX_ACTIVE_RUNS,
+    dagrun_timeout=timedelta(seconds=config.DAGRUN_TIMEOUT_S),
     default_args={
         "owner": "data-engineering",
         "retries": 2,
@@ -84,6 +90,9 @@ def batch_hour(data_interval_start: Any, run_after: Any) -> Any:
             type="number",
             minimum=0,
             maximum=1,
+            # NaN passes minimum and maximum (every comparison with it is false); "not above -1" is
+            # true of every number in [0, 1] and of no NaN.
+            **{"not": {"maximum": -1}},
             description="Fraction of rows that may be quarantined before the run fails (after loading).",
         ),
     },
@@ -97,6 +106,7 @@ def employee_batch_pipeline() -> None:
         names = config.names_from_variables()
         batch_id = layout.batch_id_for(batch_hour(data_interval_start, dag_run.run_after))
         shards, per_shard = int(params["shards"]), int(params["records_per_shard"])
+        lease_owner = owner_id(dag_run.dag_id, dag_run.run_id)
         return {
             "batch_id": batch_id,
             "shards": shards,
@@ -106,10 +116,19 @@ def employee_batch_pipeline() -> None:
             "glue_job": names.glue_job,
             "table": names.table,
             "index": names.gsi,
+            "lease_table": names.lease_table,
+            "lease_owner": lease_owner,
             "manifest_key": layout.manifest_key(batch_id),
             "keys": [layout.raw_key(batch_id, shard) for shard in range(shards)],
             "records_per_shard": per_shard,
-            "glue_args": layout.glue_job_arguments(batch_id, names.data_bucket, names.table),
+            "glue_args": layout.glue_job_arguments(
+                batch_id,
+                names.data_bucket,
+                names.table,
+                shards=shards,
+                lease_table=names.lease_table,
+                lease_owner=lease_owner,
+            ),
         }
 
     @task
@@ -118,7 +137,18 @@ def employee_batch_pipeline() -> None:
         return [json.dumps({"batch_id": batch_id, "shard": s, "count": records_per_shard}) for s in range(shards)]
 
     batch = plan()
+    claim = DynamoDBBatchLeaseSensor(
+        task_id="claim_batch",
+        table_name=batch["lease_table"],
+        batch_id=batch["batch_id"],
+        owner=batch["lease_owner"],
+        lease_seconds=config.LEASE_SECONDS,
+        aws_conn_id=AWS_CONN_ID,
+        poke_interval=10,
+        timeout=timedelta(hours=1).total_seconds(),
+    )
     events = shard_events(batch["batch_id"], batch["shards"], batch["records_per_shard"])
+    claim >> events
 
     generate = LambdaInvokeFunctionOperator.partial(
         task_id="generate", function_name=batch["generator_function"], aws_conn_id=AWS_CONN_ID
@@ -152,21 +182,25 @@ def employee_batch_pipeline() -> None:
     )
 
     @task(multiple_outputs=True)
-    def read_manifest(bucket: str, key: str, written: list[str]) -> dict[str, Any]:
-        """Load the batch manifest and check it accounts for every record the writers wrote."""
+    def read_manifest(bucket: str, key: str, written: list[str], load_id: str) -> dict[str, Any]:
+        """Load the batch manifest and check it is this run's load of exactly what the writers wrote."""
         manifest = json.loads(S3Hook(aws_conn_id=AWS_CONN_ID).read_key(key=key, bucket_name=bucket))
-        manifest["expected"] = quality.check_manifest(manifest, [json.loads(result) for result in written])
+        manifest["expected"] = quality.check_manifest(manifest, [json.loads(result) for result in written], load_id)
         return manifest
 
-    manifest = read_manifest(batch["bucket"], batch["manifest_key"], write.output)
+    # GlueJobOperator returns the job run id: the load id every item of this run carries.
+    manifest = read_manifest(batch["bucket"], batch["manifest_key"], write.output, ingest.output)
 
     count_check = DynamoDBBatchCountCheckOperator(
         task_id="count_check",
         table_name=batch["table"],
         index_name=batch["index"],
         batch_id=batch["batch_id"],
-        shards=batch["shards"],
-        expected_count=manifest["expected"],
+        expected_per_shard=manifest["per_shard"],
+        load_id=manifest["load_id"],
+        shard_limit=layout.MAX_SHARDS,
+        key_name=config.GSI_KEY,
+        load_attribute=config.LOAD_ATTRIBUTE,
         aws_conn_id=AWS_CONN_ID,
     )
 
@@ -180,7 +214,15 @@ def employee_batch_pipeline() -> None:
 
     gate = quarantine_gate(manifest, batch["bucket"])
 
-    write >> wait_for_objects >> ingest >> manifest >> count_check >> gate
+    release = DynamoDBBatchLeaseReleaseOperator(
+        task_id="release_batch",
+        table_name=batch["lease_table"],
+        batch_id=batch["batch_id"],
+        owner=batch["lease_owner"],
+        aws_conn_id=AWS_CONN_ID,
+    )
+
+    write >> wait_for_objects >> ingest >> manifest >> count_check >> gate >> release.as_teardown(setups=claim)
 
 
 employee_batch_pipeline()

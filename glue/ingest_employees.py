@@ -8,24 +8,32 @@ All S3 and DynamoDB I/O goes through boto3 inside Spark tasks, so the job runs
 unchanged on Glue and on a plain local SparkSession (which cannot read
 ``s3://`` and has no Glue DynamoDB connector):
 
-* the driver lists the batch's shard objects; executors fetch them;
+* the job checks that its DAG run holds the batch's lease (one writer per batch);
+* executors fetch exactly this run's shard objects (``part-00000`` .. ``shards - 1``);
 * every line is parsed against ``EMPLOYEE_SCHEMA`` in PERMISSIVE mode and
-  checked; a bad line goes to ``quarantine/`` with its reason, never dropped;
+  checked, including every per-item limit DynamoDB enforces; a bad line goes to
+  ``quarantine/`` with its reason, never dropped;
 * valid rows are de-duplicated on ``emp_id`` and upserted per partition with
-  ``Table.batch_writer``;
-* a manifest ``{batch_id, read, valid, quarantined, written, ...}`` is written
-  last, so its presence means the load succeeded.
+  ``BatchWriteItem``, each item tagged with this load's id (the job run id);
+* what earlier runs of the batch left is removed: items of the batch in any
+  shard written by another load, and shard objects this run did not write;
+* a manifest ``{batch_id, load_id, read, valid, quarantined, written, shards, removed, ...}``
+  is written last, so its presence means the load succeeded.
 
-Any failure propagates: the process exits non-zero and the run is FAILED.
+A failure outside the data (a missing table, permissions, throttling past the
+retry budget, a lost lease) fails the run; its error names the cause in its first
+line, unwrapped from Spark's JVM wrappers.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import sys
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
@@ -60,15 +68,38 @@ RAW_SCHEMA = T.StructType(
         T.StructField("source_key", T.StringType(), False),
         T.StructField("line_no", T.IntegerType(), False),
         T.StructField("value", T.StringType(), False),
+        # The line's bytes are not UTF-8 (its value holds them decoded with replacement characters).
+        T.StructField("invalid_utf8", T.BooleanType(), False),
     ]
 )
+# Held to employee_pipeline.config by a test (this script cannot import it on Glue).
 GSI_KEY = "batch_shard"
+GSI_NAME = "batch_shard-index"
+TABLE_KEY = "emp_id"
+LOAD_ATTRIBUTE = "load_id"
+LEASE_KEY = "batch_id"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 MIN_AGE, MAX_AGE = 16, 100
 # An object without a single record is reported as one quarantine row on "line 0".
 EMPTY_OBJECT_LINE = 0
 DYNAMODB_BATCH = 25  # BatchWriteItem's limit
+# DynamoDB's per-item limits (Developer Guide: "Quotas" and "Supported data types").
+MAX_ITEM_BYTES = 400 * 1024  # attribute names + values, UTF-8
+MAX_PARTITION_KEY_BYTES = 2048
+MAX_SORT_KEY_BYTES = 1024  # emp_id is also the GSI's sort key
+MAX_NUMBER_DIGITS = 38
+MAX_NUMBER = Decimal("9.9999999999999999999999999999999999999E+125")
+MIN_NUMBER = Decimal("1E-130")  # smallest magnitude other than zero
+# A \uD800-\uDFFF escape without its pair: JSON allows it, no UTF-8 string (so no DynamoDB string) holds it.
+# Spark would silently turn it into "?", so it is found in the raw line. The escape must follow an even
+# run of backslashes (else it is the text "\\uD800").
+_ESCAPE = r"(?:^|[^\\])(?:\\\\)*\\u"
+UNPAIRED_SURROGATE_PATTERN = (
+    f"{_ESCAPE}[dD][89abAB][0-9a-fA-F]{{2}}(?!\\\\u[dD][c-fC-F][0-9a-fA-F]{{2}})"
+    f"|{_ESCAPE}(?<!\\\\u[dD][89abAB][0-9a-fA-F]{{2}}\\\\u)[dD][c-fC-F][0-9a-fA-F]{{2}}"
+)
+SWEEP_PARTITIONS = 16
 MAX_WRITE_ATTEMPTS = 12
 # Adaptive retries back off on DynamoDB throttling instead of failing the task.
 BOTO_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 10})
@@ -78,18 +109,127 @@ THROTTLING_ERRORS = {"ProvisionedThroughputExceededException", "ThrottlingExcept
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """Read the job arguments; Glue's own (--JOB_ID, --TempDir, ...) are ignored."""
     parser = argparse.ArgumentParser(prog="ingest_employees")
-    for name in ("batch_id", "bucket", "source_prefix", "table", "manifest_key", "quarantine_prefix"):
+    for name in (
+        "batch_id",
+        "bucket",
+        "source_prefix",
+        "table",
+        "manifest_key",
+        "quarantine_prefix",
+        "lease_table",
+        "lease_owner",
+    ):
         parser.add_argument(f"--{name}", required=True)
+    parser.add_argument("--shards", type=int, required=True)
+    parser.add_argument("--max_shards", type=int, required=True)
     parser.add_argument("--JOB_RUN_ID", default=None)
     args, _ = parser.parse_known_args(argv)
+    if not 1 <= args.shards <= args.max_shards:
+        parser.error(f"--shards must be between 1 and --max_shards ({args.max_shards}), got {args.shards}")
     return args
+
+
+def shard_key(source_prefix: str, shard: int) -> str:
+    """The object shard ``shard`` of the batch is written to (``layout.raw_key``)."""
+    return f"{source_prefix}part-{shard:05d}.jsonl"
+
+
+# ---------------------------------------------------------------- DynamoDB's per-item limits
+
+
+def dynamo_value(value: Any) -> Any:
+    """A record value as it is sent to DynamoDB: numbers as Decimal (str() keeps a float as written)."""
+    if isinstance(value, float):
+        return Decimal(str(value)) if math.isfinite(value) else Decimal(value)
+    return value
+
+
+def _significant_digits(number: Decimal) -> int:
+    # DynamoDB trims leading and trailing zeros before counting (normalize() would round to 28 digits).
+    return max(1, len("".join(map(str, number.as_tuple().digits)).strip("0")))
+
+
+def number_problem(number: Decimal) -> str | None:
+    """Why DynamoDB would refuse this number, or None."""
+    if not number.is_finite():
+        return "dynamodb_number_not_representable"  # DynamoDB has no NaN or Infinity
+    if number.is_zero():
+        return None
+    if _significant_digits(number) > MAX_NUMBER_DIGITS:
+        return "dynamodb_number_too_precise"
+    if not MIN_NUMBER <= number.copy_abs() <= MAX_NUMBER:  # copy_abs: abs() would round to 28 digits
+        return "dynamodb_number_out_of_range"
+    return None
+
+
+def _number_size(number: Decimal) -> int:
+    # "About one byte per two significant digits, plus one byte" (Developer Guide, item sizes).
+    return math.ceil(_significant_digits(number) / 2) + 1
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """The item's size as DynamoDB counts it: attribute names plus values."""
+    size = 0
+    for name, value in item.items():
+        size += len(name.encode("utf-8"))
+        if isinstance(value, str):
+            size += len(value.encode("utf-8"))
+        elif isinstance(value, bool) or value is None:
+            size += 1
+        elif isinstance(value, int | Decimal):
+            size += _number_size(Decimal(value))
+        else:
+            raise TypeError(f"attribute {name!r} has a type items of this table never hold: {type(value).__name__}")
+    return size
+
+
+def _utf8_bytes(value: str) -> int | None:
+    try:
+        return len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        return None
+
+
+def item_problem(item: dict[str, Any]) -> str | None:
+    """Why DynamoDB would refuse to store ``item`` (as ``to_item`` builds it), or None.
+
+    Every per-item limit a record's content can break. The others cannot be reached
+    by this schema: attribute names are fixed, items are flat (no nesting depth),
+    there are no sets, binary values or local secondary indexes.
+    """
+    for value in item.values():
+        if isinstance(value, str) and _utf8_bytes(value) is None:
+            return "unpaired_surrogate"
+        if isinstance(value, Decimal | int) and not isinstance(value, bool):
+            problem = number_problem(Decimal(value))
+            if problem:
+                return problem
+    for key in (TABLE_KEY, GSI_KEY):
+        if not item.get(key):
+            return "dynamodb_empty_key"
+    key_bytes = max(len(item[TABLE_KEY].encode("utf-8")), len(item[GSI_KEY].encode("utf-8")))
+    if key_bytes > MAX_PARTITION_KEY_BYTES:
+        return "dynamodb_partition_key_too_large"
+    if len(item[TABLE_KEY].encode("utf-8")) > MAX_SORT_KEY_BYTES:
+        return "dynamodb_sort_key_too_large"
+    if item_size(item) > MAX_ITEM_BYTES:
+        return "dynamodb_item_too_large"
+    return None
+
+
+def to_item(record: dict[str, Any], load_id: str) -> dict[str, Any]:
+    """A valid record -> the DynamoDB item: the record, the GSI key ``batch_id#shard`` and the load id."""
+    item = {name: dynamo_value(value) for name, value in record.items() if name in RECORD_FIELDS and value is not None}
+    item[GSI_KEY] = f"{record['batch_id']}#{record['shard']}"
+    item[LOAD_ATTRIBUTE] = load_id
+    return item
 
 
 # ---------------------------------------------------------------- pure transforms
 
 
 def parse_lines(raw: DataFrame) -> DataFrame:
-    """``(source_key, line_no, value)`` -> the same plus every schema field.
+    """``(source_key, line_no, value, invalid_utf8)`` -> the same plus every schema field.
 
     PERMISSIVE parsing keeps malformed lines and lines with wrong types: their
     text lands in ``_corrupt_record`` instead of failing the job.
@@ -101,6 +241,7 @@ def parse_lines(raw: DataFrame) -> DataFrame:
         "source_key",
         "line_no",
         "value",
+        "invalid_utf8",
         *[F.col(f"_parsed.{name}").alias(name) for name in RECORD_FIELDS],
         # A line that is not a JSON object at all parses to a null struct.
         F.when(F.col("_parsed").isNull(), F.col("value"))
@@ -109,10 +250,15 @@ def parse_lines(raw: DataFrame) -> DataFrame:
     )
 
 
+def _source_shard() -> F.Column:
+    return F.regexp_extract("source_key", r"part-(\d+)\.jsonl$", 1).cast(T.IntegerType())
+
+
 def _first_failing_rule(batch_id: str) -> F.Column:
     known = F.array(*[F.lit(name) for name in RECORD_FIELDS])
     rules: list[tuple[F.Column, str]] = [
         (F.col("line_no") == EMPTY_OBJECT_LINE, "empty_object"),
+        (F.col("invalid_utf8"), "invalid_utf8"),
         (F.col(CORRUPT_COLUMN).isNotNull(), "malformed_json_or_wrong_type"),
         (F.size(F.array_except(F.json_object_keys("value"), known)) > 0, "unknown_fields"),
     ]
@@ -125,6 +271,9 @@ def _first_failing_rule(batch_id: str) -> F.Column:
         (~F.col("hire_date").rlike(DATE_PATTERN) | F.to_date("hire_date", "yyyy-MM-dd").isNull(), "invalid_hire_date"),
         (F.col("batch_id") != F.lit(batch_id), "batch_id_mismatch"),
         (F.col("shard") < 0, "invalid_shard"),
+        # The count check compares per shard: a row counts for the shard whose object holds it.
+        (F.col("shard") != _source_shard(), "shard_mismatch"),
+        (F.col("value").rlike(UNPAIRED_SURROGATE_PATTERN), "unpaired_surrogate"),
     ]
     condition, reason = rules[0]
     expression = F.when(condition, F.lit(reason))
@@ -133,13 +282,28 @@ def _first_failing_rule(batch_id: str) -> F.Column:
     return expression.otherwise(F.lit(None).cast(T.StringType()))
 
 
-def classify(parsed: DataFrame, batch_id: str) -> DataFrame:
+def _dynamodb_rule(load_id: str) -> Any:
+    @F.udf(T.StringType())
+    def refused(record: Any) -> str | None:
+        return item_problem(to_item(record.asDict(), load_id))
+
+    return refused
+
+
+def classify(parsed: DataFrame, batch_id: str, load_id: str = "") -> DataFrame:
     """Add ``reject_reason``: null for a row to load, else why it is quarantined.
 
-    Of several valid rows sharing an ``emp_id`` the first (by source object and
-    line) loads; the others are quarantined as ``duplicate_emp_id``.
+    A row that passes the schema rules is checked as the DynamoDB item it would
+    become (``item_problem``). Of several valid rows sharing an ``emp_id`` the
+    first (by source object and line) loads; the others are quarantined as
+    ``duplicate_emp_id``.
     """
     checked = parsed.withColumn("reject_reason", _first_failing_rule(batch_id))
+    record = F.struct(*RECORD_FIELDS)
+    checked = checked.withColumn(
+        "reject_reason",
+        F.when(F.col("reject_reason").isNull(), _dynamodb_rule(load_id)(record)).otherwise(F.col("reject_reason")),
+    )
     first_seen = Window.partitionBy("emp_id", F.col("reject_reason").isNull()).orderBy("source_key", "line_no")
     return checked.withColumn(
         "reject_reason",
@@ -149,9 +313,13 @@ def classify(parsed: DataFrame, batch_id: str) -> DataFrame:
     )
 
 
-def to_items(valid: DataFrame) -> DataFrame:
-    """Valid rows -> DynamoDB items: the record plus the GSI key ``batch_id#shard``."""
-    return valid.select(*RECORD_FIELDS, F.concat_ws("#", "batch_id", F.col("shard").cast("string")).alias(GSI_KEY))
+def to_items(valid: DataFrame, load_id: str = "") -> DataFrame:
+    """Valid rows -> DynamoDB items: the record, the GSI key ``batch_id#shard`` and the load id."""
+    return valid.select(
+        *RECORD_FIELDS,
+        F.concat_ws("#", "batch_id", F.col("shard").cast("string")).alias(GSI_KEY),
+        F.lit(load_id).alias(LOAD_ATTRIBUTE),
+    )
 
 
 def to_quarantine(rejected: DataFrame) -> DataFrame:
@@ -166,25 +334,25 @@ def to_quarantine(rejected: DataFrame) -> DataFrame:
 # ---------------------------------------------------------------- I/O inside Spark tasks
 
 
-def fetch_lines(bucket: str, key: str) -> Iterator[tuple[str, int, str]]:
+def fetch_lines(bucket: str, key: str) -> Iterator[tuple[str, int, str, bool]]:
     """Executor side: the non-blank lines of one shard object, numbered from 1.
 
     An object with no record at all yields one ``empty_object`` marker, so an
-    empty shard is reported instead of silently contributing nothing.
+    empty shard is reported instead of silently contributing nothing. A line that
+    is not UTF-8 is flagged (quarantined as ``invalid_utf8``), never silently repaired.
     """
     body = boto3.client("s3", config=BOTO_CONFIG).get_object(Bucket=bucket, Key=key)["Body"].read()
     empty = True
-    for line_no, line in enumerate(body.decode("utf-8", errors="replace").splitlines(), start=1):
+    for line_no, raw in enumerate(body.splitlines(), start=1):
+        try:
+            line, invalid = raw.decode("utf-8"), False
+        except UnicodeDecodeError:
+            line, invalid = raw.decode("utf-8", errors="replace"), True
         if line.strip():
             empty = False
-            yield key, line_no, line
+            yield key, line_no, line, invalid
     if empty:
-        yield key, EMPTY_OBJECT_LINE, ""
-
-
-def _dynamo_value(value: Any) -> Any:
-    # DynamoDB numbers must be Decimal; str() keeps the value as written.
-    return Decimal(str(value)) if isinstance(value, float) else value
+        yield key, EMPTY_OBJECT_LINE, "", False
 
 
 def _backoff(attempt: int) -> float:
@@ -227,7 +395,7 @@ def write_items(rows: Iterable[Any], table_name: str) -> Iterator[tuple[int, int
     written = retries = 0
     chunk: list[dict[str, Any]] = []
     for row in rows:
-        chunk.append({k: serializer.serialize(_dynamo_value(v)) for k, v in row.asDict().items() if v is not None})
+        chunk.append({k: serializer.serialize(dynamo_value(v)) for k, v in row.asDict().items() if v is not None})
         if len(chunk) == DYNAMODB_BATCH:
             retries += batch_write(client, table_name, chunk)
             written, chunk = written + len(chunk), []
@@ -235,6 +403,49 @@ def write_items(rows: Iterable[Any], table_name: str) -> Iterator[tuple[int, int
         retries += batch_write(client, table_name, chunk)
         written += len(chunk)
     yield written, retries
+
+
+def sweep_stale_items(shards: Iterable[int], table_name: str, batch_id: str, load_id: str) -> Iterator[int]:
+    """Executor side: delete the batch's items that another load wrote, in the given shards; yields the count.
+
+    One paginated Query per shard on the ``batch_id#shard`` index (never a Scan). The
+    delete is conditional: an item this load rewrote after the index was read, or one
+    that has since moved to another batch, is kept.
+    """
+    client = boto3.client("dynamodb", config=BOTO_CONFIG)
+    removed = 0
+    names = {"#g": GSI_KEY, "#l": LOAD_ATTRIBUTE, "#k": TABLE_KEY}
+    stale = "attribute_not_exists(#l) OR #l <> :load"
+    for shard in shards:
+        partition = {":g": {"S": f"{batch_id}#{shard}"}, ":load": {"S": load_id}}
+        request: dict[str, Any] = {
+            "TableName": table_name,
+            "IndexName": GSI_NAME,
+            "KeyConditionExpression": "#g = :g",
+            "FilterExpression": stale,
+            "ProjectionExpression": "#k",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": partition,
+        }
+        while True:
+            page = client.query(**request)
+            for item in page.get("Items", []):
+                try:
+                    client.delete_item(
+                        TableName=table_name,
+                        Key={TABLE_KEY: item[TABLE_KEY]},
+                        ConditionExpression=f"#g = :g AND ({stale})",
+                        ExpressionAttributeNames={"#g": GSI_KEY, "#l": LOAD_ATTRIBUTE},
+                        ExpressionAttributeValues=partition,
+                    )
+                    removed += 1
+                except ClientError as err:
+                    if err.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                        raise
+            if "LastEvaluatedKey" not in page:
+                break
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    yield removed
 
 
 def write_quarantine_part(index: int, rows: Iterable[Any], bucket: str, prefix: str) -> Iterator[int]:
@@ -253,33 +464,71 @@ def write_quarantine_part(index: int, rows: Iterable[Any], bucket: str, prefix: 
 # ---------------------------------------------------------------- driver
 
 
-def list_keys(s3: Any, bucket: str, prefix: str) -> list[str]:
+class LeaseLostError(RuntimeError):
+    """The DAG run that started this load does not hold the batch's lease (any more)."""
+
+
+def confirm_lease(client: Any, args: argparse.Namespace, load_id: str, step: str) -> None:
+    """Fail unless ``args.lease_owner`` holds the batch's lease; record this load on it."""
+    try:
+        client.update_item(
+            TableName=args.lease_table,
+            Key={LEASE_KEY: {"S": args.batch_id}},
+            UpdateExpression="SET loading = :load",
+            ConditionExpression="#o = :owner AND expires_at > :now",
+            ExpressionAttributeNames={"#o": "owner"},
+            ExpressionAttributeValues={
+                ":owner": {"S": args.lease_owner},
+                ":now": {"N": str(int(time.time()))},
+                ":load": {"S": load_id},
+            },
+        )
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        held = client.get_item(TableName=args.lease_table, Key={LEASE_KEY: {"S": args.batch_id}}, ConsistentRead=True)
+        holder = held.get("Item", {}).get("owner", {}).get("S", "nobody")
+        raise LeaseLostError(
+            f"batch {args.batch_id} is not leased to DAG run {args.lease_owner!r} but to {holder!r} "
+            f"(table {args.lease_table}); stopped {step}, so two runs never write the batch at once"
+        ) from None
+
+
+def list_keys(s3: Any, bucket: str, prefix: str, suffix: str = ".jsonl") -> list[str]:
     keys: list[str] = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        keys += [o["Key"] for o in page.get("Contents", []) if o["Key"].endswith(".jsonl")]
+        keys += [o["Key"] for o in page.get("Contents", []) if o["Key"].endswith(suffix)]
     return sorted(keys)
 
 
-def delete_prefix(s3: Any, bucket: str, prefix: str) -> None:
-    for key in list_keys(s3, bucket, prefix):
+def delete_keys(s3: Any, bucket: str, keys: list[str]) -> int:
+    for key in keys:
         s3.delete_object(Bucket=bucket, Key=key)
+    return len(keys)
 
 
 def run(spark: SparkSession, args: argparse.Namespace) -> dict[str, Any]:
-    """Load one batch; return the manifest it wrote."""
+    """Load one batch as exactly this run's shard objects; return the manifest it wrote."""
     s3 = boto3.client("s3", config=BOTO_CONFIG)
+    dynamodb = boto3.client("dynamodb", config=BOTO_CONFIG)
+    load_id = args.JOB_RUN_ID or f"load-{uuid.uuid4()}"
+    bucket, table, batch_id = args.bucket, args.table, args.batch_id
+    # Fail before touching anything if the target table is missing or another run holds the batch.
+    dynamodb.describe_table(TableName=table)
+    confirm_lease(dynamodb, args, load_id, "before reading")
     # A manifest means "this batch loaded": remove the old one before touching anything.
-    s3.delete_object(Bucket=args.bucket, Key=args.manifest_key)
-    keys = list_keys(s3, args.bucket, args.source_prefix)
-    if not keys:
-        raise FileNotFoundError(f"no .jsonl objects under s3://{args.bucket}/{args.source_prefix}")
-    # Fail before reading anything if the target table is missing.
-    boto3.client("dynamodb", config=BOTO_CONFIG).describe_table(TableName=args.table)
-    print(f"batch {args.batch_id}: reading {len(keys)} objects under s3://{args.bucket}/{args.source_prefix}")
+    s3.delete_object(Bucket=bucket, Key=args.manifest_key)
 
-    bucket, table = args.bucket, args.table
+    keys = [shard_key(args.source_prefix, shard) for shard in range(args.shards)]
+    present = set(list_keys(s3, bucket, args.source_prefix, suffix=""))
+    missing = [f"s3://{bucket}/{key}" for key in keys if key not in present]
+    if missing:
+        raise FileNotFoundError(f"batch {batch_id}: {len(missing)} of {len(keys)} shard objects are missing: {missing}")
+    stale_objects = sorted(present - set(keys))
+    print(f"batch {batch_id}: load {load_id} reads {len(keys)} objects under s3://{bucket}/{args.source_prefix}")
+
     lines = spark.sparkContext.parallelize(keys, len(keys)).flatMap(lambda key: fetch_lines(bucket, key))
-    classified = classify(parse_lines(spark.createDataFrame(lines, RAW_SCHEMA)), args.batch_id).persist()
+    classified = classify(parse_lines(spark.createDataFrame(lines, RAW_SCHEMA)), batch_id, load_id).persist()
 
     tally = classified.groupBy("source_key", "reject_reason").count().collect()
     reasons: dict[str, int] = {}
@@ -293,29 +542,50 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict[str, Any]:
     valid_count = sum(o["valid"] for o in objects.values())
     read_count = sum(o["read"] for o in objects.values())
 
-    delete_prefix(s3, bucket, args.quarantine_prefix)
+    old_quarantine = delete_keys(s3, bucket, list_keys(s3, bucket, args.quarantine_prefix, suffix=""))
     rejected = to_quarantine(classified.filter(F.col("reject_reason").isNotNull())).orderBy("source_key", "line_no")
     q_prefix = args.quarantine_prefix
     quarantined = sum(
         rejected.rdd.mapPartitionsWithIndex(lambda i, rows: write_quarantine_part(i, rows, bucket, q_prefix)).collect()
     )
-    items = to_items(classified.filter(F.col("reject_reason").isNull()))
+    items = to_items(classified.filter(F.col("reject_reason").isNull()), load_id)
     results = items.rdd.mapPartitions(lambda rows: write_items(rows, table)).collect()
     written, retries = sum(r[0] for r in results), sum(r[1] for r in results)
     classified.unpersist()
 
     if read_count != valid_count + quarantined or written != valid_count:
         raise RuntimeError(
-            f"batch {args.batch_id} counts do not add up: read={read_count} valid={valid_count} "
+            f"batch {batch_id} counts do not add up: read={read_count} valid={valid_count} "
             f"quarantined={quarantined} written={written}"
         )
+
+    # Replace, not merge: whatever an earlier run of the batch left goes, in every shard it may have used.
+    confirm_lease(dynamodb, args, load_id, "before removing what earlier runs left")
+    slices = min(SWEEP_PARTITIONS, args.max_shards)
+    removed_items = sum(
+        spark.sparkContext.parallelize(range(args.max_shards), slices)
+        .mapPartitions(lambda shards: sweep_stale_items(shards, table, batch_id, load_id))
+        .collect()
+    )
+    removed_objects = delete_keys(s3, bucket, stale_objects)
+    print(f"batch {batch_id}: removed {removed_items} stale items and {removed_objects} stale objects")
+
+    per_shard = {str(shard): objects[key]["valid"] for shard, key in enumerate(keys)}
     manifest = {
-        "batch_id": args.batch_id,
+        "batch_id": batch_id,
+        "load_id": load_id,
+        "shards": args.shards,
         "source_objects": len(keys),
         "read": read_count,
         "valid": valid_count,
         "quarantined": quarantined,
         "written": written,
+        "per_shard": per_shard,
+        "removed": {
+            "dynamodb_items": removed_items,
+            "raw_objects": removed_objects,
+            "quarantine_objects": old_quarantine,
+        },
         "quarantine_prefix": q_prefix,
         "quarantine_reasons": dict(sorted(reasons.items(), key=lambda item: (-item[1], item[0]))),
         "objects": objects,
@@ -331,11 +601,41 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict[str, Any]:
     return manifest
 
 
+_TRACEBACK = "Traceback (most recent call last):"
+
+
+def python_cause(error: BaseException) -> str | None:
+    """The Python exception line inside a Spark/Py4J error (an executor's failure), or None.
+
+    Spark wraps an executor's Python exception in JVM exceptions whose first line
+    names only the wrapper (``Py4JJavaError: An error occurred while calling ...``);
+    the Python traceback is inside their text. Its exception line is the first
+    unindented line after the last traceback header.
+    """
+    text = str(error)
+    if _TRACEBACK not in text:
+        return None
+    for line in text.rsplit(_TRACEBACK, 1)[1].splitlines():
+        if line.strip() and not line[0].isspace():
+            return line.strip()
+    return None
+
+
+class IngestError(RuntimeError):
+    """The load failed outside the data; the message is the cause's own exception line."""
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     spark = SparkSession.builder.appName(f"ingest-employees-{args.batch_id}").getOrCreate()
     try:
         manifest = run(spark, args)
+    except Exception as err:
+        cause = python_cause(err)
+        if cause is None:
+            raise
+        # Glue reports the last exception: make it the cause, not Py4J's wrapper.
+        raise IngestError(cause) from None
     finally:
         spark.stop()
     print(f"manifest: {json.dumps(manifest, sort_keys=True)}")

@@ -99,16 +99,22 @@ def start(env: dict[str, str], home: Path, port: int) -> Standalone:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-    url = f"http://127.0.0.1:{port}"
+    standalone = Standalone(proc, url=f"http://127.0.0.1:{port}", password=password, log=log)
     deadline = time.monotonic() + READY_TIMEOUT_S
-    while not _healthy(url):
-        if proc.poll() is not None:
-            raise AirflowStartError(f"Airflow exited with code {proc.returncode}; see {log}")
-        if time.monotonic() > deadline:
-            stop(Standalone(proc, url, password, log))
-            raise AirflowStartError(f"Airflow did not answer on {url} within {READY_TIMEOUT_S}s; see {log}")
-        time.sleep(2)
-    return Standalone(proc, url, password, log)
+    try:
+        while not _healthy(standalone.url):
+            if proc.poll() is not None:
+                raise AirflowStartError(f"Airflow exited with code {proc.returncode}; see {log}")
+            if time.monotonic() > deadline:
+                raise AirflowStartError(
+                    f"Airflow did not answer on {standalone.url} within {READY_TIMEOUT_S}s; see {log}"
+                )
+            time.sleep(2)
+    except BaseException:
+        # Failed or interrupted (Ctrl-C, SIGTERM) while starting: the caller has nothing to stop yet.
+        stop(standalone)
+        raise
+    return standalone
 
 
 def stop(standalone: Standalone) -> None:

@@ -13,8 +13,14 @@ from infra.session import AwsTarget
 
 def batch_counts(target: AwsTarget, names: PipelineNames, batch_id: str, shards: int) -> dict[int, int]:
     """Items per shard, counted the way the DAG's count check counts them."""
-    table = target.resource("dynamodb").Table(names.table)
-    return count_batch(table, index_name=names.gsi, key_name=GSI_KEY, batch_id=batch_id, shards=shards)
+    return count_batch(
+        target.client("dynamodb"),
+        table_name=names.table,
+        index_name=names.gsi,
+        key_name=GSI_KEY,
+        batch_id=batch_id,
+        shards=shards,
+    )
 
 
 def read_manifest(target: AwsTarget, names: PipelineNames, batch_id: str) -> dict[str, Any] | None:

@@ -8,13 +8,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from employee_pipeline import config
 from infra.actions import ABSENT, DELETED, Action, outcome
 from infra.packaging import Artifact
 from infra.session import AwsTarget, error_code, if_exists
 
 LAMBDA_RUNTIME = "python3.12"
 GLUE_VERSION = "5.0"
-MAX_CONCURRENT_RUNS = 3  # = the DAG's max_active_runs
+MAX_CONCURRENT_RUNS = config.MAX_ACTIVE_RUNS
 # A role created seconds ago may not be assumable yet (IAM is eventually consistent).
 ROLE_PROPAGATION_SECONDS = 60
 

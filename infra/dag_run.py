@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -16,6 +17,7 @@ from employee_pipeline.config import DAG_ID
 
 _TASK_START = re.compile(r"\[DAG TEST\] running task <TaskInstance: [\w.]+?\.(\w+) \S+(?: map_index=(\d+))?")
 _TASK_STATE = re.compile(r"new_state=(\w+)")
+STOP_GRACE_S = 10
 
 
 @dataclass
@@ -30,6 +32,20 @@ class DagRunResult:
 def migrate(env: dict[str, str], log: Path) -> None:
     with log.open("ab") as out:
         subprocess.run(["airflow", "db", "migrate"], env=env, stdout=out, stderr=subprocess.STDOUT, check=True)
+
+
+def _end(proc: subprocess.Popen[str]) -> None:
+    """End the run's process group: SIGTERM, then SIGKILL once the grace is over (or on a second interrupt)."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=STOP_GRACE_S)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        pass
+    finally:
+        # Also whatever the run started that outlived it in its group.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def run_dag(
@@ -60,23 +76,29 @@ def run_dag(
             start_new_session=True,
         ) as proc,
     ):
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            out.write(line)
-            started = _TASK_START.search(line)
-            state = _TASK_STATE.search(line)
-            if started:
-                task, index = started.groups()
-                current = f"{task}[{index}]" if index is not None else task
-                transition = "running"
-            elif state and current and state.group(1) not in ("running", "queued"):
-                transition = states[current] = state.group(1)
-            else:
-                continue
-            progress(f"  {transition:<13} {current}")
-            if kill_when and kill_when(current, transition):
-                os.killpg(proc.pid, signal.SIGKILL)
-                out.write(f"--- killed during {current} ---\n")
-                break
-        returncode = proc.wait()
+        # The run is in its own session, so an interrupt reaches only us: without this, Popen's exit
+        # would wait for the run to end on its own (an exception) or leave it running (Ctrl-C, SIGTERM).
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                out.write(line)
+                started = _TASK_START.search(line)
+                state = _TASK_STATE.search(line)
+                if started:
+                    task, index = started.groups()
+                    current = f"{task}[{index}]" if index is not None else task
+                    transition = "running"
+                elif state and current and state.group(1) not in ("running", "queued"):
+                    transition = states[current] = state.group(1)
+                else:
+                    continue
+                progress(f"  {transition:<13} {current}")
+                if kill_when and kill_when(current, transition):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    out.write(f"--- killed during {current} ---\n")
+                    break
+            returncode = proc.wait()
+        except BaseException:
+            _end(proc)
+            raise
     return DagRunResult(succeeded=returncode == 0, returncode=returncode, log=log, states=states)

@@ -71,10 +71,12 @@ def deploy(target: AwsTarget, names: PipelineNames) -> tuple[list[Action], dict[
             "--enable-continuous-cloudwatch-log": "true",
             "--bucket": names.data_bucket,
             "--table": names.table,
+            "--lease_table": names.lease_table,
         },
     )
     actions.append(compute.ensure_glue_job(target, names.glue_job, definition))
     actions.append(table.ensure_table(target, names.table))
+    actions.append(table.ensure_lease_table(target, names.lease_table))
     actions.append(notifications.ensure_topic(target, names.alerts_topic))
 
     outputs = {
@@ -88,6 +90,7 @@ def deploy(target: AwsTarget, names: PipelineNames) -> tuple[list[Action], dict[
         "glue_role_arn": glue_role,
         "glue_script": script_location,
         "table_arn": target.arn("dynamodb", f"table/{names.table}"),
+        "lease_table_arn": target.arn("dynamodb", f"table/{names.lease_table}"),
         "alerts_topic_arn": notifications.topic_arn(target, names.alerts_topic),
     }
     return actions, outputs
@@ -100,6 +103,7 @@ def destroy(target: AwsTarget, names: PipelineNames) -> list[Action]:
         *(compute.destroy_function(target, _function_name(names, p)) for p in FUNCTIONS),
         compute.destroy_layer(target, names.faker_layer),
         table.destroy_table(target, names.table),
+        table.destroy_table(target, names.lease_table),
         notifications.destroy_topic(target, names.alerts_topic),
         *(iam.destroy_role(target, role) for role in (names.lambda_role, names.glue_role)),
         *(storage.destroy_bucket(target, b) for b in (names.data_bucket, names.artifacts_bucket)),
@@ -125,6 +129,7 @@ def status(target: AwsTarget, names: PipelineNames) -> list[dict[str, Any]]:
         ("lambda_function", names.writer_function, lambda: lam.get_function(FunctionName=names.writer_function)),
         ("glue_job", names.glue_job, lambda: glue.get_job(JobName=names.glue_job)),
         ("dynamodb_table", names.table, lambda: ddb.describe_table(TableName=names.table)),
+        ("dynamodb_table", names.lease_table, lambda: ddb.describe_table(TableName=names.lease_table)),
         ("sns_topic", names.alerts_topic, lambda: sns.get_topic_attributes(TopicArn=topic)),
     ]
     missing = ("NoSuchEntity", "ResourceNotFoundException", "EntityNotFoundException", "NotFound")

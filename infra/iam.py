@@ -34,6 +34,7 @@ def role_policies(target: AwsTarget, names: PipelineNames) -> dict[str, tuple[st
     data = f"arn:{target.partition}:s3:::{names.data_bucket}"
     artifacts = f"arn:{target.partition}:s3:::{names.artifacts_bucket}"
     table = target.arn("dynamodb", f"table/{names.table}")
+    leases = target.arn("dynamodb", f"table/{names.lease_table}")
     lambda_policy = {
         "Version": "2012-10-17",
         "Statement": [
@@ -52,11 +53,17 @@ def role_policies(target: AwsTarget, names: PipelineNames) -> dict[str, tuple[st
                 "Action": ["s3:PutObject", "s3:DeleteObject"],
                 "Resource": [f"{data}/{QUARANTINE_PREFIX}/*", f"{data}/{MANIFEST_PREFIX}/*"],
             },
+            # Stale shard objects of an earlier run of the batch are removed after the load.
+            {"Effect": "Allow", "Action": ["s3:DeleteObject"], "Resource": f"{data}/{RAW_PREFIX}/*"},
             {
                 "Effect": "Allow",
-                "Action": ["dynamodb:DescribeTable", "dynamodb:BatchWriteItem", "dynamodb:PutItem"],
+                "Action": ["dynamodb:DescribeTable", "dynamodb:BatchWriteItem", "dynamodb:DeleteItem"],
                 "Resource": table,
             },
+            # The stale-item sweep queries the batch_id#shard index.
+            {"Effect": "Allow", "Action": ["dynamodb:Query"], "Resource": f"{table}/index/*"},
+            # The job checks and renews the lease its DAG run holds on the batch.
+            {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:UpdateItem"], "Resource": leases},
         ],
     }
     return {

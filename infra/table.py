@@ -1,19 +1,21 @@
-"""The DynamoDB table: on-demand, point-in-time recovery, the batch_id#shard GSI."""
+"""The DynamoDB tables: the employees (on-demand, point-in-time recovery, the batch_id#shard GSI)
+and the batch leases (one item per batch while a run holds it)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from employee_pipeline.config import GSI_KEY, GSI_NAME, TABLE_KEY
+from employee_pipeline.config import GSI_KEY, GSI_NAME, LEASE_KEY, LOAD_ATTRIBUTE, TABLE_KEY
 from infra.actions import ABSENT, DELETED, Action, outcome
 from infra.session import AwsTarget, if_exists
 
 GSI = {
     "IndexName": GSI_NAME,
     "KeySchema": [{"AttributeName": GSI_KEY, "KeyType": "HASH"}, {"AttributeName": TABLE_KEY, "KeyType": "RANGE"}],
-    # Counting needs no attributes: keys only keeps the index small.
-    "Projection": {"ProjectionType": "KEYS_ONLY"},
+    # The count check and the stale-item sweep need only the keys and the load that wrote the item.
+    "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": [LOAD_ATTRIBUTE]},
 }
+LEASE_EXPIRY_ATTRIBUTE = "expires_at"
 ATTRIBUTES = [
     {"AttributeName": TABLE_KEY, "AttributeType": "S"},
     {"AttributeName": GSI_KEY, "AttributeType": "S"},
@@ -44,7 +46,13 @@ def ensure_table(target: AwsTarget, table: str) -> Action:
             dynamodb.update_table(TableName=table, BillingMode="PAY_PER_REQUEST")
             _wait_active(dynamodb, table)
             changes.append("on-demand billing")
-        if GSI_NAME not in {i["IndexName"] for i in description.get("GlobalSecondaryIndexes", [])}:
+        indexes = {i["IndexName"]: i for i in description.get("GlobalSecondaryIndexes", [])}
+        if GSI_NAME in indexes and _projection(indexes[GSI_NAME]) != _projection(GSI):
+            # A GSI's projection cannot change in place: rebuild it (the count check fails meanwhile).
+            dynamodb.update_table(TableName=table, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": GSI_NAME}}])
+            _wait_active(dynamodb, table)
+            del indexes[GSI_NAME]
+        if GSI_NAME not in indexes:
             dynamodb.update_table(
                 TableName=table, AttributeDefinitions=ATTRIBUTES, GlobalSecondaryIndexUpdates=[{"Create": GSI}]
             )
@@ -58,6 +66,35 @@ def ensure_table(target: AwsTarget, table: str) -> Action:
         )
         if current is not None:
             changes.append("point-in-time recovery")
+    return outcome("dynamodb_table", table, current is not None, changes)
+
+
+def _projection(index: dict[str, Any]) -> tuple[str, list[str]]:
+    projection = index.get("Projection", {})
+    return projection.get("ProjectionType", ""), sorted(projection.get("NonKeyAttributes", []))
+
+
+def ensure_lease_table(target: AwsTarget, table: str) -> Action:
+    """One item per batch while a DAG run holds it; TTL sweeps leases a crashed run left behind."""
+    dynamodb = target.client("dynamodb")
+    current = if_exists(lambda: dynamodb.describe_table(TableName=table), ("ResourceNotFoundException",))
+    changes = []
+    if current is None:
+        dynamodb.create_table(
+            TableName=table,
+            AttributeDefinitions=[{"AttributeName": LEASE_KEY, "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": LEASE_KEY, "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+            Tags=[{"Key": "pipeline", "Value": "employee-batch"}],
+        )
+        _wait_active(dynamodb, table)
+    ttl = dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+    if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+        dynamodb.update_time_to_live(
+            TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": LEASE_EXPIRY_ATTRIBUTE}
+        )
+        if current is not None:
+            changes.append("ttl")
     return outcome("dynamodb_table", table, current is not None, changes)
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
+from pathlib import Path
 from collections.abc import Iterator
+from types import FrameType
 
 import pytest
 
@@ -15,6 +18,35 @@ for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
 os.environ.update(
     {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 )
+
+
+# SIGTERM (a CI timeout) and SIGHUP (a closed terminal) would kill pytest without running a single
+# fixture finalizer, leaving the local AWS, Airflow and their jobs running. As KeyboardInterrupt they
+# take Ctrl-C's path instead: pytest tears every fixture down, then exits with code 2.
+_INTERRUPTS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_previous_handlers: dict[int, object] = {}
+_interrupted = False
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    global _interrupted
+    # A CI runner often follows its first signal with SIGTERM: that must not cut the teardown short.
+    # Another Ctrl-C still does, as the user asked for it.
+    if _interrupted and signum != signal.SIGINT:
+        return
+    _interrupted = True
+    raise KeyboardInterrupt(f"{signal.Signals(signum).name} received: tearing down")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for signum in _INTERRUPTS:
+        _previous_handlers[signum] = signal.signal(signum, _interrupt)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for signum, handler in _previous_handlers.items():
+        signal.signal(signum, handler)  # type: ignore[arg-type]
+    _previous_handlers.clear()
 
 
 def free_port() -> int:
@@ -27,6 +59,10 @@ def free_port() -> int:
 def spark() -> Iterator[object]:
     from pyspark.sql import SparkSession
 
+    # Python workers unpickle the job's functions by module name (on Glue the script is __main__,
+    # pickled by value): they must find glue/ too.
+    glue_dir = str(Path(__file__).resolve().parents[1] / "glue")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [glue_dir, os.environ.get("PYTHONPATH")]))
     # py4j logs while the interpreter shuts down, after pytest closed its streams.
     logging.getLogger("py4j").setLevel(logging.WARNING)
     session = (

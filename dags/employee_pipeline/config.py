@@ -21,6 +21,17 @@ PREFIX_VARIABLE = "employee_pipeline_prefix"
 GSI_NAME = "batch_shard-index"
 GSI_KEY = "batch_shard"
 TABLE_KEY = "emp_id"
+# Every item carries the id of the load that wrote it (the Glue job run); the GSI projects it,
+# so the count check can tell this run's items from any other.
+LOAD_ATTRIBUTE = "load_id"
+# The lease table's key: one item per batch while a run holds it.
+LEASE_KEY = "batch_id"
+
+# Values the DAG, the lease and infra share.
+MAX_ACTIVE_RUNS = 3  # also the Glue job's MaxConcurrentRuns: backfilled hours load in parallel
+DAGRUN_TIMEOUT_S = 2 * 3600
+# A lease outlives no run: a run is failed at DAGRUN_TIMEOUT_S, so a crashed holder frees it by then.
+LEASE_SECONDS = DAGRUN_TIMEOUT_S
 
 _NAME_PART = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
 
@@ -40,6 +51,7 @@ class PipelineNames:
     glue_role: str
     glue_job: str
     table: str
+    lease_table: str
     alerts_topic: str
     gsi: str = GSI_NAME
 
@@ -72,6 +84,7 @@ def pipeline_names(stage: str = DEFAULT_STAGE, prefix: str = DEFAULT_PREFIX) -> 
         glue_role=f"{base}-glue",
         glue_job=f"{base}-ingest",
         table=f"{base}-employees",
+        lease_table=f"{base}-batch-leases",
         alerts_topic=f"{base}-alerts",
     )
 

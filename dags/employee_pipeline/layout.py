@@ -59,13 +59,24 @@ def manifest_key(batch_id: str) -> str:
     return f"{MANIFEST_PREFIX}/{_partition(batch_id)}/manifest.json"
 
 
-def glue_job_arguments(batch_id: str, bucket: str, table: str) -> dict[str, str]:
-    """The ingest job's run arguments for one batch (its ``parse_args`` reads them)."""
+def glue_job_arguments(
+    batch_id: str, bucket: str, table: str, *, shards: int, lease_table: str, lease_owner: str
+) -> dict[str, str]:
+    """The ingest job's run arguments for one batch (its ``parse_args`` reads them).
+
+    ``shards`` says which objects are this run's (``part-00000`` up to ``shards - 1``); the job
+    loads exactly those and removes whatever else an earlier run left under the batch's prefix.
+    ``lease_owner`` is the DAG run holding the batch's lease in ``lease_table``.
+    """
     return {
         "--batch_id": batch_id,
         "--bucket": bucket,
         "--source_prefix": raw_prefix(batch_id),
+        "--shards": str(shards),
+        "--max_shards": str(MAX_SHARDS),
         "--table": table,
         "--manifest_key": manifest_key(batch_id),
         "--quarantine_prefix": quarantine_prefix(batch_id),
+        "--lease_table": lease_table,
+        "--lease_owner": lease_owner,
     }

@@ -13,10 +13,21 @@ class QuarantineThresholdError(ValueError):
     """More of the batch was quarantined than the run tolerates."""
 
 
-def check_manifest(manifest: dict[str, Any], written: list[dict[str, Any]]) -> int:
-    """Check that every shard object was read in full; return how many items DynamoDB must hold."""
+def check_manifest(manifest: dict[str, Any], written: list[dict[str, Any]], load_id: str) -> int:
+    """Check that the manifest is ``load_id``'s and that it read exactly the objects the writers wrote, in full.
+
+    Returns how many items DynamoDB must hold.
+    """
     batch = manifest.get("batch_id")
+    if manifest.get("load_id") != load_id:
+        raise ManifestMismatchError(
+            f"batch {batch}: the manifest was written by load {manifest.get('load_id')!r}, not by this run's "
+            f"Glue job run {load_id!r} (another run of the same hour wrote after it)"
+        )
     objects = manifest.get("objects", {})
+    extra = sorted(set(objects) - {result["key"] for result in written})
+    if extra:
+        raise ManifestMismatchError(f"batch {batch}: the Glue job read objects this run did not write: {extra}")
     for result in written:
         location = f"s3://{result['bucket']}/{result['key']}"
         seen = objects.get(result["key"])
@@ -32,11 +43,24 @@ def check_manifest(manifest: dict[str, Any], written: list[dict[str, Any]]) -> i
         raise ManifestMismatchError(f"batch {batch}: read {read} != valid {valid} + quarantined {quarantined}")
     if manifest["written"] != valid:
         raise ManifestMismatchError(f"batch {batch}: {valid} valid rows but {manifest['written']} written")
+    if sum(manifest["per_shard"].values()) != valid or len(manifest["per_shard"]) != len(written):
+        raise ManifestMismatchError(
+            f"batch {batch}: per-shard counts {manifest['per_shard']} do not add up to {valid} valid rows "
+            f"over {len(written)} shards"
+        )
     return int(valid)
 
 
 def check_quarantine(manifest: dict[str, Any], tolerated_fraction: float, bucket: str) -> float:
     """Fail when the quarantined fraction exceeds ``tolerated_fraction``; return the fraction."""
+    # Defence in depth behind the DAG's Param: a NaN or > 1 tolerance would pass every batch, a
+    # negative one fail every batch. The range test also rejects NaN and inf (NaN fails any comparison).
+    if (
+        isinstance(tolerated_fraction, bool)
+        or not isinstance(tolerated_fraction, int | float)
+        or not 0.0 <= tolerated_fraction <= 1.0
+    ):
+        raise ValueError(f"max_quarantine_fraction must be a number in [0, 1], got {tolerated_fraction!r}")
     read, quarantined = manifest["read"], manifest["quarantined"]
     fraction = quarantined / read if read else 0.0
     if fraction > tolerated_fraction:

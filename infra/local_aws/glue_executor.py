@@ -133,6 +133,10 @@ def execute(job: Any, run: Any) -> None:
             stderr=subprocess.PIPE,
             env=_environment(region),
             cwd=tmp,
+            # Out of the emulator's process group: a signal to the group would kill the driver first and
+            # orphan Spark's JVM and workers (pyspark's daemon makes its own group); the emulator's
+            # shutdown ends the whole tree instead (server._end_children).
+            start_new_session=True,
         )
         run.process = proc
         out_tail: list[str] = []

@@ -112,6 +112,8 @@ def run_function(function: Any, event: Any) -> tuple[str, bool, str]:
                 timeout=timeout,
                 env=_environment(function, request_id),
                 cwd=task,
+                # Ended by the emulator's shutdown (server._end_children), as the Glue drivers are.
+                start_new_session=True,
             )
             output = (proc.stdout + proc.stderr).decode(errors="replace")
             if result_file.exists():

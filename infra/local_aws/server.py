@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -11,13 +12,18 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from infra import ROOT
+
+if TYPE_CHECKING:
+    import psutil
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = int(os.environ.get("LOCAL_AWS_PORT", "4566"))
 STATE_DIR = ROOT / ".local-aws"
 START_TIMEOUT_S = 60
+CHILD_GRACE_S = 5
 
 
 class LocalAwsError(RuntimeError):
@@ -68,6 +74,29 @@ def is_healthy(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
+def end_processes(processes: list[psutil.Process], grace: float = CHILD_GRACE_S) -> None:
+    """SIGTERM ``processes``, then SIGKILL those still alive after ``grace`` seconds."""
+    import psutil
+
+    for signal_name in ("terminate", "kill"):
+        for process in processes:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                getattr(process, signal_name)()
+        _, processes = psutil.wait_procs(processes, timeout=grace)
+        if not processes:
+            return
+
+
+def _end_children() -> None:
+    """End every process the executors started (Glue drivers with Spark's JVM and workers, Lambda runtimes).
+
+    They run in their own sessions (see the executors), so the emulator's signal reaches none of them.
+    """
+    import psutil
+
+    end_processes(psutil.Process().children(recursive=True))
+
+
 def serve(host: str, port: int) -> None:
     """Run the emulator in the foreground until SIGTERM or Ctrl-C."""
     from moto.server import ThreadedMotoServer
@@ -84,6 +113,7 @@ def serve(host: str, port: int) -> None:
     print(f"local AWS listening on {endpoint_url(host, port)} (Lambda and Glue executors installed)", flush=True)
     stop.wait()
     server.stop()
+    _end_children()
     print("local AWS stopped", flush=True)
 
 
@@ -103,32 +133,61 @@ def start(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> int:
         )
     url = endpoint_url(host, port)
     deadline = time.monotonic() + START_TIMEOUT_S
-    while not is_healthy(url):
-        if proc.poll() is not None:
-            tail = log.read_text(errors="replace")[-2000:]
-            raise LocalAwsError(f"the local AWS exited with code {proc.returncode} while starting:\n{tail}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise LocalAwsError(f"the local AWS did not answer on {url} within {START_TIMEOUT_S}s (log: {log})")
-        time.sleep(0.3)
+    try:
+        while not is_healthy(url):
+            if proc.poll() is not None:
+                tail = log.read_text(errors="replace")[-2000:]
+                raise LocalAwsError(f"the local AWS exited with code {proc.returncode} while starting:\n{tail}")
+            if time.monotonic() > deadline:
+                raise LocalAwsError(f"the local AWS did not answer on {url} within {START_TIMEOUT_S}s (log: {log})")
+            time.sleep(0.3)
+    except BaseException:
+        # Failed or interrupted (Ctrl-C, SIGTERM) while starting: no pid file yet, so no `stop` would find it.
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        raise
     _pid_file(port).write_text(json.dumps({"pid": proc.pid, "endpoint_url": url}))
     return proc.pid
 
 
+def _emulator(pid: int) -> psutil.Process | None:
+    """The emulator's process, or None if ``pid`` ended (or was reused by another program)."""
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        if "infra.local_aws" in process.cmdline() and process.status() != psutil.STATUS_ZOMBIE:
+            return process
+    except psutil.Error:
+        pass
+    return None
+
+
 def stop(port: int = DEFAULT_PORT, timeout: float = 15.0) -> bool:
-    """Stop the emulator started by ``start`` on ``port``; False if none was running."""
+    """Stop the emulator started by ``start`` on ``port``, and all it started; False if none was running."""
+    import psutil
+
     pid_file = _pid_file(port)
     if not pid_file.exists():
         return False
     pid = json.loads(pid_file.read_text())["pid"]
-    try:
-        os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            os.kill(pid, 0)
-            time.sleep(0.2)
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    emulator = _emulator(pid)
+    if emulator is not None:
+        # Its shutdown ends its children; these are for an emulator that has to be killed.
+        family: list[psutil.Process] = []
+        with contextlib.suppress(psutil.Error):
+            family = emulator.children(recursive=True)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+        # psutil's wait also reaps the emulator when it is our child (os.kill(pid, 0) sees a zombie as alive).
+        try:
+            emulator.wait(timeout)
+        except psutil.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            with contextlib.suppress(psutil.TimeoutExpired):
+                emulator.wait(CHILD_GRACE_S)
+        end_processes(family)
     pid_file.unlink(missing_ok=True)
     return True

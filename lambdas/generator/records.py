@@ -8,12 +8,13 @@ used: Faker's relative dates ("-5y") depend on today.
 from __future__ import annotations
 
 import hashlib
-from datetime import date
 from typing import Any
 
 from faker import Faker
 
 from employee_pipeline.layout import parse_batch_id
+
+from .events import EARLIEST_HIRE
 
 DEPARTMENTS = (
     "Engineering",
@@ -25,7 +26,6 @@ DEPARTMENTS = (
     "Sales",
     "Support",
 )
-EARLIEST_HIRE = date(2000, 1, 1)
 
 
 def seed_for(batch_id: str, shard: int) -> int:

@@ -1,4 +1,4 @@
-"""DynamoDBBatchCountCheckOperator: fail unless DynamoDB holds exactly the batch."""
+"""DynamoDBBatchCountCheckOperator: fail unless DynamoDB holds exactly the batch one load wrote."""
 
 from __future__ import annotations
 
@@ -10,30 +10,52 @@ from airflow.providers.amazon.aws.hooks.dynamodb import DynamoDBHook
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
-from employee_pipeline_ops.batch_count import count_batch
+from employee_pipeline_ops.batch_count import ShardCount, count_shards
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+# Shards named in a failure message; the rest are counted.
+REPORTED_SHARDS = 10
+
 
 class BatchCountMismatchError(Exception):
-    """DynamoDB does not hold the number of items the batch should have loaded."""
+    """DynamoDB does not hold exactly the items the batch's load wrote."""
+
+
+def shard_mismatches(expected: dict[int, int], counts: dict[int, ShardCount]) -> list[str]:
+    """One line per shard whose items are not exactly the load's expected count (pure; unit-tested)."""
+    problems = []
+    for shard, count in sorted(counts.items()):
+        want = expected.get(shard, 0)
+        if count.total == want and count.of_load == want:
+            continue
+        foreign = count.total - count.of_load
+        detail = f" ({foreign} not written by this load)" if foreign else ""
+        problems.append(f"shard {shard}: expected {want}, found {count.total}{detail}")
+    return problems
 
 
 class DynamoDBBatchCountCheckOperator(AwsBaseOperator[DynamoDBHook]):
     """
-    Count one batch's items in DynamoDB and compare with the expected count.
+    Check that DynamoDB holds exactly the batch's load: per shard, the expected count, all written by it.
 
-    The count is ``Query(Select=COUNT)`` on a GSI whose partition key is
-    ``batch_id#shard``, one paginated query per shard. GSIs are eventually
-    consistent, so a short count is re-checked a few times before failing.
+    Every shard a batch can have (``0..shard_limit-1``) is counted with ``Query(Select=COUNT)``
+    on a GSI whose partition key is ``batch_id#shard``, filtered on the load id: ``ScannedCount``
+    is every item of the shard, ``Count`` those this load wrote. A shard fails when either differs
+    from its expected count (0 for shards the load did not have), so a stale item fails the check
+    even where a missing one would balance the total. GSIs are eventually consistent, so a
+    mismatch is re-counted a few times before failing.
 
     :param table_name: DynamoDB table holding the records. (templated)
     :param index_name: GSI keyed by ``batch_id#shard``. (templated)
     :param batch_id: Batch to count, ``YYYYMMDDTHH``. (templated)
-    :param shards: Number of shards of the batch, counted ``0..shards-1``. (templated)
-    :param expected_count: Items the batch must hold: generated minus quarantined. (templated)
+    :param expected_per_shard: Valid rows per shard of the load, ``{"0": n0, "1": n1, ...}`` (the
+        manifest's ``per_shard``). (templated)
+    :param load_id: The load whose items the batch must consist of (the manifest's ``load_id``). (templated)
+    :param shard_limit: Shards a batch can have; every one is counted.
     :param key_name: Attribute name of the GSI partition key.
+    :param load_attribute: Attribute holding the id of the load that wrote an item.
     :param consistency_checks: Counts taken before a mismatch fails the task.
     :param consistency_delay: Seconds between two counts.
     :param aws_conn_id: The Airflow connection used for AWS credentials.
@@ -45,7 +67,7 @@ class DynamoDBBatchCountCheckOperator(AwsBaseOperator[DynamoDBHook]):
 
     aws_hook_class = DynamoDBHook
     template_fields: Sequence[str] = aws_template_fields(
-        "table_name", "index_name", "batch_id", "shards", "expected_count"
+        "table_name", "index_name", "batch_id", "expected_per_shard", "load_id"
     )
     ui_color = "#4b8bbe"
 
@@ -55,9 +77,11 @@ class DynamoDBBatchCountCheckOperator(AwsBaseOperator[DynamoDBHook]):
         table_name: str,
         index_name: str,
         batch_id: str,
-        shards: int | str,
-        expected_count: int | str,
+        expected_per_shard: dict[str, int] | str,
+        load_id: str,
+        shard_limit: int,
         key_name: str = "batch_shard",
+        load_attribute: str = "load_id",
         consistency_checks: int = 5,
         consistency_delay: float = 2.0,
         **kwargs: Any,
@@ -66,38 +90,64 @@ class DynamoDBBatchCountCheckOperator(AwsBaseOperator[DynamoDBHook]):
         self.table_name = table_name
         self.index_name = index_name
         self.batch_id = batch_id
-        self.shards = shards
-        self.expected_count = expected_count
+        self.expected_per_shard = expected_per_shard
+        self.load_id = load_id
+        self.shard_limit = shard_limit
         self.key_name = key_name
+        self.load_attribute = load_attribute
         self.consistency_checks = consistency_checks
         self.consistency_delay = consistency_delay
 
+    def _expected(self) -> dict[int, int]:
+        if not isinstance(self.expected_per_shard, dict) or not self.expected_per_shard:
+            raise ValueError(f"expected_per_shard must be a non-empty mapping, got {self.expected_per_shard!r}")
+        expected = {int(shard): int(count) for shard, count in self.expected_per_shard.items()}
+        outside = sorted(s for s in expected if not 0 <= s < self.shard_limit)
+        if outside:
+            raise ValueError(f"expected_per_shard names shards outside 0..{self.shard_limit - 1}: {outside}")
+        return expected
+
     def execute(self, context: Context) -> int:
-        shards, expected = int(self.shards), int(self.expected_count)
-        self.log.info("Counting batch %s in %s via index %s", self.batch_id, self.table_name, self.index_name)
+        expected = self._expected()
+        total_expected = sum(expected.values())
+        self.log.info(
+            "Counting batch %s (load %s) in %s via index %s: %d shards of %d possible, %d items expected",
+            self.batch_id,
+            self.load_id,
+            self.table_name,
+            self.index_name,
+            len(expected),
+            self.shard_limit,
+            total_expected,
+        )
         for attempt in range(1, self.consistency_checks + 1):
-            per_shard = count_batch(
-                self.hook.conn.Table(self.table_name),
+            counts = count_shards(
+                self.hook.client,
+                range(self.shard_limit),
+                table_name=self.table_name,
                 index_name=self.index_name,
                 key_name=self.key_name,
                 batch_id=self.batch_id,
-                shards=shards,
+                load_attribute=self.load_attribute,
+                load_id=self.load_id,
             )
-            actual = sum(per_shard.values())
+            problems = shard_mismatches(expected, counts)
+            found = sum(count.total for count in counts.values())
             self.log.info(
-                "Count %d of %d: %d items (per shard: %s), expected %d",
+                "Count %d of %d: %d items in the batch, %d expected; per shard: %s",
                 attempt,
                 self.consistency_checks,
-                actual,
-                per_shard,
-                expected,
+                found,
+                total_expected,
+                {shard: counts[shard].total for shard in sorted(expected)},
             )
-            if actual == expected:
-                self.log.info("Batch %s holds exactly the expected %d items", self.batch_id, expected)
-                return actual
+            if not problems:
+                self.log.info("Batch %s holds exactly the %d items load %s wrote", self.batch_id, found, self.load_id)
+                return found
             if attempt < self.consistency_checks:
                 time.sleep(self.consistency_delay)
+        more = len(problems) - REPORTED_SHARDS
         raise BatchCountMismatchError(
-            f"DynamoDB table {self.table_name} holds {actual} items for batch {self.batch_id} "
-            f"(per shard: {per_shard}) but {expected} were expected"
+            f"DynamoDB table {self.table_name} does not hold exactly batch {self.batch_id} as load {self.load_id} "
+            f"wrote it: {'; '.join(problems[:REPORTED_SHARDS])}" + (f"; and {more} more shards" if more > 0 else "")
         )

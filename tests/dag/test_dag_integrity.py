@@ -62,6 +62,7 @@ def test_pipeline_shape() -> None:
     dag = _load(DAGS / "employee_batch_pipeline.py").dags["employee_batch_pipeline"]
     order = [
         "plan",
+        "claim_batch",
         "shard_events",
         "generate",
         "write",
@@ -70,10 +71,15 @@ def test_pipeline_shape() -> None:
         "read_manifest",
         "count_check",
         "quarantine_gate",
+        "release_batch",
     ]
     assert set(dag.task_ids) == set(order)
     for upstream, downstream in itertools.pairwise(order):
         assert downstream in dag.get_task(upstream).downstream_task_ids
+    # The lease is a setup/teardown pair: released however the run ends, never deciding its state.
+    assert dag.get_task("claim_batch").is_setup
+    assert dag.get_task("release_batch").is_teardown
+    assert "release_batch" in dag.get_task("claim_batch").downstream_task_ids
     assert dag.get_task("wait_for_objects").deferrable
     assert dag.get_task("ingest").verbose
     assert dag.get_task("ingest").resume_glue_job_on_retry
@@ -95,3 +101,19 @@ def test_manual_run_without_logical_date_uses_the_hour_of_run_after() -> None:
     assert batch_id_for(batch_hour(None, run_after)) == "20261125T14"
     interval_start = pendulum.datetime(2026, 11, 25, 9, tz="UTC")
     assert batch_id_for(batch_hour(interval_start, run_after)) == "20261125T09"
+
+
+@pytest.mark.parametrize("fraction", [float("nan"), float("inf"), float("-inf"), -0.01, 1.01, "0.1", None])
+def test_the_quarantine_fraction_param_rejects_what_is_not_a_number_in_0_1(fraction: object) -> None:
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    dag = _load(DAGS / "employee_batch_pipeline.py").dags["employee_batch_pipeline"]
+    param = dag.params.get_param("max_quarantine_fraction")
+    with pytest.raises(ParamValidationError):
+        param.resolve(fraction)
+
+
+@pytest.mark.parametrize("fraction", [0, 0.0, 0.25, 1, 1.0])
+def test_the_quarantine_fraction_param_accepts_0_to_1(fraction: float) -> None:
+    dag = _load(DAGS / "employee_batch_pipeline.py").dags["employee_batch_pipeline"]
+    assert dag.params.get_param("max_quarantine_fraction").resolve(fraction) == fraction

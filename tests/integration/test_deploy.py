@@ -29,7 +29,7 @@ def test_second_deploy_reports_every_resource_unchanged(local_aws: str) -> None:
         (a["resource"], a["name"]) for a in first["actions"]
     ]
     assert {a["action"] for a in second["actions"]} == {"unchanged"}
-    assert len(second["actions"]) == 14
+    assert len(second["actions"]) == 15
     outputs = second["outputs"]
     assert outputs["generator_function_arn"].startswith("arn:aws:lambda:us-east-1:")
     assert outputs["table"] == "employee-pipeline-twice-employees"
@@ -43,8 +43,8 @@ def test_text_output_says_unchanged_per_resource(local_aws: str, stage) -> None:
         check=True,
     )
     lines = done.stdout.strip().splitlines()
-    assert lines[-1] == "14 resources: 14 unchanged"
-    assert sum(line.lstrip().startswith("unchanged") for line in lines) == 14
+    assert lines[-1] == "15 resources: 15 unchanged"
+    assert sum(line.lstrip().startswith("unchanged") for line in lines) == 15
 
 
 def test_buckets_are_hardened(aws, stage) -> None:

@@ -13,7 +13,7 @@ BATCH = "20261125T14"
 
 
 def _raw(spark, lines: list[str], key: str = "raw/part-00000.jsonl"):
-    return spark.createDataFrame([(key, i, line) for i, line in enumerate(lines, start=1)], job.RAW_SCHEMA)
+    return spark.createDataFrame([(key, i, line, False) for i, line in enumerate(lines, start=1)], job.RAW_SCHEMA)
 
 
 def _classified(spark, lines: list[str]) -> list[dict]:
@@ -31,7 +31,12 @@ def test_generator_output_is_exactly_the_job_schema(spark) -> None:
     """Contract: every generated record parses without loss and passes every rule."""
     records = generate_records(BATCH, 0, 200) + generate_records(BATCH, 1, 200)
     assert all(list(r) == job.RECORD_FIELDS for r in records)
-    rows = _classified(spark, [json.dumps(r) for r in records])
+    # Each shard's records in its own object, as the writer stores them.
+    raw = spark.createDataFrame(
+        [(f"raw/part-{r['shard']:05d}.jsonl", i, json.dumps(r), False) for i, r in enumerate(records, start=1)],
+        job.RAW_SCHEMA,
+    )
+    rows = [row.asDict() for row in job.classify(job.parse_lines(raw), BATCH).orderBy("line_no").collect()]
     assert [r["reject_reason"] for r in rows] == [None] * 400
     assert [{f: r[f] for f in job.RECORD_FIELDS} for r in rows] == records
 
@@ -50,6 +55,17 @@ def test_generator_output_is_exactly_the_job_schema(spark) -> None:
         (json.dumps({k: v for k, v in _good().items() if k != "name"}), "missing_name"),
         (json.dumps(_good(nickname="Bob")), "unknown_fields"),
         (json.dumps(_good(shard=-1)), "invalid_shard"),
+        # The row claims shard 1 but sits in shard 0's object.
+        (json.dumps(_good(shard=1)), "shard_mismatch"),
+        # DynamoDB's per-item limits, checked before writing.
+        (json.dumps(_good(salary=float("nan"))), "dynamodb_number_not_representable"),
+        (json.dumps(_good(salary=float("inf"))), "dynamodb_number_not_representable"),
+        (json.dumps(_good(salary=1e200)), "dynamodb_number_out_of_range"),
+        (json.dumps(_good(salary=1e-140)), "dynamodb_number_out_of_range"),
+        (json.dumps(_good(city="\ud800")), "unpaired_surrogate"),
+        (json.dumps(_good(emp_id="e" * 1025)), "dynamodb_sort_key_too_large"),
+        (json.dumps(_good(emp_id="e" * 2049)), "dynamodb_partition_key_too_large"),
+        (json.dumps(_good(city="c" * 410_000)), "dynamodb_item_too_large"),
     ],
 )
 def test_bad_rows_get_a_reason(spark, line: str, reason: str) -> None:
@@ -69,11 +85,14 @@ def test_duplicate_emp_id_keeps_the_first_and_quarantines_the_rest(spark) -> Non
     ]
 
 
-def test_items_carry_the_gsi_key(spark) -> None:
-    parsed = job.parse_lines(_raw(spark, [json.dumps(_good(shard=3))]))
-    item = job.to_items(job.classify(parsed, BATCH)).collect()[0].asDict()
+def test_items_carry_the_gsi_key_and_the_load(spark) -> None:
+    parsed = job.parse_lines(_raw(spark, [json.dumps(_good(shard=3))], key="raw/part-00003.jsonl"))
+    item = job.to_items(job.classify(parsed, BATCH, "jr_1"), "jr_1").collect()[0].asDict()
     assert item["batch_shard"] == f"{BATCH}#3"
-    assert set(item) == {*job.RECORD_FIELDS, "batch_shard"}
+    assert item["load_id"] == "jr_1"
+    assert set(item) == {*job.RECORD_FIELDS, "batch_shard", "load_id"}
+    # The limits were checked on the item the writer sends.
+    assert job.to_item(item, "jr_1") == {name: job.dynamo_value(value) for name, value in item.items()}
 
 
 def test_quarantine_rows_keep_the_original_line_and_reason(spark) -> None:
@@ -106,17 +125,25 @@ def test_arguments_ignore_glue_extras_and_require_ours() -> None:
             "m.json",
             "--quarantine_prefix",
             "q/",
+            "--shards",
+            "3",
+            "--max_shards",
+            "1000",
+            "--lease_table",
+            "l",
+            "--lease_owner",
+            "dag/run",
             "--TempDir",
             "s3://tmp",
         ]
     )
-    assert (args.batch_id, args.table, args.JOB_RUN_ID) == (BATCH, "t", "jr_1")
+    assert (args.batch_id, args.table, args.JOB_RUN_ID, args.shards) == (BATCH, "t", "jr_1", 3)
     with pytest.raises(SystemExit):
         job.parse_args(["--batch_id", BATCH])
 
 
 def test_an_empty_object_is_reported_not_lost(spark) -> None:
-    raw = spark.createDataFrame([("raw/part-00001.jsonl", job.EMPTY_OBJECT_LINE, "")], job.RAW_SCHEMA)
+    raw = spark.createDataFrame([("raw/part-00001.jsonl", job.EMPTY_OBJECT_LINE, "", False)], job.RAW_SCHEMA)
     row = job.classify(job.parse_lines(raw), BATCH).collect()[0]
     assert row["reject_reason"] == "empty_object"
 
@@ -132,11 +159,12 @@ class _Body:
 @pytest.mark.parametrize(
     ("data", "expected"),
     [
-        (b'{"a": 1}\n\n{"b": 2}\n', [("k", 1, '{"a": 1}'), ("k", 3, '{"b": 2}')]),
-        (b"", [("k", job.EMPTY_OBJECT_LINE, "")]),
-        (b"\n  \n", [("k", job.EMPTY_OBJECT_LINE, "")]),
+        (b'{"a": 1}\n\n{"b": 2}\n', [("k", 1, '{"a": 1}', False), ("k", 3, '{"b": 2}', False)]),
+        (b"", [("k", job.EMPTY_OBJECT_LINE, "", False)]),
+        (b"\n  \n", [("k", job.EMPTY_OBJECT_LINE, "", False)]),
+        (b'{"a": "\xff"}\n{"b": 1}\n', [("k", 1, '{"a": "\ufffd"}', True), ("k", 2, '{"b": 1}', False)]),
     ],
-    ids=["blank-lines-skipped", "empty-object", "only-blank-lines"],
+    ids=["blank-lines-skipped", "empty-object", "only-blank-lines", "invalid-utf8-flagged"],
 )
 def test_fetch_lines_numbers_lines_and_reports_empty_objects(monkeypatch, data: bytes, expected: list) -> None:
     class S3:
@@ -150,6 +178,25 @@ def test_fetch_lines_numbers_lines_and_reports_empty_objects(monkeypatch, data: 
 def test_the_dags_arguments_are_exactly_what_the_job_parses() -> None:
     from employee_pipeline import layout
 
-    arguments = layout.glue_job_arguments(BATCH, "data", "table")
+    arguments = layout.glue_job_arguments(BATCH, "data", "table", shards=4, lease_table="l", lease_owner="d/r")
     parsed = job.parse_args([item for pair in arguments.items() for item in pair])
-    assert {f"--{k}": v for k, v in vars(parsed).items() if k != "JOB_RUN_ID"} == arguments
+    assert {f"--{k}": str(v) for k, v in vars(parsed).items() if k != "JOB_RUN_ID"} == arguments
+    assert [job.shard_key(parsed.source_prefix, s) for s in range(parsed.shards)] == [
+        layout.raw_key(BATCH, s) for s in range(4)
+    ]
+
+
+def test_a_line_that_is_not_utf8_is_quarantined(spark) -> None:
+    raw = spark.createDataFrame([("raw/part-00000.jsonl", 1, json.dumps(_good()), True)], job.RAW_SCHEMA)
+    assert job.classify(job.parse_lines(raw), BATCH).collect()[0]["reject_reason"] == "invalid_utf8"
+
+
+def test_the_job_spells_the_shared_names_as_config_does() -> None:
+    """The script cannot import employee_pipeline on Glue; this holds its copies to the one source."""
+    from employee_pipeline import config, layout
+
+    assert (job.GSI_KEY, job.GSI_NAME, job.TABLE_KEY) == (config.GSI_KEY, config.GSI_NAME, config.TABLE_KEY)
+    assert (job.LOAD_ATTRIBUTE, job.LEASE_KEY) == (config.LOAD_ATTRIBUTE, config.LEASE_KEY)
+    assert layout.glue_job_arguments(BATCH, "b", "t", shards=1, lease_table="l", lease_owner="o")["--max_shards"] == (
+        str(layout.MAX_SHARDS)
+    )

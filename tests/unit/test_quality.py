@@ -20,6 +20,8 @@ def _manifest(**changes: object) -> dict:
         "quarantine_prefix": "quarantine/employees/dt=2026-11-25/hour=14/",
         "quarantine_reasons": {"invalid_email": 1, "duplicate_emp_id": 2},
         "objects": {"raw/a.jsonl": {"read": 5, "valid": 5}, "raw/b.jsonl": {"read": 7, "valid": 4}},
+        "load_id": "jr_1",
+        "per_shard": {"0": 5, "1": 4},
     }
     manifest.update(changes)
     return manifest
@@ -29,25 +31,38 @@ WRITTEN = [{"bucket": "data", "key": "raw/a.jsonl", "count": 5}, {"bucket": "dat
 
 
 def test_a_consistent_manifest_expects_the_valid_rows() -> None:
-    assert check_manifest(_manifest(), WRITTEN) == 9
+    assert check_manifest(_manifest(), WRITTEN, "jr_1") == 9
 
 
 def test_an_object_the_job_did_not_read_fails() -> None:
     written = [*WRITTEN, {"bucket": "data", "key": "raw/c.jsonl", "count": 1}]
     with pytest.raises(ManifestMismatchError, match=r"did not read s3://data/raw/c\.jsonl"):
-        check_manifest(_manifest(), written)
+        check_manifest(_manifest(), written, "jr_1")
+
+
+def test_an_object_the_writers_did_not_write_fails() -> None:
+    with pytest.raises(ManifestMismatchError, match=r"read objects this run did not write: \['raw/b\.jsonl'\]"):
+        check_manifest(_manifest(), WRITTEN[:1], "jr_1")
+
+
+def test_a_manifest_of_another_load_fails() -> None:
+    with pytest.raises(ManifestMismatchError, match=r"written by load 'jr_1', not by this run's Glue job run 'jr_2'"):
+        check_manifest(_manifest(), WRITTEN, "jr_2")
 
 
 def test_a_short_read_fails_with_both_numbers() -> None:
+    manifest = _manifest(objects={"raw/b.jsonl": {"read": 7, "valid": 4}})
     with pytest.raises(ManifestMismatchError, match=r"put 8 records in s3://data/raw/b\.jsonl .* read 7"):
-        check_manifest(_manifest(), [{"bucket": "data", "key": "raw/b.jsonl", "count": 8}])
+        check_manifest(manifest, [{"bucket": "data", "key": "raw/b.jsonl", "count": 8}], "jr_1")
 
 
 def test_counts_that_do_not_add_up_fail() -> None:
     with pytest.raises(ManifestMismatchError, match=r"read 13 != valid 9 \+ quarantined 3"):
-        check_manifest(_manifest(read=13), [])
+        check_manifest(_manifest(read=13), WRITTEN, "jr_1")
     with pytest.raises(ManifestMismatchError, match="9 valid rows but 8 written"):
-        check_manifest(_manifest(written=8), [])
+        check_manifest(_manifest(written=8), WRITTEN, "jr_1")
+    with pytest.raises(ManifestMismatchError, match=r"per-shard counts .* do not add up to 9 valid rows over 2 shards"):
+        check_manifest(_manifest(per_shard={"0": 5, "1": 3}), WRITTEN, "jr_1")
 
 
 def test_quarantine_within_tolerance_passes() -> None:

@@ -1,0 +1,138 @@
+"""Taking and releasing a batch's lease from a DAG run (setup and teardown of the writing tasks)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.hooks.dynamodb import DynamoDBHook
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.sdk.exceptions import AirflowSensorTimeout
+
+from employee_pipeline_ops import batch_lease
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+# DAG run states after which a run writes nothing more.
+ENDED_RUN_STATES = {"success", "failed"}
+
+
+def _utc(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+class DynamoDBBatchLeaseSensor(AwsBaseSensor[DynamoDBHook]):
+    """
+    Wait until this DAG run holds the batch's lease (a conditional write to the lease table).
+
+    While another run of the same batch holds it, each poke logs who holds it and until when.
+    A holder whose DAG run has ended (success or failed) is taken over at once; a holder that
+    crashed without ending frees the lease when it expires.
+
+    :param table_name: The lease table (key ``batch_id``). (templated)
+    :param batch_id: The batch to lease, ``YYYYMMDDTHH``. (templated)
+    :param owner: The lease owner: ``{dag_id}/{run_id}`` of this run. (templated)
+    :param lease_seconds: How long the lease lasts without release (the DAG run timeout).
+    :param aws_conn_id: The Airflow connection used for AWS credentials.
+        If this is ``None`` or empty then the default boto3 behaviour is used.
+    :param region_name: AWS region name. If not specified, the default boto3 behaviour is used.
+    :param verify: Whether or not to verify SSL certificates.
+    :param botocore_config: Configuration dictionary (key-values) for botocore client.
+    """
+
+    aws_hook_class = DynamoDBHook
+    template_fields: Sequence[str] = aws_template_fields("table_name", "batch_id", "owner")
+    ui_color = "#f0e4ec"
+
+    def __init__(self, *, table_name: str, batch_id: str, owner: str, lease_seconds: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.table_name = table_name
+        self.batch_id = batch_id
+        self.owner = owner
+        self.lease_seconds = lease_seconds
+
+    def _ended(self, owner: str, context: Context) -> bool:
+        """Whether the holder's DAG run has ended (unknown runs are waited for, never taken over)."""
+        run = batch_lease.split_owner(owner)
+        if run is None:
+            return False
+        try:
+            state = context["ti"].get_dagrun_state(dag_id=run[0], run_id=run[1])
+        except Exception as err:  # not a run this Airflow knows: only its expiry frees the lease
+            self.log.info("Lease holder %s is not a DAG run known here (%s)", owner, err)
+            return False
+        return str(state) in ENDED_RUN_STATES
+
+    def poke(self, context: Context) -> bool:
+        client, now = self.hook.client, int(time.time())
+        args = (client, self.table_name, self.batch_id, self.owner)
+        lease = batch_lease.acquire(*args, now=now, seconds=self.lease_seconds)
+        current = None
+        if lease is None:
+            current = batch_lease.holder(client, self.table_name, self.batch_id)
+            if current is not None and self._ended(current.owner, context):
+                self.log.info("Taking over the lease of %s, whose DAG run has ended", current.owner)
+                lease = batch_lease.acquire(*args, now=now, seconds=self.lease_seconds, take_over_from=current.owner)
+        if lease is not None:
+            self.log.info(
+                "Holding the lease on batch %s until %s: %s", self.batch_id, _utc(lease.expires_at), self.owner
+            )
+            return True
+        if current is not None:
+            self.log.info(
+                "Batch %s is being written by DAG run %s (lease taken %s, expires %s); waiting for it to finish",
+                self.batch_id,
+                current.owner,
+                _utc(current.acquired_at),
+                _utc(current.expires_at),
+            )
+        return False
+
+    def execute(self, context: Context) -> Any:
+        try:
+            return super().execute(context)
+        except AirflowSensorTimeout as err:
+            current = batch_lease.holder(self.hook.client, self.table_name, self.batch_id)
+            held = f"held by {current.owner} until {_utc(current.expires_at)}" if current else "now free"
+            raise AirflowSensorTimeout(
+                f"timed out after {self.timeout:.0f}s waiting for the lease on batch {self.batch_id} ({held}); "
+                "run this DAG run again once that run has finished"
+            ) from err
+
+
+class DynamoDBBatchLeaseReleaseOperator(AwsBaseOperator[DynamoDBHook]):
+    """
+    Release the batch's lease this DAG run holds, whatever the outcome of the run.
+
+    :param table_name: The lease table (key ``batch_id``). (templated)
+    :param batch_id: The leased batch, ``YYYYMMDDTHH``. (templated)
+    :param owner: The lease owner: ``{dag_id}/{run_id}`` of this run. (templated)
+    :param aws_conn_id: The Airflow connection used for AWS credentials.
+        If this is ``None`` or empty then the default boto3 behaviour is used.
+    :param region_name: AWS region name. If not specified, the default boto3 behaviour is used.
+    :param verify: Whether or not to verify SSL certificates.
+    :param botocore_config: Configuration dictionary (key-values) for botocore client.
+    """
+
+    aws_hook_class = DynamoDBHook
+    template_fields: Sequence[str] = aws_template_fields("table_name", "batch_id", "owner")
+    ui_color = "#f0e4ec"
+
+    def __init__(self, *, table_name: str, batch_id: str, owner: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.table_name = table_name
+        self.batch_id = batch_id
+        self.owner = owner
+
+    def execute(self, context: Context) -> bool:
+        released = batch_lease.release(self.hook.client, self.table_name, self.batch_id, self.owner)
+        if released:
+            self.log.info("Released the lease on batch %s: %s", self.batch_id, self.owner)
+        else:
+            self.log.warning("This run (%s) no longer held the lease on batch %s", self.owner, self.batch_id)
+        return released
