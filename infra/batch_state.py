@@ -14,7 +14,7 @@ from infra.session import AwsTarget
 def batch_counts(target: AwsTarget, names: PipelineNames, batch_id: str, shards: int) -> dict[int, int]:
     """Items per shard, counted the way the DAG's count check counts them."""
     return count_batch(
-        target.client("dynamodb"),
+        target.resource("dynamodb").meta.client,
         table_name=names.table,
         index_name=names.gsi,
         key_name=GSI_KEY,

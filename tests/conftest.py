@@ -6,9 +6,10 @@ import logging
 import os
 import signal
 import socket
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,7 @@ os.environ.update(
 # fixture finalizer, leaving the local AWS, Airflow and their jobs running. As KeyboardInterrupt they
 # take Ctrl-C's path instead: pytest tears every fixture down, then exits with code 2.
 _INTERRUPTS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-_previous_handlers: dict[int, object] = {}
+_previous_handlers: dict[int, Any] = {}
 _interrupted = False
 
 
@@ -45,7 +46,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     for signum, handler in _previous_handlers.items():
-        signal.signal(signum, handler)  # type: ignore[arg-type]
+        signal.signal(signum, handler)
     _previous_handlers.clear()
 
 

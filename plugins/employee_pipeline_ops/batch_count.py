@@ -1,4 +1,8 @@
-"""Counting one batch in DynamoDB through the ``batch_id#shard`` GSI."""
+"""Counting one batch in DynamoDB through the ``batch_id#shard`` GSI.
+
+``client`` is a DynamoDB resource's client (``DynamoDBHook.client``, ``resource.meta.client``),
+which takes and returns plain Python values.
+"""
 
 from __future__ import annotations
 
@@ -44,13 +48,13 @@ def count_shard(
         "IndexName": index_name,
         "KeyConditionExpression": "#k = :k",
         "ExpressionAttributeNames": {"#k": key_name},
-        "ExpressionAttributeValues": {":k": {"S": batch_shard_key(batch_id, shard)}},
+        "ExpressionAttributeValues": {":k": batch_shard_key(batch_id, shard)},
         "Select": "COUNT",
     }
     if load_attribute is not None and load_id is not None:
         request["FilterExpression"] = "#l = :l"
         request["ExpressionAttributeNames"]["#l"] = load_attribute
-        request["ExpressionAttributeValues"][":l"] = {"S": load_id}
+        request["ExpressionAttributeValues"][":l"] = load_id
     total = of_load = 0
     while True:
         page = client.query(**request)

@@ -3,6 +3,9 @@
 The lease is one item ``{batch_id, owner, acquired_at, expires_at}``, taken with a
 conditional write and released by its owner. A run that crashed cannot hold it
 forever: it expires, and a holder whose DAG run has ended is taken over at once.
+
+``client`` is a DynamoDB resource's client (``DynamoDBHook.client``, ``resource.meta.client``),
+which takes and returns plain Python values.
 """
 
 from __future__ import annotations
@@ -43,19 +46,19 @@ def acquire(
     ``take_over_from`` (a holder whose DAG run is known to have ended).
     """
     condition = "attribute_not_exists(#k) OR #o = :me OR expires_at < :now"
-    values: dict[str, Any] = {":me": {"S": owner}, ":now": {"N": str(now)}}
+    values: dict[str, Any] = {":me": owner, ":now": now}
     if take_over_from is not None:
         condition += " OR #o = :ended"
-        values[":ended"] = {"S": take_over_from}
+        values[":ended"] = take_over_from
     lease = Lease(batch_id, owner, now, now + seconds)
     try:
         client.put_item(
             TableName=table,
             Item={
-                LEASE_KEY: {"S": batch_id},
-                "owner": {"S": owner},
-                "acquired_at": {"N": str(lease.acquired_at)},
-                "expires_at": {"N": str(lease.expires_at)},
+                LEASE_KEY: batch_id,
+                "owner": owner,
+                "acquired_at": lease.acquired_at,
+                "expires_at": lease.expires_at,
             },
             ConditionExpression=condition,
             ExpressionAttributeNames={"#k": LEASE_KEY, "#o": "owner"},
@@ -70,10 +73,10 @@ def acquire(
 
 def holder(client: Any, table: str, batch_id: str) -> Lease | None:
     """The current lease on ``batch_id``, expired or not; None when there is none."""
-    item = client.get_item(TableName=table, Key={LEASE_KEY: {"S": batch_id}}, ConsistentRead=True).get("Item")
+    item = client.get_item(TableName=table, Key={LEASE_KEY: batch_id}, ConsistentRead=True).get("Item")
     if item is None:
         return None
-    return Lease(batch_id, item["owner"]["S"], int(item["acquired_at"]["N"]), int(item["expires_at"]["N"]))
+    return Lease(batch_id, item["owner"], int(item["acquired_at"]), int(item["expires_at"]))
 
 
 def release(client: Any, table: str, batch_id: str, owner: str) -> bool:
@@ -81,10 +84,10 @@ def release(client: Any, table: str, batch_id: str, owner: str) -> bool:
     try:
         client.delete_item(
             TableName=table,
-            Key={LEASE_KEY: {"S": batch_id}},
+            Key={LEASE_KEY: batch_id},
             ConditionExpression="#o = :me",
             ExpressionAttributeNames={"#o": "owner"},
-            ExpressionAttributeValues={":me": {"S": owner}},
+            ExpressionAttributeValues={":me": owner},
         )
     except ClientError as err:
         if _conditional_failed(err):

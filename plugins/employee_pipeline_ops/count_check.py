@@ -120,9 +120,10 @@ class DynamoDBBatchCountCheckOperator(AwsBaseOperator[DynamoDBHook]):
             self.shard_limit,
             total_expected,
         )
+        client = self.hook.client
         for attempt in range(1, self.consistency_checks + 1):
             counts = count_shards(
-                self.hook.client,
+                client,
                 range(self.shard_limit),
                 table_name=self.table_name,
                 index_name=self.index_name,

@@ -1,11 +1,19 @@
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Callable
+
 import pytest
 
+from employee_pipeline import config, layout
 from employee_pipeline.config import PipelineNames, pipeline_names
+from employee_pipeline_ops import batch_lease
 from infra.deploy import deploy
 
 pytestmark = pytest.mark.integration
+
+TEST_LEASE_OWNER = "integration-tests/run"
 
 
 @pytest.fixture(scope="session")
@@ -14,3 +22,41 @@ def stage(aws) -> PipelineNames:
     names = pipeline_names("it")
     deploy(aws, names)
     return names
+
+
+@pytest.fixture
+def aws_connection(monkeypatch: pytest.MonkeyPatch, local_aws: str) -> None:
+    """Airflow's ``aws_default`` connection pointing at the local AWS, for operators run directly."""
+    connection = {
+        "conn_type": "aws",
+        "login": "testing",
+        "password": "testing",
+        "extra": {"region_name": "us-east-1", "endpoint_url": local_aws},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
+
+
+@pytest.fixture
+def glue_args(aws, stage: PipelineNames) -> Callable[..., dict[str, str]]:
+    """The ingest job's arguments for a batch of stage `it`, with the batch leased to the test (as the DAG does)."""
+
+    def arguments(batch_id: str, table: str | None = None, shards: int = 1) -> dict[str, str]:
+        lease = batch_lease.acquire(
+            aws.resource("dynamodb").meta.client,
+            stage.lease_table,
+            batch_id,
+            TEST_LEASE_OWNER,
+            now=int(time.time()),
+            seconds=config.LEASE_SECONDS,
+        )
+        assert lease is not None, f"batch {batch_id} is leased to someone else"
+        return layout.glue_job_arguments(
+            batch_id,
+            stage.data_bucket,
+            table or stage.table,
+            shards=shards,
+            lease_table=stage.lease_table,
+            lease_owner=TEST_LEASE_OWNER,
+        )
+
+    return arguments

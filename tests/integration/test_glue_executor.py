@@ -15,10 +15,6 @@ pytestmark = pytest.mark.integration
 BATCH = "20260101T00"
 
 
-def _arguments(stage, table: str) -> dict[str, str]:
-    return layout.glue_job_arguments(BATCH, stage.data_bucket, table)
-
-
 def _wait(glue, job: str, run_id: str, timeout: float = 240) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -29,10 +25,10 @@ def _wait(glue, job: str, run_id: str, timeout: float = 240) -> dict:
     raise AssertionError(f"run {run_id} still running after {timeout}s")
 
 
-def test_failed_script_reports_failed_with_the_error_and_no_manifest(aws, stage) -> None:
+def test_failed_script_reports_failed_with_the_error_and_no_manifest(aws, stage, glue_args) -> None:
     s3, glue = aws.client("s3"), aws.client("glue")
     s3.put_object(Bucket=stage.data_bucket, Key=layout.raw_key(BATCH, 0), Body=b"{}\n")
-    run_id = glue.start_job_run(JobName=stage.glue_job, Arguments=_arguments(stage, "no-such-table"))["JobRunId"]
+    run_id = glue.start_job_run(JobName=stage.glue_job, Arguments=glue_args(BATCH, "no-such-table"))["JobRunId"]
 
     assert glue.get_job_run(JobName=stage.glue_job, RunId=run_id)["JobRun"]["JobRunState"] == "RUNNING"
     run = _wait(glue, stage.glue_job, run_id)

@@ -24,6 +24,7 @@ import pytest
 
 from infra import ROOT
 from infra.local_aws import server
+from tests import conftest
 from tests.conftest import free_port
 from tests.interrupt_fixture.interrupted_session import PLAIN_GLUE_SCRIPT, start_glue_and_lambda
 
@@ -74,6 +75,11 @@ def _wait_until_in_flight(child: subprocess.Popen[bytes], work: Path, log: Path)
         if child.poll() is not None or time.monotonic() > deadline:
             pytest.fail(f"the child session did not get everything running:\n{log.read_text()[-3000:]}")
         time.sleep(0.3)
+
+
+def test_this_session_turns_sigterm_sighup_and_sigint_into_a_keyboard_interrupt() -> None:
+    # Only SIGTERM is sent below (each signal costs a child session); the others share its handler.
+    assert all(signal.getsignal(s) is conftest._interrupt for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT))
 
 
 def test_sigterm_to_the_session_stops_the_local_aws_its_jobs_and_dag_runs(tmp_path: Path) -> None:

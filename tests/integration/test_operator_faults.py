@@ -16,17 +16,6 @@ pytestmark = pytest.mark.integration
 BATCH = "20260102T03"
 
 
-@pytest.fixture
-def aws_connection(monkeypatch: pytest.MonkeyPatch, local_aws: str) -> None:
-    connection = {
-        "conn_type": "aws",
-        "login": "testing",
-        "password": "testing",
-        "extra": {"region_name": "us-east-1", "endpoint_url": local_aws},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
-
-
 def _invoke(function: str, payload: object) -> str:
     from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
 
@@ -98,10 +87,6 @@ def test_poke_mode_timeout_names_the_missing_keys_too(aws_connection, aws, stage
         sensor.execute({"ti": FakeTaskInstance(None)})
 
 
-def _glue_args(stage, table: str) -> dict[str, str]:
-    return layout.glue_job_arguments(BATCH, stage.data_bucket, table)
-
-
 class FakeTaskInstance:
     """Just what GlueJobOperator uses of the TI: its XCom of the previous try's run id."""
 
@@ -116,40 +101,41 @@ class FakeTaskInstance:
         self.pushed[key] = value
 
 
-def _operator(stage, table: str) -> GlueJobRunOperator:
+def _operator(stage, arguments: dict[str, str]) -> GlueJobRunOperator:
     return GlueJobRunOperator(
         task_id="ingest",
         job_name=stage.glue_job,
-        script_args=_glue_args(stage, table),
+        script_args=arguments,
         verbose=False,
         resume_glue_job_on_retry=True,
         job_poll_interval=1,
     )
 
 
-def test_failed_run_raises_with_the_job_runs_error_message(aws_connection, aws, stage) -> None:
+def test_failed_run_raises_with_the_job_runs_error_message(aws_connection, aws, stage, glue_args) -> None:
     aws.client("s3").put_object(Bucket=stage.data_bucket, Key=layout.raw_key(BATCH, 0), Body=b"{}\n")
     with pytest.raises(GlueJobRunFailedError, match=r"ended FAILED: .*ResourceNotFoundException"):
-        _operator(stage, "missing-table").execute({"ti": FakeTaskInstance(None)})
+        _operator(stage, glue_args(BATCH, "missing-table")).execute({"ti": FakeTaskInstance(None)})
 
 
 @pytest.mark.parametrize("xcom_survived", [True, False], ids=["run-id-in-xcom", "found-by-task-uuid"])
 def test_a_retried_ingest_reattaches_instead_of_starting_a_second_run(
-    aws_connection, aws, stage, xcom_survived
+    aws_connection, aws, stage, glue_args, xcom_survived
 ) -> None:
     """The first try died while its run kept going: the retry waits for that run (apache/airflow#59075),
     whether the dead try pushed the run id to XCom or not (then the run is found by its task UUID)."""
     glue = aws.client("glue")
     aws.client("s3").put_object(Bucket=stage.data_bucket, Key=layout.raw_key(BATCH, 0), Body=b"{}\n")
     previous_try = FakeTaskInstance(None)
+    operator_arguments = glue_args(BATCH)
     arguments = {
-        **_glue_args(stage, stage.table),
-        GlueJobRunOperator.TASK_UUID_ARG: _operator(stage, stage.table)._get_task_uuid({"ti": previous_try}),
+        **operator_arguments,
+        GlueJobRunOperator.TASK_UUID_ARG: _operator(stage, operator_arguments)._get_task_uuid({"ti": previous_try}),
     }
     first = glue.start_job_run(JobName=stage.glue_job, Arguments=arguments)["JobRunId"]
     runs_before = len(glue.get_job_runs(JobName=stage.glue_job)["JobRuns"])
 
-    _operator(stage, stage.table).execute({"ti": FakeTaskInstance(first if xcom_survived else None)})
+    _operator(stage, operator_arguments).execute({"ti": FakeTaskInstance(first if xcom_survived else None)})
 
     assert len(glue.get_job_runs(JobName=stage.glue_job)["JobRuns"]) == runs_before
     assert glue.get_job_run(JobName=stage.glue_job, RunId=first)["JobRun"]["JobRunState"] == "SUCCEEDED"
