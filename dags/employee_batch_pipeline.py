@@ -141,7 +141,7 @@ def employee_batch_pipeline() -> None:
         task_id="claim_batch",
         table_name=batch["lease_table"],
         batch_id=batch["batch_id"],
-        owner=batch["lease_owner"],
+        lease_owner=batch["lease_owner"],
         lease_seconds=config.LEASE_SECONDS,
         aws_conn_id=AWS_CONN_ID,
         poke_interval=10,
@@ -218,7 +218,7 @@ def employee_batch_pipeline() -> None:
         task_id="release_batch",
         table_name=batch["lease_table"],
         batch_id=batch["batch_id"],
-        owner=batch["lease_owner"],
+        lease_owner=batch["lease_owner"],
         aws_conn_id=AWS_CONN_ID,
     )
 

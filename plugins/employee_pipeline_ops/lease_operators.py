@@ -36,7 +36,7 @@ class DynamoDBBatchLeaseSensor(AwsBaseSensor[DynamoDBHook]):
 
     :param table_name: The lease table (key ``batch_id``). (templated)
     :param batch_id: The batch to lease, ``YYYYMMDDTHH``. (templated)
-    :param owner: The lease owner: ``{dag_id}/{run_id}`` of this run. (templated)
+    :param lease_owner: The lease owner: ``{dag_id}/{run_id}`` of this run. (templated)
     :param lease_seconds: How long the lease lasts without release (the DAG run timeout).
     :param aws_conn_id: The Airflow connection used for AWS credentials.
         If this is ``None`` or empty then the default boto3 behaviour is used.
@@ -46,14 +46,14 @@ class DynamoDBBatchLeaseSensor(AwsBaseSensor[DynamoDBHook]):
     """
 
     aws_hook_class = DynamoDBHook
-    template_fields: Sequence[str] = aws_template_fields("table_name", "batch_id", "owner")
+    template_fields: Sequence[str] = aws_template_fields("table_name", "batch_id", "lease_owner")
     ui_color = "#f0e4ec"
 
-    def __init__(self, *, table_name: str, batch_id: str, owner: str, lease_seconds: int, **kwargs: Any) -> None:
+    def __init__(self, *, table_name: str, batch_id: str, lease_owner: str, lease_seconds: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.table_name = table_name
         self.batch_id = batch_id
-        self.owner = owner
+        self.lease_owner = lease_owner
         self.lease_seconds = lease_seconds
 
     def _ended(self, owner: str, context: Context) -> bool:
@@ -70,7 +70,7 @@ class DynamoDBBatchLeaseSensor(AwsBaseSensor[DynamoDBHook]):
 
     def poke(self, context: Context) -> bool:
         client, now = self.hook.client, int(time.time())
-        args = (client, self.table_name, self.batch_id, self.owner)
+        args = (client, self.table_name, self.batch_id, self.lease_owner)
         lease = batch_lease.acquire(*args, now=now, seconds=self.lease_seconds)
         current = None
         if lease is None:
@@ -80,7 +80,7 @@ class DynamoDBBatchLeaseSensor(AwsBaseSensor[DynamoDBHook]):
                 lease = batch_lease.acquire(*args, now=now, seconds=self.lease_seconds, take_over_from=current.owner)
         if lease is not None:
             self.log.info(
-                "Holding the lease on batch %s until %s: %s", self.batch_id, _utc(lease.expires_at), self.owner
+                "Holding the lease on batch %s until %s: %s", self.batch_id, _utc(lease.expires_at), self.lease_owner
             )
             return True
         if current is not None:
@@ -111,7 +111,7 @@ class DynamoDBBatchLeaseReleaseOperator(AwsBaseOperator[DynamoDBHook]):
 
     :param table_name: The lease table (key ``batch_id``). (templated)
     :param batch_id: The leased batch, ``YYYYMMDDTHH``. (templated)
-    :param owner: The lease owner: ``{dag_id}/{run_id}`` of this run. (templated)
+    :param lease_owner: The lease owner: ``{dag_id}/{run_id}`` of this run. (templated)
     :param aws_conn_id: The Airflow connection used for AWS credentials.
         If this is ``None`` or empty then the default boto3 behaviour is used.
     :param region_name: AWS region name. If not specified, the default boto3 behaviour is used.
@@ -120,19 +120,19 @@ class DynamoDBBatchLeaseReleaseOperator(AwsBaseOperator[DynamoDBHook]):
     """
 
     aws_hook_class = DynamoDBHook
-    template_fields: Sequence[str] = aws_template_fields("table_name", "batch_id", "owner")
+    template_fields: Sequence[str] = aws_template_fields("table_name", "batch_id", "lease_owner")
     ui_color = "#f0e4ec"
 
-    def __init__(self, *, table_name: str, batch_id: str, owner: str, **kwargs: Any) -> None:
+    def __init__(self, *, table_name: str, batch_id: str, lease_owner: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.table_name = table_name
         self.batch_id = batch_id
-        self.owner = owner
+        self.lease_owner = lease_owner
 
     def execute(self, context: Context) -> bool:
-        released = batch_lease.release(self.hook.client, self.table_name, self.batch_id, self.owner)
+        released = batch_lease.release(self.hook.client, self.table_name, self.batch_id, self.lease_owner)
         if released:
-            self.log.info("Released the lease on batch %s: %s", self.batch_id, self.owner)
+            self.log.info("Released the lease on batch %s: %s", self.batch_id, self.lease_owner)
         else:
-            self.log.warning("This run (%s) no longer held the lease on batch %s", self.owner, self.batch_id)
+            self.log.warning("This run (%s) no longer held the lease on batch %s", self.lease_owner, self.batch_id)
         return released

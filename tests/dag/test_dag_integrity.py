@@ -117,3 +117,11 @@ def test_the_quarantine_fraction_param_rejects_what_is_not_a_number_in_0_1(fract
 def test_the_quarantine_fraction_param_accepts_0_to_1(fraction: float) -> None:
     dag = _load(DAGS / "employee_batch_pipeline.py").dags["employee_batch_pipeline"]
     assert dag.params.get_param("max_quarantine_fraction").resolve(fraction) == fraction
+
+
+def test_the_dag_serializes_as_the_scheduler_stores_it() -> None:
+    """An operator argument shadowing a BaseOperator field (``owner``, say) fails only here before a run."""
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dag = _load(DAGS / "employee_batch_pipeline.py").dags["employee_batch_pipeline"]
+    assert DagSerialization.to_dict(dag)["dag"]["dag_id"] == "employee_batch_pipeline"

@@ -82,7 +82,7 @@ def _sensor(stage, owner: str) -> DynamoDBBatchLeaseSensor:
         task_id="claim_batch",
         table_name=stage.lease_table,
         batch_id=BATCH,
-        owner=owner,
+        lease_owner=owner,
         lease_seconds=config.LEASE_SECONDS,
         poke_interval=0,
         timeout=1,
@@ -118,7 +118,7 @@ def test_the_second_run_waits_for_the_lease_and_says_who_holds_it(
         second.execute(context)
 
     release = DynamoDBBatchLeaseReleaseOperator(
-        task_id="release_batch", table_name=stage.lease_table, batch_id=BATCH, owner="dag/run-a"
+        task_id="release_batch", table_name=stage.lease_table, batch_id=BATCH, lease_owner="dag/run-a"
     )
     assert release.execute({})
     assert not release.execute({})  # released already: nothing to do, nothing taken from another run
@@ -127,5 +127,5 @@ def test_the_second_run_waits_for_the_lease_and_says_who_holds_it(
     # A holder whose DAG run has ended is taken over at once.
     assert first.poke({"ti": EndedRuns()})
     DynamoDBBatchLeaseReleaseOperator(
-        task_id="release_batch", table_name=stage.lease_table, batch_id=BATCH, owner="dag/run-a"
+        task_id="release_batch", table_name=stage.lease_table, batch_id=BATCH, lease_owner="dag/run-a"
     ).execute({})
