@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 
 # DAG run states after which a run writes nothing more.
 ENDED_RUN_STATES = {"success", "failed"}
+# How the execution API answers for a DAG run that does not exist (any more).
+_NOT_FOUND = re.compile(r"\b404\b|not[ _]found", re.IGNORECASE)
 
 
 def _utc(epoch: int) -> str:
@@ -57,15 +60,21 @@ class DynamoDBBatchLeaseSensor(AwsBaseSensor[DynamoDBHook]):
         self.lease_seconds = lease_seconds
 
     def _ended(self, owner: str, context: Context) -> bool:
-        """Whether the holder's DAG run has ended (unknown runs are waited for, never taken over)."""
+        """Whether the holder's DAG run has ended: finished, or deleted (``airflow dags test`` replaces a run).
+
+        A holder that is not a DAG run of this Airflow, or whose state cannot be read, is waited for.
+        """
         run = batch_lease.split_owner(owner)
         if run is None:
             return False
         try:
             state = context["ti"].get_dagrun_state(dag_id=run[0], run_id=run[1])
-        except Exception as err:  # not a run this Airflow knows: only its expiry frees the lease
-            self.log.info("Lease holder %s is not a DAG run known here (%s)", owner, err)
-            return False
+        except Exception as err:
+            # The Task SDK's AirflowRuntimeError carries the API's answer (status code, reason) in .error.detail.
+            answer = f"{err} {getattr(getattr(err, 'error', None), 'detail', '')}"
+            gone = bool(_NOT_FOUND.search(answer))
+            self.log.info("Lease holder %s: DAG run %s (%s)", owner, "gone" if gone else "state unknown", err)
+            return gone
         return str(state) in ENDED_RUN_STATES
 
     def poke(self, context: Context) -> bool:

@@ -137,3 +137,50 @@ def test_backfill_of_three_hours_then_again_changes_no_count(airflow, pipeline) 
     backfill("completed")  # every hour again
     assert {batch: pipeline.count(batch, 1) for batch in batches} == first
     assert pipeline.table_items() == items
+
+
+def _claim_log(pipeline, run_id: str) -> str:
+    logs = list(pipeline.home.rglob(f"run_id={run_id}/task_id=claim_batch/*.log"))
+    return "\n".join(path.read_text(errors="replace") for path in logs)
+
+
+def test_two_runs_of_one_hour_started_together_end_as_one_whole_run(airflow, pipeline) -> None:
+    """The second waits for the first's lease, then replaces the batch: never an interleaving of the two."""
+    hour = datetime(2026, 11, 19, 4, tzinfo=UTC)
+    batch = layout.batch_id_for(hour)
+    confs = {"together_a": {"shards": 3, "records_per_shard": 30}, "together_b": {"shards": 2, "records_per_shard": 45}}
+    for run_id, conf in confs.items():  # same hour, different params, both in flight at once
+        airflow.api(
+            "POST",
+            f"/api/v2/dags/{DAG}/dagRuns",
+            {
+                "dag_run_id": run_id,
+                "logical_date": None,
+                "data_interval_start": hour.isoformat(),
+                "data_interval_end": (hour + timedelta(hours=1)).isoformat(),
+                "conf": conf,
+            },
+        )
+
+    def state(run_id: str) -> str:
+        return airflow.api("GET", f"/api/v2/dags/{DAG}/dagRuns/{run_id}")["state"]
+
+    _wait(lambda: all(state(r) in ("success", "failed") for r in confs), "both runs of the same hour")
+    assert {r: state(r) for r in confs} == dict.fromkeys(confs, "success")
+
+    # The run that waited wrote last: the batch is exactly its run, and its log says whom it waited for.
+    waited = [r for r in confs if "is being written by DAG run" in _claim_log(pipeline, r)]
+    assert len(waited) == 1, {r: _claim_log(pipeline, r)[-2000:] for r in confs}
+    last, first = waited[0], next(r for r in confs if r != waited[0])
+    assert f"is being written by DAG run {DAG}/{first}" in _claim_log(pipeline, last)
+    conf = confs[last]
+    manifest = pipeline.manifest(batch)
+    load = airflow.api("GET", f"/api/v2/dags/{DAG}/dagRuns/{last}/taskInstances/ingest/xcomEntries/return_value")
+    assert manifest["load_id"] == load["value"].strip('"')
+    assert manifest["per_shard"] == {str(s): conf["records_per_shard"] for s in range(conf["shards"])}
+    widest = max(c["shards"] for c in confs.values())
+    assert pipeline.count(batch, widest) == {
+        s: conf["records_per_shard"] if s < conf["shards"] else 0 for s in range(widest)
+    }
+    raw = pipeline.aws.client("s3").list_objects_v2(Bucket=pipeline.names.data_bucket, Prefix=layout.raw_prefix(batch))
+    assert sorted(o["Key"] for o in raw["Contents"]) == [layout.raw_key(batch, s) for s in range(conf["shards"])]
