@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -21,8 +20,16 @@ if TYPE_CHECKING:
 
 # DAG run states after which a run writes nothing more.
 ENDED_RUN_STATES = {"success", "failed"}
-# How the execution API answers for a DAG run that does not exist (any more).
-_NOT_FOUND = re.compile(r"\b404\b|not[ _]found", re.IGNORECASE)
+
+
+def _status_code(error: Exception) -> int | None:
+    """The execution API's HTTP status in a Task SDK error: raised as is (``ServerResponseError``, in
+    ``airflow dags test``) or relayed by the supervisor (``AirflowRuntimeError``)."""
+    response = getattr(error, "response", None)
+    if response is not None:
+        return getattr(response, "status_code", None)
+    detail = getattr(getattr(error, "error", None), "detail", None)
+    return detail.get("status_code") if isinstance(detail, dict) else None
 
 
 def _utc(epoch: int) -> str:
@@ -70,9 +77,7 @@ class DynamoDBBatchLeaseSensor(AwsBaseSensor[DynamoDBHook]):
         try:
             state = context["ti"].get_dagrun_state(dag_id=run[0], run_id=run[1])
         except Exception as err:
-            # The Task SDK's AirflowRuntimeError carries the API's answer (status code, reason) in .error.detail.
-            answer = f"{err} {getattr(getattr(err, 'error', None), 'detail', '')}"
-            gone = bool(_NOT_FOUND.search(answer))
+            gone = _status_code(err) == 404
             self.log.info("Lease holder %s: DAG run %s (%s)", owner, "gone" if gone else "state unknown", err)
             return gone
         return str(state) in ENDED_RUN_STATES

@@ -20,12 +20,15 @@ CONF = {"shards": 2, "records_per_shard": 100}
 GENERATED = CONF["shards"] * CONF["records_per_shard"]
 
 
+TAMPERED_SHARD = 1
+
+
 def _record(index: int, **changes: object) -> str:
-    record = {**generate_records(BATCH, 0, 1)[0], "emp_id": f"{BATCH}-bad-{index:03d}", **changes}
+    record = {**generate_records(BATCH, TAMPERED_SHARD, 1)[0], "emp_id": f"{BATCH}-bad-{index:03d}", **changes}
     return json.dumps(record)
 
 
-# (line, reason) for every kind of bad row; one valid extra row proves the object itself is read.
+# (line, reason) for every kind of bad row; one valid extra row proves the lines themselves are read.
 BAD_LINES = [
     ('{"emp_id": "broken', "malformed_json_or_wrong_type"),
     (_record(1, age="abc"), "malformed_json_or_wrong_type"),
@@ -33,7 +36,9 @@ BAD_LINES = [
     (json.dumps({k: v for k, v in json.loads(_record(3)).items() if k != "email"}), "missing_email"),
     (_record(4, badge="gold"), "unknown_fields"),
     (_record(5, batch_id="20261123T17"), "batch_id_mismatch"),
-    (json.dumps(generate_records(BATCH, 0, 1)[0]), "duplicate_emp_id"),  # same emp_id as shard 0's first row
+    (_record(7, shard=0), "shard_mismatch"),
+    (_record(8, salary=float("nan")), "dynamodb_number_not_representable"),
+    (json.dumps(generate_records(BATCH, TAMPERED_SHARD, 1)[0]), "duplicate_emp_id"),  # the object's first row
     (_record(6), "duplicate_emp_id"),  # duplicate inside this object (see below)
 ]
 EXTRA_VALID = [_record(6)]
@@ -43,34 +48,40 @@ def test_bad_rows_are_quarantined_and_the_run_fails_after_loading(pipeline) -> N
     alerts = pipeline.subscribe_alerts()
     s3 = pipeline.aws.client("s3")
     bucket = pipeline.names.data_bucket
-    injected = layout.raw_prefix(BATCH) + "part-90000.jsonl"
-    empty = layout.raw_prefix(BATCH) + "part-90001.jsonl"
+    tampered = layout.raw_key(BATCH, TAMPERED_SHARD)
     lines = EXTRA_VALID + [line for line, _ in BAD_LINES]
-    s3.put_object(Bucket=bucket, Key=injected, Body=("\n".join(lines) + "\n").encode())
-    s3.put_object(Bucket=bucket, Key=empty, Body=b"")
 
-    result = pipeline.run(HOUR, CONF, "bad-input")
+    def tamper(task: str, state: str) -> bool:
+        """Once the writer stored the shard, its last lines become bad ones (as many: the writer's count holds)."""
+        if (task, state) == (f"write[{TAMPERED_SHARD}]", "success"):
+            written = s3.get_object(Bucket=bucket, Key=tampered)["Body"].read().decode().splitlines()
+            body = "\n".join(written[: -len(lines)] + lines) + "\n"
+            s3.put_object(Bucket=bucket, Key=tampered, Body=body.encode())
+        return False
+
+    result = pipeline.run(HOUR, CONF, "bad-input", kill_when=tamper)
 
     assert not result.succeeded
     assert result.states["count_check"] == "success"  # everything valid was loaded
     assert result.states["quarantine_gate"] == "failed"
-    quarantined = len(BAD_LINES) + 1  # + the empty object
-    assert f"{quarantined} of {GENERATED + len(lines) + 1} rows quarantined" in result.text
+    quarantined = len(BAD_LINES)
+    assert f"{quarantined} of {GENERATED} rows quarantined" in result.text
     assert f"see s3://{bucket}/{layout.quarantine_prefix(BATCH)}" in result.text
     assert "top reasons: duplicate_emp_id x2, malformed_json_or_wrong_type x2" in result.text
 
     manifest = pipeline.manifest(BATCH)
-    assert manifest["read"] == GENERATED + len(lines) + 1
+    assert manifest["read"] == GENERATED
     assert manifest["read"] == manifest["valid"] + manifest["quarantined"]
     assert manifest["quarantined"] == quarantined
-    assert manifest["valid"] == GENERATED + len(EXTRA_VALID)
-    assert sum(pipeline.count(BATCH, CONF["shards"]).values()) == manifest["valid"]  # the extra row is shard 0
+    assert manifest["valid"] == GENERATED - len(lines) + len(EXTRA_VALID)
+    per_shard = CONF["records_per_shard"]
+    assert pipeline.count(BATCH, CONF["shards"]) == {0: per_shard, 1: per_shard - quarantined}
 
     rows = []
     for obj in s3.list_objects_v2(Bucket=bucket, Prefix=layout.quarantine_prefix(BATCH))["Contents"]:
         rows += [json.loads(line) for line in s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().splitlines()]
-    assert sorted((r["line"], r["reject_reason"]) for r in rows) == sorted([*BAD_LINES, ("", "empty_object")])
-    assert all(r["source_key"] in (injected, empty) for r in rows)
+    assert sorted((r["line"], r["reject_reason"]) for r in rows) == sorted(BAD_LINES)
+    assert all(r["source_key"] == tampered for r in rows)
 
     # The failure, and only it, was published with the run's details.
     messages = pipeline.alerts(alerts)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from employee_pipeline import config, layout
@@ -97,6 +99,15 @@ class UnknownRuns:
         raise LookupError(f"no DAG run {dag_id}/{run_id}")
 
 
+class GoneRuns:
+    """The execution API's answer for a DAG run that was deleted (``airflow dags test`` replaces its run)."""
+
+    def get_dagrun_state(self, dag_id: str, run_id: str) -> str:
+        error = RuntimeError("Server returned error")
+        error.response = SimpleNamespace(status_code=404)  # type: ignore[attr-defined]
+        raise error
+
+
 class EndedRuns:
     def get_dagrun_state(self, dag_id: str, run_id: str) -> str:
         return "failed"
@@ -124,8 +135,9 @@ def test_the_second_run_waits_for_the_lease_and_says_who_holds_it(
     assert not release.execute({})  # released already: nothing to do, nothing taken from another run
     assert second.poke(context)
     assert not first.poke(context)
-    # A holder whose DAG run has ended is taken over at once.
+    # A holder whose DAG run has ended, or no longer exists, is taken over at once.
     assert first.poke({"ti": EndedRuns()})
+    assert second.poke({"ti": GoneRuns()})
     DynamoDBBatchLeaseReleaseOperator(
-        task_id="release_batch", table_name=stage.lease_table, batch_id=BATCH, lease_owner="dag/run-a"
+        task_id="release_batch", table_name=stage.lease_table, batch_id=BATCH, lease_owner="dag/run-b"
     ).execute({})
