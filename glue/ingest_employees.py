@@ -494,6 +494,16 @@ def confirm_lease(client: Any, args: argparse.Namespace, load_id: str, step: str
         ) from None
 
 
+def describe_table(client: Any, table: str) -> None:
+    """DescribeTable, whose errors name the table (DynamoDB's say only "Requested resource not found")."""
+    try:
+        client.describe_table(TableName=table)
+    except ClientError as err:
+        error = err.response.get("Error", {})
+        response = {**err.response, "Error": {**error, "Message": f"DynamoDB table {table}: {error.get('Message')}"}}
+        raise type(err)(response, err.operation_name) from None
+
+
 def list_keys(s3: Any, bucket: str, prefix: str, suffix: str = ".jsonl") -> list[str]:
     keys: list[str] = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
@@ -513,8 +523,9 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict[str, Any]:
     dynamodb = boto3.client("dynamodb", config=BOTO_CONFIG)
     load_id = args.JOB_RUN_ID or f"load-{uuid.uuid4()}"
     bucket, table, batch_id = args.bucket, args.table, args.batch_id
-    # Fail before touching anything if the target table is missing or another run holds the batch.
-    dynamodb.describe_table(TableName=table)
+    # Fail before touching anything if a table is missing or another run holds the batch.
+    for name in (table, args.lease_table):
+        describe_table(dynamodb, name)
     confirm_lease(dynamodb, args, load_id, "before reading")
     # A manifest means "this batch loaded": remove the old one before touching anything.
     s3.delete_object(Bucket=bucket, Key=args.manifest_key)

@@ -155,9 +155,9 @@ def test_two_runs_of_one_hour_started_together_end_as_one_whole_run(airflow, pip
             f"/api/v2/dags/{DAG}/dagRuns",
             {
                 "dag_run_id": run_id,
+                # No logical date: the run processes the hour of its run_after.
                 "logical_date": None,
-                "data_interval_start": hour.isoformat(),
-                "data_interval_end": (hour + timedelta(hours=1)).isoformat(),
+                "run_after": (hour + timedelta(minutes=30)).isoformat(),
                 "conf": conf,
             },
         )

@@ -139,21 +139,3 @@ def test_unpaired_surrogates_have_no_dynamodb_string() -> None:
 def test_the_raw_line_pattern_finds_unpaired_surrogate_escapes(line: str, unpaired: bool) -> None:
     # Spark evaluates the pattern with Java's regex engine; for this pattern Python's agrees.
     assert bool(re.search(job.UNPAIRED_SURROGATE_PATTERN, line)) is unpaired
-
-
-def test_python_cause_unwraps_an_executor_failure() -> None:
-    wrapped = Exception(
-        "An error occurred while calling o81.collectToPython.\n"
-        ": org.apache.spark.SparkException: Job aborted due to stage failure: Task 0 in stage 4.0 failed 1 times, "
-        "most recent failure: Lost task 0.0: org.apache.spark.api.python.PythonException: "
-        "Traceback (most recent call last):\n"
-        '  File "ingest_employees.py", line 300, in write_items\n'
-        "    retries += batch_write(client, table_name, chunk)\n"
-        "RuntimeError: DynamoDB table t still throttles after 12 attempts (25 items unwritten)\n"
-        "\n\tat org.apache.spark.api.python.BasePythonRunner.handlePythonException(PythonRunner.scala:572)"
-    )
-    assert (
-        job.python_cause(wrapped)
-        == "RuntimeError: DynamoDB table t still throttles after 12 attempts (25 items unwritten)"
-    )
-    assert job.python_cause(ValueError("plain driver error")) is None

@@ -1,0 +1,91 @@
+"""The Glue job fails only outside the data, and then its error's last line names the cause."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+
+import ingest_employees as job
+
+
+def test_python_cause_unwraps_an_executor_failure() -> None:
+    wrapped = Exception(
+        "An error occurred while calling o81.collectToPython.\n"
+        ": org.apache.spark.SparkException: Job aborted due to stage failure: Task 0 in stage 4.0 failed 1 times, "
+        "most recent failure: Lost task 0.0: org.apache.spark.api.python.PythonException: "
+        "Traceback (most recent call last):\n"
+        '  File "ingest_employees.py", line 300, in write_items\n'
+        "    retries += batch_write(client, table_name, chunk)\n"
+        "RuntimeError: DynamoDB table t still throttles after 12 attempts (25 items unwritten)\n"
+        "\n\tat org.apache.spark.api.python.BasePythonRunner.handlePythonException(PythonRunner.scala:572)"
+    )
+    assert (
+        job.python_cause(wrapped)
+        == "RuntimeError: DynamoDB table t still throttles after 12 attempts (25 items unwritten)"
+    )
+    assert job.python_cause(ValueError("plain driver error")) is None
+
+
+def test_main_reraises_an_executor_failure_as_its_cause(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Session:
+        def stop(self) -> None:
+            self.stopped = True
+
+    class Builder:
+        def appName(self, name: str) -> Builder:
+            return self
+
+        def getOrCreate(self) -> Session:
+            return session
+
+    session = Session()
+    monkeypatch.setattr(job.SparkSession, "builder", Builder())
+
+    def failing_run(spark: object, args: object) -> None:
+        raise Exception(
+            "An error occurred while calling o81.collectToPython.\n"
+            "Traceback (most recent call last):\n"
+            '  File "x", line 1\n'
+            "RuntimeError: DynamoDB table t still throttles\n"
+        )
+
+    monkeypatch.setattr(job, "run", failing_run)
+    argv = [
+        "--batch_id",
+        "20261125T14",
+        "--bucket",
+        "b",
+        "--source_prefix",
+        "p/",
+        "--table",
+        "t",
+        "--manifest_key",
+        "m",
+        "--quarantine_prefix",
+        "q/",
+        "--lease_table",
+        "l",
+        "--lease_owner",
+        "o",
+        "--shards",
+        "1",
+        "--max_shards",
+        "1000",
+    ]
+    with pytest.raises(job.IngestError, match=r"^RuntimeError: DynamoDB table t still throttles$"):
+        job.main(argv)
+    assert session.stopped
+
+
+def test_a_missing_table_is_named() -> None:
+    client = boto3.client("dynamodb", region_name="us-east-1")
+
+    class Client:
+        def describe_table(self, TableName: str) -> None:
+            raise client.exceptions.ResourceNotFoundException(
+                {"Error": {"Code": "ResourceNotFoundException", "Message": "Requested resource not found"}},
+                "DescribeTable",
+            )
+
+    with pytest.raises(client.exceptions.ResourceNotFoundException, match="DynamoDB table missing-table: Requested"):
+        job.describe_table(Client(), "missing-table")
