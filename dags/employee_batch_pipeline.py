@@ -90,8 +90,8 @@ def batch_hour(data_interval_start: Any, run_after: Any) -> Any:
             type="number",
             minimum=0,
             maximum=1,
-            # NaN passes minimum and maximum (every comparison with it is false); "not above -1" is
-            # true of every number in [0, 1] and of no NaN.
+            # NaN passes minimum and maximum (every comparison with it is false). For the same reason
+            # {"maximum": -1} accepts NaN and no number in [0, 1]: "not" turns it into a NaN check.
             **{"not": {"maximum": -1}},
             description="Fraction of rows that may be quarantined before the run fails (after loading).",
         ),

@@ -26,20 +26,25 @@ def _wait_active(dynamodb: Any, table: str) -> None:
     dynamodb.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 2, "MaxAttempts": 90})
 
 
+def _create(dynamodb: Any, table: str, key: str, attributes: list[dict[str, str]], **extra: Any) -> None:
+    """An on-demand table keyed by ``key``, tagged as the pipeline's; returns once it is ACTIVE."""
+    dynamodb.create_table(
+        TableName=table,
+        AttributeDefinitions=attributes,
+        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+        Tags=[{"Key": "pipeline", "Value": "employee-batch"}],
+        **extra,
+    )
+    _wait_active(dynamodb, table)
+
+
 def ensure_table(target: AwsTarget, table: str) -> Action:
     dynamodb = target.client("dynamodb")
     current = if_exists(lambda: dynamodb.describe_table(TableName=table), ("ResourceNotFoundException",))
     changes = []
     if current is None:
-        dynamodb.create_table(
-            TableName=table,
-            AttributeDefinitions=ATTRIBUTES,
-            KeySchema=[{"AttributeName": TABLE_KEY, "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-            GlobalSecondaryIndexes=[GSI],
-            Tags=[{"Key": "pipeline", "Value": "employee-batch"}],
-        )
-        _wait_active(dynamodb, table)
+        _create(dynamodb, table, TABLE_KEY, ATTRIBUTES, GlobalSecondaryIndexes=[GSI])
     else:
         description = current["Table"]
         if description.get("BillingModeSummary", {}).get("BillingMode") != "PAY_PER_REQUEST":
@@ -80,14 +85,7 @@ def ensure_lease_table(target: AwsTarget, table: str) -> Action:
     current = if_exists(lambda: dynamodb.describe_table(TableName=table), ("ResourceNotFoundException",))
     changes = []
     if current is None:
-        dynamodb.create_table(
-            TableName=table,
-            AttributeDefinitions=[{"AttributeName": LEASE_KEY, "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": LEASE_KEY, "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-            Tags=[{"Key": "pipeline", "Value": "employee-batch"}],
-        )
-        _wait_active(dynamodb, table)
+        _create(dynamodb, table, LEASE_KEY, [{"AttributeName": LEASE_KEY, "AttributeType": "S"}])
     ttl = dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
     if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
         dynamodb.update_time_to_live(

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -22,6 +23,17 @@ def stage(aws) -> PipelineNames:
     names = pipeline_names("it")
     deploy(aws, names)
     return names
+
+
+def finished_run(glue: Any, job_name: str, run_id: str, timeout: float = 300) -> dict[str, Any]:
+    """The Glue job run once it has ended (the local AWS runs it for real)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = glue.get_job_run(JobName=job_name, RunId=run_id)["JobRun"]
+        if run["JobRunState"] not in ("STARTING", "RUNNING", "STOPPING"):
+            return run
+        time.sleep(1)
+    raise AssertionError(f"run {run_id} still running after {timeout}s")
 
 
 @pytest.fixture

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
 import ingest_employees as job
 from employee_pipeline import layout
 from generator.records import generate_records
+from tests.integration.conftest import finished_run
 
 pytestmark = pytest.mark.integration
 
@@ -40,16 +40,6 @@ def _refused_rows() -> dict[str, str]:
     return rows
 
 
-def _wait(glue, job_name: str, run_id: str, timeout: float = 300) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = glue.get_job_run(JobName=job_name, RunId=run_id)["JobRun"]
-        if run["JobRunState"] not in ("STARTING", "RUNNING", "STOPPING"):
-            return run
-        time.sleep(1)
-    raise AssertionError(f"run {run_id} still running after {timeout}s")
-
-
 def test_each_refused_row_is_quarantined_with_its_reason_and_the_valid_rows_load(aws, stage, glue_args) -> None:
     s3, glue, ddb = aws.client("s3"), aws.client("glue"), aws.client("dynamodb")
     valid = generate_records(BATCH, 0, VALID)
@@ -58,7 +48,7 @@ def test_each_refused_row_is_quarantined_with_its_reason_and_the_valid_rows_load
     s3.put_object(Bucket=stage.data_bucket, Key=layout.raw_key(BATCH, 0), Body="\n".join(lines).encode() + b"\n")
 
     run_id = glue.start_job_run(JobName=stage.glue_job, Arguments=glue_args(BATCH))["JobRunId"]
-    run = _wait(glue, stage.glue_job, run_id)
+    run = finished_run(glue, stage.glue_job, run_id)
 
     assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
     manifest = json.loads(s3.get_object(Bucket=stage.data_bucket, Key=layout.manifest_key(BATCH))["Body"].read())

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from botocore.exceptions import ClientError
 
 from employee_pipeline import layout
 from infra.local_aws.patches import SeamChangedError, check_seams
+from tests.integration.conftest import finished_run
 
 pytestmark = pytest.mark.integration
 
 BATCH = "20260101T00"
-
-
-def _wait(glue, job: str, run_id: str, timeout: float = 240) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = glue.get_job_run(JobName=job, RunId=run_id)["JobRun"]
-        if run["JobRunState"] not in ("STARTING", "RUNNING", "STOPPING"):
-            return run
-        time.sleep(1)
-    raise AssertionError(f"run {run_id} still running after {timeout}s")
 
 
 def test_failed_script_reports_failed_with_the_error_and_no_manifest(aws, stage, glue_args) -> None:
@@ -31,7 +20,7 @@ def test_failed_script_reports_failed_with_the_error_and_no_manifest(aws, stage,
     run_id = glue.start_job_run(JobName=stage.glue_job, Arguments=glue_args(BATCH, "no-such-table"))["JobRunId"]
 
     assert glue.get_job_run(JobName=stage.glue_job, RunId=run_id)["JobRun"]["JobRunState"] == "RUNNING"
-    run = _wait(glue, stage.glue_job, run_id)
+    run = finished_run(glue, stage.glue_job, run_id)
     assert run["JobRunState"] == "FAILED"
     assert "ResourceNotFoundException" in run["ErrorMessage"]
     assert run["LogGroupName"] == "/aws-glue/jobs"
@@ -54,9 +43,9 @@ def test_max_concurrent_runs_is_enforced_while_runs_really_run(aws, stage) -> No
     first = glue.start_job_run(JobName="it-sleeper")["JobRunId"]
     with pytest.raises(ClientError, match="ConcurrentRunsExceededException"):
         glue.start_job_run(JobName="it-sleeper")
-    assert _wait(glue, "it-sleeper", first)["JobRunState"] == "SUCCEEDED"
+    assert finished_run(glue, "it-sleeper", first)["JobRunState"] == "SUCCEEDED"
     second = glue.start_job_run(JobName="it-sleeper")["JobRunId"]  # free again once the first ended
-    assert _wait(glue, "it-sleeper", second)["JobRunState"] == "SUCCEEDED"
+    assert finished_run(glue, "it-sleeper", second)["JobRunState"] == "SUCCEEDED"
     runs = glue.get_job_runs(JobName="it-sleeper")["JobRuns"]
     assert [r["Id"] for r in runs] == [second, first]  # newest first, as on AWS
 

@@ -6,6 +6,7 @@ import boto3
 import pytest
 
 import ingest_employees as job
+from employee_pipeline import layout
 
 
 def test_python_cause_unwraps_an_executor_failure() -> None:
@@ -50,28 +51,8 @@ def test_main_reraises_an_executor_failure_as_its_cause(monkeypatch: pytest.Monk
         )
 
     monkeypatch.setattr(job, "run", failing_run)
-    argv = [
-        "--batch_id",
-        "20261125T14",
-        "--bucket",
-        "b",
-        "--source_prefix",
-        "p/",
-        "--table",
-        "t",
-        "--manifest_key",
-        "m",
-        "--quarantine_prefix",
-        "q/",
-        "--lease_table",
-        "l",
-        "--lease_owner",
-        "o",
-        "--shards",
-        "1",
-        "--max_shards",
-        "1000",
-    ]
+    arguments = layout.glue_job_arguments("20261125T14", "b", "t", shards=1, lease_table="l", lease_owner="o")
+    argv = [item for pair in arguments.items() for item in pair]
     with pytest.raises(job.IngestError, match=r"^RuntimeError: DynamoDB table t still throttles$"):
         job.main(argv)
     assert session.stopped
