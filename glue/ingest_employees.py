@@ -217,6 +217,27 @@ def item_problem(item: dict[str, Any]) -> str | None:
     return None
 
 
+def literal_problem(line: str) -> str | None:
+    """Why DynamoDB would refuse a number as the line writes it, or None.
+
+    Spark parses ``salary`` as a double, which silently rounds a literal of more than 17 digits;
+    DynamoDB could hold at most 38 of them, so a longer one cannot be stored as written.
+    """
+    try:
+        record = json.loads(line, parse_float=Decimal, parse_int=Decimal)
+    except ValueError:
+        return None  # the schema rules already judged the line
+    if not isinstance(record, dict):
+        return None
+    for name in RECORD_FIELDS:
+        value = record.get(name)
+        if isinstance(value, Decimal):
+            problem = number_problem(value)
+            if problem:
+                return problem
+    return None
+
+
 def to_item(record: dict[str, Any], load_id: str) -> dict[str, Any]:
     """A valid record -> the DynamoDB item: the record, the GSI key ``batch_id#shard`` and the load id."""
     item = {name: dynamo_value(value) for name, value in record.items() if name in RECORD_FIELDS and value is not None}
@@ -284,8 +305,8 @@ def _first_failing_rule(batch_id: str) -> F.Column:
 
 def _dynamodb_rule(load_id: str) -> Any:
     @F.udf(T.StringType())
-    def refused(record: Any) -> str | None:
-        return item_problem(to_item(record.asDict(), load_id))
+    def refused(record: Any, line: str) -> str | None:
+        return literal_problem(line) or item_problem(to_item(record.asDict(), load_id))
 
     return refused
 
@@ -294,15 +315,17 @@ def classify(parsed: DataFrame, batch_id: str, load_id: str = "") -> DataFrame:
     """Add ``reject_reason``: null for a row to load, else why it is quarantined.
 
     A row that passes the schema rules is checked as the DynamoDB item it would
-    become (``item_problem``). Of several valid rows sharing an ``emp_id`` the
-    first (by source object and line) loads; the others are quarantined as
-    ``duplicate_emp_id``.
+    become (``item_problem``), and its numbers as written (``literal_problem``).
+    Of several valid rows sharing an ``emp_id`` the first (by source object and
+    line) loads; the others are quarantined as ``duplicate_emp_id``.
     """
     checked = parsed.withColumn("reject_reason", _first_failing_rule(batch_id))
     record = F.struct(*RECORD_FIELDS)
     checked = checked.withColumn(
         "reject_reason",
-        F.when(F.col("reject_reason").isNull(), _dynamodb_rule(load_id)(record)).otherwise(F.col("reject_reason")),
+        F.when(F.col("reject_reason").isNull(), _dynamodb_rule(load_id)(record, F.col("value"))).otherwise(
+            F.col("reject_reason")
+        ),
     )
     first_seen = Window.partitionBy("emp_id", F.col("reject_reason").isNull()).orderBy("source_key", "line_no")
     return checked.withColumn(

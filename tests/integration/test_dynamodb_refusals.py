@@ -33,6 +33,11 @@ def _refused_rows() -> dict[str, str]:
 
     row("dynamodb_number_not_representable", salary=float("nan"))
     row("dynamodb_number_out_of_range", salary=1e200)
+    # 39 significant digits as written (a double would round them silently).
+    row("dynamodb_number_too_precise", salary=0.5)
+    rows["dynamodb_number_too_precise"] = rows["dynamodb_number_too_precise"].replace(
+        '"salary": 0.5', '"salary": 123456789.012345678901234567890123456789'
+    )
     row("unpaired_surrogate", city="\ud800")
     row("dynamodb_sort_key_too_large", emp_id="e" * 1025)
     row("dynamodb_partition_key_too_large", emp_id="e" * 2049)

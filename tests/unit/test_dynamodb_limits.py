@@ -139,3 +139,23 @@ def test_unpaired_surrogates_have_no_dynamodb_string() -> None:
 def test_the_raw_line_pattern_finds_unpaired_surrogate_escapes(line: str, unpaired: bool) -> None:
     # Spark evaluates the pattern with Java's regex engine; for this pattern Python's agrees.
     assert bool(re.search(job.UNPAIRED_SURROGATE_PATTERN, line)) is unpaired
+
+
+@pytest.mark.parametrize(
+    ("salary", "problem"),
+    [
+        ("1" * 38, None),
+        ("1" * 39, "dynamodb_number_too_precise"),
+        ("0.1" + "0" * 50, None),  # trailing zeros are not significant
+        ("1e126", "dynamodb_number_out_of_range"),
+        ("52000.5", None),
+    ],
+)
+def test_numbers_are_checked_as_written_too(salary: str, problem: str | None) -> None:
+    line = '{"emp_id": "e", "salary": ' + salary + ', "age": 30}'
+    assert job.literal_problem(line) == problem
+
+
+def test_a_line_python_cannot_parse_is_left_to_the_schema_rules() -> None:
+    assert job.literal_problem("{'single': 'quotes'}") is None
+    assert job.literal_problem("[1e400]") is None

@@ -62,6 +62,12 @@ def test_generator_output_is_exactly_the_job_schema(spark) -> None:
         (json.dumps(_good(salary=float("inf"))), "dynamodb_number_not_representable"),
         (json.dumps(_good(salary=1e200)), "dynamodb_number_out_of_range"),
         (json.dumps(_good(salary=1e-140)), "dynamodb_number_out_of_range"),
+        # 39 significant digits as written: a double would round them, DynamoDB holds 38.
+        (
+            json.dumps(_good(salary=1.5)).replace("1.5", "1.23456789012345678901234567890123456789"),
+            "dynamodb_number_too_precise",
+        ),
+        (json.dumps(_good(salary=1.5)).replace("1.5", "1.2345678901234567890123456789012345678"), None),
         (json.dumps(_good(city="\ud800")), "unpaired_surrogate"),
         (json.dumps(_good(emp_id="e" * 1025)), "dynamodb_sort_key_too_large"),
         (json.dumps(_good(emp_id="e" * 2049)), "dynamodb_partition_key_too_large"),
