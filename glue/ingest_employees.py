@@ -99,7 +99,6 @@ UNPAIRED_SURROGATE_PATTERN = (
     f"{_ESCAPE}[dD][89abAB][0-9a-fA-F]{{2}}(?!\\\\u[dD][c-fC-F][0-9a-fA-F]{{2}})"
     f"|{_ESCAPE}(?<!\\\\u[dD][89abAB][0-9a-fA-F]{{2}}\\\\u)[dD][c-fC-F][0-9a-fA-F]{{2}}"
 )
-SWEEP_PARTITIONS = 16
 MAX_WRITE_ATTEMPTS = 12
 # Adaptive retries back off on DynamoDB throttling instead of failing the task.
 BOTO_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 10})
@@ -540,8 +539,16 @@ def delete_keys(s3: Any, bucket: str, keys: list[str]) -> int:
     return len(keys)
 
 
+def _progress(batch_id: str, started: float, message: str) -> None:
+    print(f"batch {batch_id}: {message} ({time.monotonic() - started:.1f}s)", flush=True)
+
+
 def run(spark: SparkSession, args: argparse.Namespace) -> dict[str, Any]:
     """Load one batch as exactly this run's shard objects; return the manifest it wrote."""
+    started = time.monotonic()
+    # A batch holds at most 5,000 rows a shard: Spark's default of 200 shuffle partitions would mostly
+    # schedule empty tasks, each writer task with its own boto3 client.
+    spark.conf.set("spark.sql.shuffle.partitions", str(max(2, min(200, args.shards))))
     s3 = boto3.client("s3", config=BOTO_CONFIG)
     dynamodb = boto3.client("dynamodb", config=BOTO_CONFIG)
     load_id = args.JOB_RUN_ID or f"load-{uuid.uuid4()}"
@@ -559,7 +566,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict[str, Any]:
     if missing:
         raise FileNotFoundError(f"batch {batch_id}: {len(missing)} of {len(keys)} shard objects are missing: {missing}")
     stale_objects = sorted(present - set(keys))
-    print(f"batch {batch_id}: load {load_id} reads {len(keys)} objects under s3://{bucket}/{args.source_prefix}")
+    _progress(batch_id, started, f"load {load_id} reads {len(keys)} objects under s3://{bucket}/{args.source_prefix}")
 
     lines = spark.sparkContext.parallelize(keys, len(keys)).flatMap(lambda key: fetch_lines(bucket, key))
     classified = classify(parse_lines(spark.createDataFrame(lines, RAW_SCHEMA)), batch_id, load_id).persist()
@@ -575,6 +582,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict[str, Any]:
             reasons[row["reject_reason"]] = reasons.get(row["reject_reason"], 0) + row["count"]
     valid_count = sum(o["valid"] for o in objects.values())
     read_count = sum(o["read"] for o in objects.values())
+    _progress(batch_id, started, f"read {read_count} rows, {valid_count} valid")
 
     old_quarantine = delete_keys(s3, bucket, list_keys(s3, bucket, args.quarantine_prefix, suffix=""))
     rejected = to_quarantine(classified.filter(F.col("reject_reason").isNotNull())).orderBy("source_key", "line_no")
@@ -586,6 +594,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict[str, Any]:
     results = items.rdd.mapPartitions(lambda rows: write_items(rows, table)).collect()
     written, retries = sum(r[0] for r in results), sum(r[1] for r in results)
     classified.unpersist()
+    _progress(batch_id, started, f"quarantined {quarantined} rows, wrote {written} items")
 
     if read_count != valid_count + quarantined or written != valid_count:
         raise RuntimeError(
@@ -595,14 +604,14 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict[str, Any]:
 
     # Replace, not merge: whatever an earlier run of the batch left goes, in every shard it may have used.
     confirm_lease(dynamodb, args, load_id, "before removing what earlier runs left")
-    slices = min(SWEEP_PARTITIONS, args.max_shards)
+    slices = min(args.max_shards, 2 * spark.sparkContext.defaultParallelism)
     removed_items = sum(
         spark.sparkContext.parallelize(range(args.max_shards), slices)
         .mapPartitions(lambda shards: sweep_stale_items(shards, table, batch_id, load_id))
         .collect()
     )
     removed_objects = delete_keys(s3, bucket, stale_objects)
-    print(f"batch {batch_id}: removed {removed_items} stale items and {removed_objects} stale objects")
+    _progress(batch_id, started, f"removed {removed_items} stale items and {removed_objects} stale objects")
 
     per_shard = {str(shard): objects[key]["valid"] for shard, key in enumerate(keys)}
     manifest = {
