@@ -15,8 +15,9 @@ unchanged on Glue and on a plain local SparkSession (which cannot read
   ``quarantine/`` with its reason, never dropped;
 * valid rows are de-duplicated on ``emp_id`` and upserted per partition with
   ``BatchWriteItem``, each item tagged with this load's id (the job run id);
-* what earlier runs of the batch left is removed: items of the batch in any
-  shard written by another load, and shard objects this run did not write;
+* what earlier runs of the batch left is removed: items of the batch written by
+  another load, in every shard an earlier load can have used, then the shard
+  objects this run did not write;
 * a manifest ``{batch_id, load_id, read, valid, quarantined, written, shards, removed, ...}``
   is written last, so its presence means the load succeeded.
 
@@ -31,6 +32,7 @@ import argparse
 import json
 import math
 import random
+import re
 import sys
 import time
 import uuid
@@ -131,6 +133,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def shard_key(source_prefix: str, shard: int) -> str:
     """The object shard ``shard`` of the batch is written to (``layout.raw_key``)."""
     return f"{source_prefix}part-{shard:05d}.jsonl"
+
+
+def shards_to_sweep(source_prefix: str, present: Iterable[str], shards: int, max_shards: int) -> int:
+    """How many shards (``0..n-1``) may hold items of earlier loads of the batch.
+
+    Every load read its shard objects from this prefix, and a load deletes the objects it did not
+    write only after removing the items of the shards they stand for. So no earlier item lies beyond
+    this run's shards and the highest shard object still present.
+    """
+    pattern = re.compile(re.escape(source_prefix) + r"part-(\d{5})\.jsonl$")
+    found = [int(match.group(1)) + 1 for key in present if (match := pattern.match(key))]
+    return min(max_shards, max([shards, *found]))
 
 
 # ---------------------------------------------------------------- DynamoDB's per-item limits
@@ -604,14 +618,17 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict[str, Any]:
 
     # Replace, not merge: whatever an earlier run of the batch left goes, in every shard it may have used.
     confirm_lease(dynamodb, args, load_id, "before removing what earlier runs left")
-    slices = min(args.max_shards, 2 * spark.sparkContext.defaultParallelism)
+    sweep = shards_to_sweep(args.source_prefix, present, args.shards, args.max_shards)
+    slices = min(sweep, 2 * spark.sparkContext.defaultParallelism)
     removed_items = sum(
-        spark.sparkContext.parallelize(range(args.max_shards), slices)
+        spark.sparkContext.parallelize(range(sweep), slices)
         .mapPartitions(lambda shards: sweep_stale_items(shards, table, batch_id, load_id))
         .collect()
     )
     removed_objects = delete_keys(s3, bucket, stale_objects)
-    _progress(batch_id, started, f"removed {removed_items} stale items and {removed_objects} stale objects")
+    _progress(
+        batch_id, started, f"removed {removed_items} stale items (shards 0-{sweep - 1}) and {removed_objects} objects"
+    )
 
     per_shard = {str(shard): objects[key]["valid"] for shard, key in enumerate(keys)}
     manifest = {

@@ -206,3 +206,12 @@ def test_the_job_spells_the_shared_names_as_config_does() -> None:
     assert layout.glue_job_arguments(BATCH, "b", "t", shards=1, lease_table="l", lease_owner="o")["--max_shards"] == (
         str(layout.MAX_SHARDS)
     )
+
+
+def test_the_sweep_reaches_every_shard_an_earlier_load_can_have_written() -> None:
+    prefix = "raw/employees/dt=2026-11-25/hour=14/"
+    present = [job.shard_key(prefix, s) for s in (0, 1, 6)] + [prefix + "notes.txt", "raw/other/part-00099.jsonl"]
+    assert job.shards_to_sweep(prefix, present, shards=2, max_shards=1000) == 7  # part-00006 is still there
+    assert job.shards_to_sweep(prefix, present, shards=9, max_shards=1000) == 9
+    assert job.shards_to_sweep(prefix, [], shards=3, max_shards=1000) == 3
+    assert job.shards_to_sweep(prefix, [job.shard_key(prefix, 999)], shards=1, max_shards=1000) == 1000
