@@ -17,6 +17,7 @@ from typing import Any
 
 USER = "admin"
 READY_TIMEOUT_S = 180
+BUSY_RETRIES = 5
 
 
 class AirflowStartError(RuntimeError):
@@ -61,11 +62,18 @@ class Standalone:
         request.add_header("Content-Type", "application/json")
         if token:
             request.add_header("Authorization", f"Bearer {token}")
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as err:
-            raise RuntimeError(f"{method} {path} -> {err.code}: {err.read().decode(errors='replace')}") from None
+        for attempt in range(1, BUSY_RETRIES + 1):
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    return json.loads(response.read() or b"null")
+            except urllib.error.HTTPError as err:
+                detail = err.read().decode(errors="replace")
+                # The local standalone runs on SQLite, which answers 503 while another component writes.
+                if err.code == 503 and "locked" in detail.lower() and attempt < BUSY_RETRIES:
+                    time.sleep(2 * attempt)
+                    continue
+                raise RuntimeError(f"{method} {path} -> {err.code}: {detail}") from None
+        raise AssertionError("unreachable")
 
 
 def _healthy(url: str) -> bool:

@@ -120,34 +120,6 @@ def test_a_failed_run_cleared_from_the_middle_loads_exactly_the_batch(airflow, p
     assert pipeline.manifest(batch)["quarantined"] == 0
 
 
-def test_backfill_of_three_hours_then_again_changes_no_count(airflow, pipeline) -> None:
-    start = datetime(2026, 11, 20, 0, tzinfo=UTC)
-    batches = [layout.batch_id_for(start + timedelta(hours=h)) for h in range(3)]
-    request = {
-        "dag_id": DAG,
-        "from_date": start.isoformat(),
-        "to_date": (start + timedelta(hours=2)).isoformat(),
-        "max_active_runs": 3,
-        "dag_run_conf": CONF,
-    }
-
-    def backfill(reprocess: str) -> None:
-        made = airflow.api("POST", "/api/v2/backfills", {**request, "reprocess_behavior": reprocess})
-        path = f"/api/v2/backfills/{made['id']}"
-        _wait(lambda: airflow.api("GET", path)["completed_at"] is not None, f"backfill {made['id']}")
-        runs = _runs(airflow, "backfill")
-        assert sorted(r["state"] for r in runs) == ["success"] * 3, runs
-
-    backfill("none")
-    first = {batch: pipeline.count(batch, 1) for batch in batches}
-    assert first == {batch: {0: CONF["records_per_shard"]} for batch in batches}
-    items = pipeline.table_items()
-
-    backfill("completed")  # every hour again
-    assert {batch: pipeline.count(batch, 1) for batch in batches} == first
-    assert pipeline.table_items() == items
-
-
 def _claim_log(pipeline, run_id: str) -> str:
     logs = list(pipeline.home.rglob(f"run_id={run_id}/task_id=claim_batch/*.log"))
     return "\n".join(path.read_text(errors="replace") for path in logs)
@@ -193,3 +165,31 @@ def test_two_runs_of_one_hour_started_together_end_as_one_whole_run(airflow, pip
     }
     raw = pipeline.aws.client("s3").list_objects_v2(Bucket=pipeline.names.data_bucket, Prefix=layout.raw_prefix(batch))
     assert sorted(o["Key"] for o in raw["Contents"]) == [layout.raw_key(batch, s) for s in range(conf["shards"])]
+
+
+def test_backfill_of_three_hours_then_again_changes_no_count(airflow, pipeline) -> None:
+    start = datetime(2026, 11, 20, 0, tzinfo=UTC)
+    batches = [layout.batch_id_for(start + timedelta(hours=h)) for h in range(3)]
+    request = {
+        "dag_id": DAG,
+        "from_date": start.isoformat(),
+        "to_date": (start + timedelta(hours=2)).isoformat(),
+        "max_active_runs": 3,
+        "dag_run_conf": CONF,
+    }
+
+    def backfill(reprocess: str) -> None:
+        made = airflow.api("POST", "/api/v2/backfills", {**request, "reprocess_behavior": reprocess})
+        path = f"/api/v2/backfills/{made['id']}"
+        _wait(lambda: airflow.api("GET", path)["completed_at"] is not None, f"backfill {made['id']}")
+        runs = _runs(airflow, "backfill")
+        assert sorted(r["state"] for r in runs) == ["success"] * 3, runs
+
+    backfill("none")
+    first = {batch: pipeline.count(batch, 1) for batch in batches}
+    assert first == {batch: {0: CONF["records_per_shard"]} for batch in batches}
+    items = pipeline.table_items()
+
+    backfill("completed")  # every hour again
+    assert {batch: pipeline.count(batch, 1) for batch in batches} == first
+    assert pipeline.table_items() == items
