@@ -68,11 +68,8 @@ class Standalone:
                     return json.loads(response.read() or b"null")
             except urllib.error.HTTPError as err:
                 detail = err.read().decode(errors="replace")
-                # The local standalone runs on SQLite: while another component writes, a request fails with
-                # 503 "Database is locked" or 500 "Database error" (its transaction rolled back).
-                busy = (err.code == 503 and "locked" in detail.lower()) or (
-                    err.code == 500 and "Database error" in detail
-                )
+                # The local standalone runs on SQLite, which answers 503 while another component writes.
+                busy = err.code == 503 and "locked" in detail.lower()
                 if busy and attempt < BUSY_RETRIES:
                     time.sleep(2 * attempt)
                     continue
