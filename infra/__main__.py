@@ -1,4 +1,5 @@
-"""``python -m infra deploy|destroy|status --stage STAGE [--endpoint-url URL] [--json]``."""
+"""``python -m infra deploy|destroy|status --stage STAGE [--endpoint-url URL] [--json]``
+and ``python -m infra cost [--records N] [--records-per-shard R] [--environment-class C] [--json]``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections import Counter
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from employee_pipeline.config import DEFAULT_PREFIX, pipeline_names
+from infra import cost
 from infra.deploy import deploy, destroy, status
 from infra.packaging import PackagingError
 from infra.session import AwsTarget
@@ -17,17 +19,45 @@ from infra.session import AwsTarget
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m infra", description="Provision the employee batch pipeline.")
-    parser.add_argument("command", choices=("deploy", "destroy", "status"))
-    parser.add_argument("--stage", required=True, help="deployment stage, e.g. dev, prod, local")
+    parser.add_argument("command", choices=("deploy", "destroy", "status", "cost"))
+    parser.add_argument("--stage", help="deployment stage, e.g. dev, prod, local (deploy, destroy and status)")
     parser.add_argument("--prefix", default=DEFAULT_PREFIX, help=f"resource name prefix (default {DEFAULT_PREFIX})")
     parser.add_argument("--endpoint-url", help="AWS endpoint, e.g. the local AWS http://127.0.0.1:4566")
     parser.add_argument("--region", help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION / us-east-1)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    estimate = parser.add_argument_group("cost", "estimate one hourly run and a month of them (infra/prices.json)")
+    estimate.add_argument("--records", type=int, default=1_000_000, help="records a run loads (default 1,000,000)")
+    estimate.add_argument("--records-per-shard", type=int, help="records per generator shard (default 5,000)")
+    classes = sorted(cost.load_prices()["mwaa_classes"]["classes"])
+    estimate.add_argument("--environment-class", choices=classes, default="mw1.small", help="MWAA environment class")
+    estimate.add_argument("--glue-workers", type=int, help="Glue workers (default: the job's, infra/compute.py)")
+    estimate.add_argument("--glue-records-per-core-s", type=float, help="Glue ingest rate per executor core")
     return parser
 
 
+def _cost(args: argparse.Namespace) -> int:
+    try:
+        result = cost.estimate(
+            args.records,
+            args.records_per_shard,
+            args.environment_class,
+            glue_workers=args.glue_workers,
+            glue_records_per_core_s=args.glue_records_per_core_s,
+        )
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, sort_keys=True) if args.json else cost.render(result))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "cost":
+        return _cost(args)
+    if args.stage is None:
+        parser.error("the following arguments are required: --stage")
     try:
         names = pipeline_names(args.stage, args.prefix)
     except ValueError as err:
