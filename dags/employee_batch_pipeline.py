@@ -9,13 +9,15 @@ Every hour, for the data interval's hour (the **batch**, `YYYYMMDDTHH` UTC):
    **shard_events** - one generator event per shard.
 2. **generate** - the generator Lambda makes `records_per_shard` mock employees per shard
    (Faker seeded from batch and shard: a rerun regenerates identical data).
+   Large XComs (a shard of records) are kept in S3 by the object-storage XCom backend, never
+   in the metadata database, and no task log echoes a record.
 3. **write** - the writer Lambda stores each shard as
    `raw/employees/dt=YYYY-MM-DD/hour=HH/part-NNNNN.jsonl` (idempotent overwrite).
 4. **wait_for_objects** - a deferrable `S3KeySensor` on exactly the batch's keys; a timeout
    names the keys still missing.
 5. **ingest** - the Glue Spark job validates (DynamoDB's item limits included), quarantines
    bad rows, de-duplicates and upserts into DynamoDB, removes what earlier runs of the hour
-   left, then writes the batch manifest.
+   left, then writes the batch manifest. The task defers: the triggerer, not a worker, waits.
 6. **read_manifest** - loads the manifest and checks that it read exactly this run's shard
    objects, in full.
 7. **count_check** - counts every shard of the batch in DynamoDB through the `batch_id#shard`
@@ -38,7 +40,6 @@ from typing import Any
 
 import pendulum
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 from airflow.sdk.exceptions import AirflowFailException
 
@@ -48,6 +49,7 @@ from employee_pipeline_ops.batch_keys_sensor import S3BatchKeysSensor
 from employee_pipeline_ops.batch_lease import owner_id
 from employee_pipeline_ops.count_check import DynamoDBBatchCountCheckOperator
 from employee_pipeline_ops.glue_job import GlueJobRunOperator
+from employee_pipeline_ops.lambda_invoke import LambdaInvokeOperator
 from employee_pipeline_ops.lease_operators import DynamoDBBatchLeaseReleaseOperator, DynamoDBBatchLeaseSensor
 
 AWS_CONN_ID = config.AWS_CONN_ID
@@ -150,11 +152,11 @@ def employee_batch_pipeline() -> None:
     events = shard_events(batch["batch_id"], batch["shards"], batch["records_per_shard"])
     claim >> events
 
-    generate = LambdaInvokeFunctionOperator.partial(
+    generate = LambdaInvokeOperator.partial(
         task_id="generate", function_name=batch["generator_function"], aws_conn_id=AWS_CONN_ID
     ).expand(payload=events)
 
-    write = LambdaInvokeFunctionOperator.partial(
+    write = LambdaInvokeOperator.partial(
         task_id="write", function_name=batch["writer_function"], aws_conn_id=AWS_CONN_ID
     ).expand(payload=generate.output)
 
@@ -173,9 +175,11 @@ def employee_batch_pipeline() -> None:
         job_name=batch["glue_job"],
         script_args=batch["glue_args"],
         aws_conn_id=AWS_CONN_ID,
-        wait_for_completion=True,
         verbose=True,
-        job_poll_interval=5,
+        # The triggerer waits for the run: no worker slot is held while Glue works.
+        deferrable=True,
+        waiter_delay=config.GLUE_POLL_S,
+        waiter_max_attempts=config.GLUE_TIMEOUT_MINUTES * 60 // config.GLUE_POLL_S,
         # A retried task re-attaches to a still-running run instead of starting a second one.
         resume_glue_job_on_retry=True,
         stop_job_run_on_kill=True,

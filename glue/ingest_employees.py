@@ -557,6 +557,12 @@ def _progress(batch_id: str, started: float, message: str) -> None:
     print(f"batch {batch_id}: {message} ({time.monotonic() - started:.1f}s)", flush=True)
 
 
+def _since(step: float) -> tuple[float, float]:
+    """Seconds since ``step`` (rounded), and now as the next step's start."""
+    now = time.monotonic()
+    return round(now - step, 3), now
+
+
 def run(spark: SparkSession, args: argparse.Namespace) -> dict[str, Any]:
     """Load one batch as exactly this run's shard objects; return the manifest it wrote."""
     started = time.monotonic()
@@ -585,7 +591,10 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict[str, Any]:
     lines = spark.sparkContext.parallelize(keys, len(keys)).flatMap(lambda key: fetch_lines(bucket, key))
     classified = classify(parse_lines(spark.createDataFrame(lines, RAW_SCHEMA)), batch_id, load_id).persist()
 
+    timings: dict[str, float] = {}
+    step = time.monotonic()
     tally = classified.groupBy("source_key", "reject_reason").count().collect()
+    timings["read_classify_s"], step = _since(step)
     reasons: dict[str, int] = {}
     objects: dict[str, dict[str, int]] = {key: {"read": 0, "valid": 0} for key in keys}
     for row in tally:
@@ -604,8 +613,10 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict[str, Any]:
     quarantined = sum(
         rejected.rdd.mapPartitionsWithIndex(lambda i, rows: write_quarantine_part(i, rows, bucket, q_prefix)).collect()
     )
+    timings["quarantine_s"], step = _since(step)
     items = to_items(classified.filter(F.col("reject_reason").isNull()), load_id)
     results = items.rdd.mapPartitions(lambda rows: write_items(rows, table)).collect()
+    timings["load_s"], step = _since(step)
     written, retries = sum(r[0] for r in results), sum(r[1] for r in results)
     classified.unpersist()
     _progress(batch_id, started, f"quarantined {quarantined} rows, wrote {written} items")
@@ -626,6 +637,8 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict[str, Any]:
         .collect()
     )
     removed_objects = delete_keys(s3, bucket, stale_objects)
+    timings["sweep_s"], step = _since(step)
+    timings["total_s"] = round(step - started, 3)
     _progress(
         batch_id, started, f"removed {removed_items} stale items (shards 0-{sweep - 1}) and {removed_objects} objects"
     )
@@ -651,6 +664,8 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict[str, Any]:
         "objects": objects,
         "dynamodb_retries": retries,
         "job_run_id": args.JOB_RUN_ID,
+        # Seconds per step of this run (load_s: the DynamoDB writes), for the benchmark.
+        "timings": timings,
     }
     s3.put_object(
         Bucket=bucket,

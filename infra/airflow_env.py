@@ -7,7 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-from employee_pipeline.config import PREFIX_VARIABLE, STAGE_VARIABLE
+from employee_pipeline.config import AWS_CONN_ID, DEFAULT_PREFIX, PREFIX_VARIABLE, STAGE_VARIABLE, pipeline_names
+from employee_pipeline.layout import xcom_options
 from infra import ROOT
 
 LOCAL_STAGE = "local"
@@ -20,7 +21,8 @@ def airflow_env(
     region: str = "us-east-1",
     prefix: str | None = None,
 ) -> dict[str, str]:
-    """os.environ plus an isolated AIRFLOW_HOME (SQLite), this repo's dags/plugins and the AWS connection."""
+    """os.environ plus an isolated AIRFLOW_HOME (SQLite), this repo's dags/plugins, the AWS connection and the
+    object-storage XCom backend in the stage's data bucket."""
     connection = {
         "conn_type": "aws",
         "login": "testing",
@@ -47,4 +49,12 @@ def airflow_env(
     )
     if prefix:
         env[f"AIRFLOW_VAR_{PREFIX_VARIABLE.upper()}"] = prefix
+    data_bucket = pipeline_names(stage, prefix or DEFAULT_PREFIX).data_bucket
+    env.update({config_env_var(option): value for option, value in xcom_options(data_bucket, AWS_CONN_ID).items()})
     return env
+
+
+def config_env_var(option: str) -> str:
+    """``common.io.xcom_objectstorage_path`` -> ``AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH``."""
+    section, key = option.rsplit(".", 1)
+    return f"AIRFLOW__{section.replace('.', '_').upper()}__{key.upper()}"

@@ -153,7 +153,7 @@ def glue_job_definition(role_arn: str, script_location: str, default_arguments: 
         "ExecutionProperty": {"MaxConcurrentRuns": MAX_CONCURRENT_RUNS},
         # Airflow owns retries; a Glue-side retry would race the task's own.
         "MaxRetries": 0,
-        "Timeout": 60,
+        "Timeout": config.GLUE_TIMEOUT_MINUTES,
         "DefaultArguments": default_arguments,
         "Description": "employee batch pipeline: S3 JSON Lines -> DynamoDB",
     }

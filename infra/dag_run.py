@@ -55,11 +55,13 @@ def run_dag(
     log: Path,
     progress: Callable[[str], None] = print,
     kill_when: Callable[[str, str], bool] | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> DagRunResult:
     """``airflow dags test`` for ``logical_date``; every line goes to ``log``, task transitions to ``progress``.
 
     ``kill_when(task, state)`` returning True kills the run on the spot (SIGKILL), as a
-    crashed worker would be: for tests of recovery.
+    crashed worker would be: for tests of recovery. ``on_start(pid)`` is called once the run's
+    process exists (the benchmark samples its memory).
     """
     command = ["airflow", "dags", "test", DAG_ID, logical_date.isoformat(), "--conf", json.dumps(conf)]
     current = ""
@@ -80,6 +82,8 @@ def run_dag(
         # would wait for the run to end on its own (an exception) or leave it running (Ctrl-C, SIGTERM).
         try:
             assert proc.stdout is not None
+            if on_start:
+                on_start(proc.pid)
             for line in proc.stdout:
                 out.write(line)
                 started = _TASK_START.search(line)

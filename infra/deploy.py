@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from employee_pipeline.config import PipelineNames
+from employee_pipeline.layout import XCOM_PREFIX, XCOM_RETENTION_DAYS
 from infra import compute, iam, notifications, packaging, storage, table
 from infra.actions import Action
 from infra.session import AwsTarget, if_exists
@@ -24,7 +25,10 @@ def _function_name(names: PipelineNames, package: str) -> str:
 
 def deploy(target: AwsTarget, names: PipelineNames) -> tuple[list[Action], dict[str, Any]]:
     """Create or converge every resource; each Action says what changed."""
-    actions = [storage.ensure_bucket(target, bucket) for bucket in (names.data_bucket, names.artifacts_bucket)]
+    actions = [
+        storage.ensure_bucket(target, names.data_bucket, {f"{XCOM_PREFIX}/": XCOM_RETENTION_DAYS}),
+        storage.ensure_bucket(target, names.artifacts_bucket),
+    ]
 
     script = packaging.glue_script()
     layer_zip = packaging.faker_layer_zip()

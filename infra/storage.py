@@ -47,8 +47,24 @@ def bucket_exists(s3: Any, bucket: str) -> bool:
         raise
 
 
-def ensure_bucket(target: AwsTarget, bucket: str) -> Action:
-    """Create the bucket if needed and converge its four protections."""
+def lifecycle_rules(expire: dict[str, int]) -> list[dict[str, Any]]:
+    """One rule per prefix: current and noncurrent versions expire after the given days."""
+    return [
+        {
+            "ID": f"expire-{prefix.strip('/').replace('/', '-')}",
+            "Filter": {"Prefix": prefix},
+            "Status": "Enabled",
+            "Expiration": {"Days": days},
+            "NoncurrentVersionExpiration": {"NoncurrentDays": days},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+        }
+        for prefix, days in sorted(expire.items())
+    ]
+
+
+def ensure_bucket(target: AwsTarget, bucket: str, expire: dict[str, int] | None = None) -> Action:
+    """Create the bucket if needed and converge its four protections, and the expiry of ``expire``'s
+    prefixes (prefix -> days)."""
     s3 = target.client("s3")
     existed = bucket_exists(s3, bucket)
     if not existed:
@@ -75,6 +91,14 @@ def ensure_bucket(target: AwsTarget, bucket: str) -> Action:
     if not policy or json.loads(policy["Policy"]) != wanted:
         s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(wanted))
         changes.append("tls-only policy")
+    if expire:
+        wanted_rules = lifecycle_rules(expire)
+        current = if_exists(
+            lambda: s3.get_bucket_lifecycle_configuration(Bucket=bucket), ("NoSuchLifecycleConfiguration",)
+        )
+        if not current or current["Rules"] != wanted_rules:
+            s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": wanted_rules})
+            changes.append("lifecycle")
     return outcome("s3_bucket", bucket, existed, changes)
 
 

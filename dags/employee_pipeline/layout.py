@@ -17,6 +17,12 @@ MAX_RECORDS_PER_SHARD = 5000  # ~1.3 MB of JSON: well under Lambda's 6 MB respon
 RAW_PREFIX = "raw/employees"
 QUARANTINE_PREFIX = "quarantine/employees"
 MANIFEST_PREFIX = "manifests/employees"
+# XComs above the threshold (a generator's shard of records) are kept here by Airflow's
+# object-storage XCom backend: the metadata database holds only their path. Expired after a day.
+XCOM_PREFIX = "xcom"
+XCOM_THRESHOLD_BYTES = 512
+XCOM_RETENTION_DAYS = 1
+XCOM_BACKEND = "airflow.providers.common.io.xcom.backend.XComObjectStorageBackend"
 
 
 def batch_id_for(moment: datetime) -> str:
@@ -34,6 +40,16 @@ def parse_batch_id(batch_id: object) -> datetime:
         return datetime.strptime(batch_id, BATCH_ID_FORMAT).replace(tzinfo=UTC)
     except ValueError as err:
         raise ValueError(f"batch_id {batch_id!r} is not a real hour: {err}") from None
+
+
+def xcom_options(bucket: str, conn_id: str) -> dict[str, str]:
+    """The Airflow configuration options (``section.key``) that keep large XComs in ``bucket``."""
+    return {
+        "core.xcom_backend": XCOM_BACKEND,
+        "common.io.xcom_objectstorage_path": f"s3://{conn_id}@{bucket}/{XCOM_PREFIX}",
+        "common.io.xcom_objectstorage_threshold": str(XCOM_THRESHOLD_BYTES),
+        "common.io.xcom_objectstorage_compression": "gzip",
+    }
 
 
 def _partition(batch_id: str) -> str:

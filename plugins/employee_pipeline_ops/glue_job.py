@@ -1,11 +1,14 @@
-"""GlueJobRunOperator: the provider's GlueJobOperator, failing with the job run's own error."""
+"""GlueJobRunOperator: the provider's GlueJobOperator, failing with the job run's own error, also when deferred."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
+from airflow.providers.amazon.aws.triggers.glue import GlueJobCompleteTrigger
 from airflow.sdk.exceptions import AirflowException
+from airflow.triggers.base import TriggerEvent
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -15,23 +18,60 @@ class GlueJobRunFailedError(AirflowException):
     """A Glue job run ended FAILED, TIMEOUT or STOPPED; the message holds its ErrorMessage."""
 
 
+class GlueJobRunTrigger(GlueJobCompleteTrigger):
+    """
+    ``GlueJobCompleteTrigger`` that reports a failed run as an event instead of raising.
+
+    Raised in the trigger, a failure reaches the task as a bare "Trigger failure" (and
+    ``airflow dags test`` fails the task without its retries); as an event it resumes the task,
+    whose ``execute_complete`` names the run's ``ErrorMessage`` and leaves retries to Airflow.
+    """
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        try:
+            async for event in super().run():
+                yield event
+        except AirflowException as err:
+            yield TriggerEvent({"status": "error", "message": str(err), "run_id": self.run_id})
+
+
 class GlueJobRunOperator(GlueJobOperator):
     """
     Run a Glue job like ``GlueJobOperator``; on failure, raise with the run's ``ErrorMessage``.
 
-    The provider only reports ``Exiting Job <run id> Run State: FAILED``; the cause is in
-    ``GetJobRun``. Every argument is ``GlueJobOperator``'s.
+    The provider only reports ``Exiting Job <run id> Run State: FAILED`` (or, deferred,
+    ``Error in glue job: {...}``, and a STOPPED run as a success); the cause is in ``GetJobRun``.
+    Deferred, the run's final state is read again on completion: only SUCCEEDED succeeds.
+    Every argument is ``GlueJobOperator``'s.
     """
+
+    def _run_error(self, run_id: str) -> GlueJobRunFailedError | None:
+        """None when the run SUCCEEDED; else an error with its final state and ErrorMessage."""
+        run = self.hook.conn.get_job_run(JobName=self.job_name, RunId=run_id)["JobRun"]
+        if run["JobRunState"] == "SUCCEEDED":
+            return None
+        detail = f": {run['ErrorMessage']}" if run.get("ErrorMessage") else ""
+        return GlueJobRunFailedError(f"Glue job {self.job_name} run {run_id} ended {run['JobRunState']}{detail}")
 
     def execute(self, context: Context) -> Any:
         try:
             return super().execute(context)
         except AirflowException as err:
-            if not self._job_run_id:
+            error = self._run_error(self._job_run_id) if self._job_run_id else None
+            if error is None:
                 raise
-            run = self.hook.conn.get_job_run(JobName=self.job_name, RunId=self._job_run_id)["JobRun"]
-            if not run.get("ErrorMessage"):
-                raise
-            raise GlueJobRunFailedError(
-                f"Glue job {self.job_name} run {self._job_run_id} ended {run['JobRunState']}: {run['ErrorMessage']}"
-            ) from err
+            raise error from err
+
+    def defer(self, *, trigger: Any, method_name: str, kwargs: dict[str, Any] | None = None, timeout: Any = None):
+        if type(trigger) is GlueJobCompleteTrigger:
+            trigger = GlueJobRunTrigger(**trigger.serialize()[1])
+        super().defer(trigger=trigger, method_name=method_name, kwargs=kwargs, timeout=timeout)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
+        run_id = (event or {}).get("run_id") or context["ti"].xcom_pull(key="glue_job_run_id", task_ids=self.task_id)
+        if not run_id:
+            return super().execute_complete(context, event)
+        if error := self._run_error(run_id):
+            raise error
+        self.log.info("AWS Glue Job: %s status: SUCCEEDED. Run Id: %s", self.job_name, run_id)
+        return run_id

@@ -82,6 +82,10 @@ def test_pipeline_shape() -> None:
     assert "release_batch" in dag.get_task("claim_batch").downstream_task_ids
     assert dag.get_task("wait_for_objects").deferrable
     assert dag.get_task("ingest").verbose
+    # Glue runs while the triggerer waits: no worker slot is held.
+    assert dag.get_task("ingest").deferrable
+    # A shard of records is never rendered into the metadata database.
+    assert "payload" not in dag.get_task("write").template_fields
     assert dag.get_task("ingest").resume_glue_job_on_retry
     assert all(task.on_failure_callback for task in dag.tasks)
     assert set(dag.params.keys()) == {"shards", "records_per_shard", "max_quarantine_fraction"}

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from employee_pipeline.config import PipelineNames, pipeline_names
+from employee_pipeline import layout
+from employee_pipeline.config import DAG_ID, PipelineNames, pipeline_names
+from infra import airflow_records
 from infra.airflow_env import airflow_env
 from infra.batch_state import batch_counts, read_manifest
 from infra.dag_run import DagRunResult, migrate, run_dag
@@ -69,3 +71,26 @@ def pipeline(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     env = airflow_env(home, local_aws, stage=stage)
     migrate(env, home / "migrate.log")
     return Pipeline(aws=aws, names=names, env=env, home=home)
+
+
+def assert_no_record_in_airflow(
+    pipeline: Pipeline, home: Path, run_id: str, batch_id: str, shards: int, logs: list[str]
+) -> None:
+    """Every XCom row of the run under 1 KB; no record's id, name or email in ``logs`` or the rendered fields."""
+    s3, bucket = pipeline.aws.client("s3"), pipeline.names.data_bucket
+    records = [
+        json.loads(line)
+        for shard in range(shards)
+        for line in s3.get_object(Bucket=bucket, Key=layout.raw_key(batch_id, shard))["Body"].iter_lines()
+    ]
+    assert records
+    needles = {value for record in records for value in (record["emp_id"], record["name"], record["email"])}
+    sizes = airflow_records.xcom_bytes(home, DAG_ID, run_id)
+    assert sizes and max(sizes.values()) < 1024, max(sizes.items(), key=lambda item: item[1])
+    # The shards of records went to the XCom prefix in S3: the rows only hold their paths.
+    generated = airflow_records.xcom_values(home, DAG_ID, run_id, "generate")
+    assert len(generated) == shards
+    assert all(path.startswith(f"s3://aws_default@{bucket}/{layout.XCOM_PREFIX}/") for path in generated)
+    rendered = airflow_records.rendered_fields(home, DAG_ID, run_id)
+    for text in (*logs, *rendered.values()):
+        assert not [needle for needle in needles if needle in text]

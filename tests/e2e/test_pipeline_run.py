@@ -7,7 +7,10 @@ from datetime import UTC, datetime
 import pytest
 
 from employee_pipeline import layout
+from employee_pipeline.config import DAG_ID
+from infra import airflow_records
 from infra.local_aws.faults import FAULT_TAG
+from tests.e2e.conftest import assert_no_record_in_airflow
 
 pytestmark = pytest.mark.e2e
 
@@ -28,6 +31,8 @@ def test_full_run_loads_exactly_the_batch_and_a_throttled_rerun_changes_nothing(
     alerts = pipeline.subscribe_alerts()
     first = pipeline.run(HOUR, CONF, "first")
     assert first.succeeded, first.text[-5000:]
+    run_id = airflow_records.run_ids(pipeline.home, DAG_ID)[-1]
+    assert_no_record_in_airflow(pipeline, pipeline.home, run_id, BATCH, CONF["shards"], [first.text])
     assert set(first.states.values()) == {"success"}
     assert pipeline.count(BATCH, CONF["shards"]) == {s: CONF["records_per_shard"] for s in range(CONF["shards"])}
     assert pipeline.table_items() == GENERATED

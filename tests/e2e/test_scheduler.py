@@ -10,8 +10,9 @@ import pytest
 
 from employee_pipeline import layout
 from employee_pipeline.config import DAG_ID
-from infra import airflow_standalone
+from infra import airflow_records, airflow_standalone
 from tests.conftest import free_port
+from tests.e2e.conftest import assert_no_record_in_airflow
 
 pytestmark = pytest.mark.e2e
 
@@ -66,13 +67,40 @@ def _runs(airflow, run_type: str) -> list[dict]:
     return airflow.api("GET", f"/api/v2/dags/{DAG}/dagRuns?run_type={run_type}&limit=100")["dag_runs"]
 
 
+def _task_state(airflow, run_path: str, task: str) -> str | None:
+    try:
+        return airflow.api("GET", f"{run_path}/taskInstances/{task}")["state"]
+    except RuntimeError as err:
+        if "-> 404" in str(err):  # not created yet (a mapped task before its expansion)
+            return None
+        raise
+
+
+def _glue_runs(pipeline, batch: str) -> list[dict]:
+    runs = pipeline.aws.client("glue").get_job_runs(JobName=pipeline.names.glue_job)["JobRuns"]
+    return [run for run in runs if run["Arguments"].get("--batch_id") == batch]
+
+
 def test_rest_run_without_logical_date_then_cleared_from_the_middle(airflow, pipeline) -> None:
     created = airflow.api("POST", f"/api/v2/dags/{DAG}/dagRuns", {"logical_date": None, "conf": CONF})
     assert created["logical_date"] is None
     run_path = f"/api/v2/dags/{DAG}/dagRuns/{created['dag_run_id']}"
+    batch = layout.batch_id_for(datetime.fromisoformat(created["run_after"].replace("Z", "+00:00")))
+
+    # While Glue works, ingest is deferred (the triggerer waits; no worker slot is held).
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while _task_state(airflow, run_path, "ingest") != "deferred":
+        assert time.monotonic() < deadline, "ingest never deferred"
+        assert airflow.api("GET", run_path)["state"] == "running", "the run ended before ingest deferred"
+        time.sleep(0.3)
+    assert [run["JobRunState"] for run in _glue_runs(pipeline, batch)] == ["RUNNING"]
+
     _wait(lambda: airflow.api("GET", run_path)["state"] in ("success", "failed"), "the REST-triggered run")
     assert airflow.api("GET", run_path)["state"] == "success"
-    batch = layout.batch_id_for(datetime.fromisoformat(created["run_after"].replace("Z", "+00:00")))
+    home, run_id = pipeline.home / "standalone", created["dag_run_id"]
+    task_logs = airflow_records.task_log_files(home, DAG, run_id)
+    assert {path.relative_to(home / "logs").parts[2] for path in task_logs} >= {"task_id=generate", "task_id=write"}
+    assert_no_record_in_airflow(pipeline, home, run_id, batch, CONF["shards"], [p.read_text() for p in task_logs])
     assert pipeline.count(batch, 1) == {0: CONF["records_per_shard"]}
     items = pipeline.table_items()
 
@@ -101,16 +129,8 @@ def test_a_failed_run_cleared_from_the_middle_loads_exactly_the_batch(airflow, p
 
     # Once the writer stored the shard, one of its lines is spoiled (as many lines: the writer's count
     # holds), before the sensor and the Glue job get to it: the quarantine gate fails the run.
-    def written() -> bool:
-        try:
-            return airflow.api("GET", f"{run_path}/taskInstances/write/0")["state"] == "success"
-        except RuntimeError as err:
-            if "-> 404" in str(err):  # the mapped task is not expanded yet
-                return False
-            raise
-
     deadline = time.monotonic() + RUN_TIMEOUT_S
-    while not written():
+    while _task_state(airflow, run_path, "write/0") != "success":
         assert time.monotonic() < deadline, "the writer never succeeded"
         time.sleep(0.3)
     written = s3.get_object(Bucket=bucket, Key=key)["Body"].read()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
+from airflow.sdk.exceptions import TaskDeferred
 
 from employee_pipeline import layout
 from employee_pipeline_ops.batch_keys_sensor import S3BatchKeysSensor
-from employee_pipeline_ops.glue_job import GlueJobRunFailedError, GlueJobRunOperator
+from employee_pipeline_ops.glue_job import GlueJobRunFailedError, GlueJobRunOperator, GlueJobRunTrigger
+from employee_pipeline_ops.lambda_invoke import LambdaInvokeOperator
 from generator.handler import handler as generate_locally
 
 pytestmark = pytest.mark.integration
@@ -17,10 +20,7 @@ BATCH = "20260102T03"
 
 
 def _invoke(function: str, payload: object) -> str:
-    from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
-
-    invoke = LambdaInvokeFunctionOperator(task_id="invoke", function_name=function, payload=json.dumps(payload))
-    return invoke.execute({})
+    return LambdaInvokeOperator(task_id="invoke", function_name=function, payload=json.dumps(payload)).execute({})
 
 
 @pytest.mark.parametrize(
@@ -101,21 +101,53 @@ class FakeTaskInstance:
         self.pushed[key] = value
 
 
-def _operator(stage, arguments: dict[str, str]) -> GlueJobRunOperator:
+def _operator(stage, arguments: dict[str, str], **kwargs: object) -> GlueJobRunOperator:
     return GlueJobRunOperator(
         task_id="ingest",
         job_name=stage.glue_job,
         script_args=arguments,
-        verbose=False,
         resume_glue_job_on_retry=True,
         job_poll_interval=1,
+        **{"verbose": False, **kwargs},
     )
+
+
+def _deferred_to_completion(operator: GlueJobRunOperator, ti: FakeTaskInstance) -> str:
+    """execute() defers; the trigger runs as the triggerer would; the task resumes with its event."""
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute({"ti": ti})
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, GlueJobRunTrigger)
+
+    async def first_event():
+        return await anext(trigger.run())
+
+    event = asyncio.run(first_event())
+    return operator.resume_execution(deferred.value.method_name, {"event": event.payload}, {"ti": ti})
 
 
 def test_failed_run_raises_with_the_job_runs_error_message(aws_connection, aws, stage, glue_args) -> None:
     aws.client("s3").put_object(Bucket=stage.data_bucket, Key=layout.raw_key(BATCH, 0), Body=b"{}\n")
     with pytest.raises(GlueJobRunFailedError, match=r"ended FAILED: .*ResourceNotFoundException"):
         _operator(stage, glue_args(BATCH, "missing-table")).execute({"ti": FakeTaskInstance(None)})
+
+
+@pytest.mark.parametrize("verbose", [False, True], ids=["quiet", "verbose"])
+def test_deferred_failed_run_raises_with_the_job_runs_error_message(aws_connection, aws, stage, glue_args, verbose):
+    """The triggerer's side fails differently with and without log forwarding: both end in the ErrorMessage."""
+    aws.client("s3").put_object(Bucket=stage.data_bucket, Key=layout.raw_key(BATCH, 0), Body=b"{}\n")
+    operator = _operator(stage, glue_args(BATCH, "missing-table"), deferrable=True, waiter_delay=1, verbose=verbose)
+    with pytest.raises(GlueJobRunFailedError, match=r"ended FAILED: .*ResourceNotFoundException"):
+        _deferred_to_completion(operator, FakeTaskInstance(None))
+
+
+def test_deferred_run_returns_the_run_id_once_it_succeeded(aws_connection, aws, stage, glue_args) -> None:
+    aws.client("s3").put_object(Bucket=stage.data_bucket, Key=layout.raw_key(BATCH, 0), Body=b"{}\n")
+    ti = FakeTaskInstance(None)
+    run_id = _deferred_to_completion(_operator(stage, glue_args(BATCH), deferrable=True, waiter_delay=1), ti)
+    assert run_id == ti.pushed["glue_job_run_id"]
+    run = aws.client("glue").get_job_run(JobName=stage.glue_job, RunId=run_id)["JobRun"]
+    assert run["JobRunState"] == "SUCCEEDED"
 
 
 @pytest.mark.parametrize("xcom_survived", [True, False], ids=["run-id-in-xcom", "found-by-task-uuid"])
