@@ -6,7 +6,7 @@ import inspect
 import threading
 from typing import Any
 
-from infra.local_aws import bucket_policy, faults, glue_executor, lambda_executor
+from infra.local_aws import bucket_policy, dynamodb_index, faults, glue_executor, lambda_executor
 
 # The seams, as (qualified name, parameters) in the pinned moto.
 SEAMS = {
@@ -25,6 +25,46 @@ SEAMS = {
         "previous_run_id",
         "arguments",
     ],
+    # dynamodb_index: Query narrowed to the queried partition, and the write paths that keep its maps.
+    dynamodb_index.TABLE_QUERY: [
+        "self",
+        "hash_key",
+        "range_comparison",
+        "range_objs",
+        "limit",
+        "exclusive_start_key",
+        "scan_index_forward",
+        "projection_expressions",
+        "index_name",
+        "consistent_read",
+        "filter_expression",
+        "hash_key_conditions",
+        "range_key_conditions",
+        "filter_kwargs",
+    ],
+    dynamodb_index.TABLE_PUT_ITEM: [
+        "self",
+        "item_attrs",
+        "expected",
+        "condition_expression",
+        "expression_attribute_names",
+        "expression_attribute_values",
+        "overwrite",
+        "return_values_on_condition_check_failure",
+    ],
+    dynamodb_index.TABLE_DELETE_ITEM: ["self", "hash_key", "range_key"],
+    dynamodb_index.BACKEND_UPDATE_ITEM: [
+        "self",
+        "table_name",
+        "key",
+        "update_expression",
+        "expression_attribute_names",
+        "expression_attribute_values",
+        "attribute_updates",
+        "expected",
+        "condition_expression",
+        "return_values_on_condition_check_failure",
+    ],
 }
 _installed: dict[str, Any] = {}
 
@@ -33,10 +73,16 @@ class SeamChangedError(RuntimeError):
     """The installed moto no longer has a function the local AWS replaces."""
 
 
-def _resolve(qualified: str) -> Any:
+def _owner(qualified: str) -> tuple[Any, str]:
+    """(the class holding the seam, the attribute's name)."""
     module_name, class_name, attribute = qualified.rsplit(".", 2)
     module = __import__(module_name, fromlist=[class_name])
-    return getattr(getattr(module, class_name), attribute)
+    return getattr(module, class_name), attribute
+
+
+def _resolve(qualified: str) -> Any:
+    owner, attribute = _owner(qualified)
+    return getattr(owner, attribute)
 
 
 def check_seams() -> None:
@@ -131,6 +177,11 @@ def install(endpoint_url: str) -> None:
         "moto.dynamodb.responses.DynamoHandler.batch_write_item": DynamoHandler.batch_write_item,
     }
     DynamoHandler.batch_write_item = faults.wrap_batch_write_item(DynamoHandler.batch_write_item)
+    dynamodb_originals = {name: _resolve(name) for name in dynamodb_index.REPLACED}
+    _installed["originals"].update(dynamodb_originals)
+    for name, replacement in dynamodb_index.replacements(dynamodb_originals).items():
+        owner, attribute = _owner(name)
+        setattr(owner, attribute, replacement)
     FakeBucket.get_permission = bucket_policy.bucket_permission
     LambdaFunction._invoke_lambda = lambda_executor.invoke_lambda
     FakeJob.start_job_run = start_job_run
