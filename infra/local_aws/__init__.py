@@ -1,4 +1,4 @@
-"""The local AWS: moto's ThreadedMotoServer plus executors that really run Lambda and Glue code.
+"""The local AWS: moto's server app plus executors that really run Lambda and Glue code.
 
 moto alone never runs function or job code without Docker. ``install()`` plugs
 two executors into moto 5.x (pinned exactly; the integration tests guard the
@@ -8,4 +8,8 @@ seams):
   from the deployed zip and layers in an isolated subprocess;
 * ``FakeJob.start_job_run`` -> ``glue_executor``: runs the job script from
   emulated S3 with PySpark, RUNNING until it ends, then SUCCEEDED or FAILED.
+
+For scale, ``dynamodb_index`` answers Query from the queried partition only; for
+benchmarks, ``metrics`` counts every request and records Glue runs' and Lambda
+invocations' time and peak memory, served at ``/_local/...`` and read with ``stats``.
 """

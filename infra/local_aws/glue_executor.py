@@ -5,6 +5,10 @@ the exception line as ``ErrorMessage`` (TIMEOUT past the job's timeout). The
 driver's stdout and stderr go to CloudWatch Logs under ``/aws-glue/jobs/output``
 and ``/aws-glue/jobs/error``, stream = run id, where Glue writes them and where
 ``GlueJobOperator(verbose=True)`` reads them.
+
+Each run's wall time and peak memory go to ``metrics.GLUE_RUNS`` (``GET /_local/glue-runs``):
+the driver's whole process tree (Spark's JVM, PySpark's daemon and workers are its
+descendants) is sampled every ``metrics.SAMPLE_INTERVAL_S`` while the run waits for it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+
+from infra.local_aws import metrics
 
 LOG_GROUP = "/aws-glue/jobs"
 _EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)[\w.]*)(?::\s*(.*))?$")
@@ -113,7 +119,36 @@ def _environment(region: str) -> dict[str, str]:
 
 
 def execute(job: Any, run: Any) -> None:
-    """Run the job script to completion and record the outcome on ``run``."""
+    """Run the job script to completion and record the outcome on ``run`` and in ``metrics.GLUE_RUNS``."""
+    usage = metrics.GLUE_RUNS.begin(job.name, run.job_run_id)
+    try:
+        _execute(job, run, usage)
+    finally:
+        metrics.GLUE_RUNS.end(usage, run.status)
+
+
+def _wait_sampling(proc: subprocess.Popen, timeout_s: float, usage: metrics.GlueRun) -> int | None:
+    """``proc``'s exit code, sampling its process tree's RSS meanwhile; None past ``timeout_s``."""
+    import psutil
+
+    try:
+        root = psutil.Process(proc.pid)
+    except psutil.Error:  # already ended and reaped
+        root = None
+    deadline = time.monotonic() + timeout_s
+    while True:
+        rss = metrics.tree_rss(root) if root is not None else None
+        if rss is not None:
+            metrics.GLUE_RUNS.observe(usage, *rss)
+        remaining = deadline - time.monotonic()
+        try:
+            return proc.wait(timeout=max(0.0, min(metrics.SAMPLE_INTERVAL_S, remaining)))
+        except subprocess.TimeoutExpired:
+            if remaining <= metrics.SAMPLE_INTERVAL_S:
+                return None
+
+
+def _execute(job: Any, run: Any, usage: metrics.GlueRun) -> None:
     region, account = job.backend.region_name, job.backend.account_id
     out_sink = _LogSink(account, region, f"{LOG_GROUP}/output", run.job_run_id)
     err_sink = _LogSink(account, region, f"{LOG_GROUP}/error", run.job_run_id)
@@ -147,9 +182,8 @@ def execute(job: Any, run: Any) -> None:
         ]
         for pump in pumps:
             pump.start()
-        try:
-            returncode = proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
+        returncode = _wait_sampling(proc, timeout_s, usage)
+        if returncode is None:
             proc.kill()
             proc.wait()
             for pump in pumps:

@@ -1,4 +1,9 @@
-"""Runs a deployed Lambda function locally: its zip and layers, its environment, its timeout."""
+"""Runs a deployed Lambda function locally: its zip and layers, its environment, its timeout.
+
+Each invocation's wall time (unpacking included) and the runtime's peak RSS go to
+``metrics.LAMBDA_INVOCATIONS`` (``GET /_local/lambda-invocations``), the peak also to
+the log's REPORT line as AWS writes it.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,8 @@ import uuid
 import zipfile
 from pathlib import Path
 from typing import Any
+
+from infra.local_aws import metrics
 
 RUNTIME_SCRIPT = Path(__file__).with_name("lambda_runtime.py")
 # What the python3.12 managed runtime provides besides the standard library.
@@ -84,7 +91,9 @@ def _environment(function: Any, request_id: str) -> dict[str, str]:
 def run_function(function: Any, event: Any) -> tuple[str, bool, str]:
     """Invoke ``function`` (a moto LambdaFunction) with ``event``: (payload, errored, logs)."""
     request_id = str(uuid.uuid4())
+    invoked = time.monotonic()
     timeout = float(function.timeout or 3)
+    max_rss_bytes = None
     with tempfile.TemporaryDirectory(prefix="lambda-") as tmp:
         task, opt, result_file = Path(tmp, "task"), Path(tmp, "opt"), Path(tmp, "result.json")
         _extract(function.code_bytes, task)
@@ -119,6 +128,7 @@ def run_function(function: Any, event: Any) -> tuple[str, bool, str]:
             if result_file.exists():
                 result = json.loads(result_file.read_text())
                 payload, errored = result["payload"], result["errored"]
+                max_rss_bytes = result.get("max_rss_bytes")
             else:
                 payload = {
                     "errorMessage": f"Runtime exited with error: exit status {proc.returncode}",
@@ -134,10 +144,13 @@ def run_function(function: Any, event: Any) -> tuple[str, bool, str]:
             }
             errored = True
     duration_ms = (time.monotonic() - started) * 1000
+    memory = "" if max_rss_bytes is None else f"\tMax Memory Used: {max_rss_bytes // 2**20} MB"
     logs = (
         f"START RequestId: {request_id} Version: {function.version}\n{output}"
-        f"END RequestId: {request_id}\nREPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\n"
+        f"END RequestId: {request_id}\nREPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms"
+        f"\tMemory Size: {function.memory_size} MB{memory}\n"
     )
+    metrics.LAMBDA_INVOCATIONS.add(function.function_name, time.monotonic() - invoked, max_rss_bytes, errored)
     return json.dumps(payload), errored, logs
 
 

@@ -39,6 +39,14 @@ def _error(error_type: str, message: str, exc: BaseException) -> dict:
     }
 
 
+def _max_rss_bytes() -> int:
+    """Peak RSS of this runtime, or of a process the handler ran if larger: AWS's "Max Memory Used"."""
+    import resource
+
+    peak = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB on Linux
+
+
 def main() -> int:
     handler, task_root, result_file, timeout_s, *paths = sys.argv[1:]
     sys.path[:0] = [task_root, *paths]
@@ -64,7 +72,7 @@ def main() -> int:
             print(f"[ERROR] {type(exc).__name__}: {exc}", file=sys.stderr)
             traceback.print_exc()
     with open(result_file, "w") as out:
-        json.dump({"errored": errored, "payload": result}, out)
+        json.dump({"errored": errored, "payload": result, "max_rss_bytes": _max_rss_bytes()}, out)
     return 0
 
 

@@ -25,6 +25,8 @@ SEAMS = {
         "previous_run_id",
         "arguments",
     ],
+    # server.serve puts metrics.LocalEndpoints in front of moto's WSGI app.
+    "moto.moto_server.werkzeug_app.DomainDispatcherApplication.__call__": ["self", "environ", "start_response"],
     # dynamodb_index: Query narrowed to the queried partition, and the write paths that keep its maps.
     dynamodb_index.TABLE_QUERY: [
         "self",

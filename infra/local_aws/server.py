@@ -98,21 +98,31 @@ def _end_children() -> None:
 
 
 def serve(host: str, port: int) -> None:
-    """Run the emulator in the foreground until SIGTERM or Ctrl-C."""
-    from moto.server import ThreadedMotoServer
+    """Run the emulator in the foreground until SIGTERM or Ctrl-C.
 
+    moto's app, served as moto's ``ThreadedMotoServer`` serves it (werkzeug, a thread per
+    request, moto's request handler), behind ``metrics.LocalEndpoints``: request counts and
+    the ``/_local/...`` endpoints.
+    """
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    from infra.local_aws.metrics import LocalEndpoints
     from infra.local_aws.patches import install
 
     ensure_port_free(host, port)
     install(endpoint_url(host, port))
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-    server.start()
+    app = LocalEndpoints(DomainDispatcherApplication(create_backend_app))
+    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    serving = threading.Thread(target=server.serve_forever, name="local-aws", daemon=True)
+    serving.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     print(f"local AWS listening on {endpoint_url(host, port)} (Lambda and Glue executors installed)", flush=True)
     stop.wait()
-    server.stop()
+    server.shutdown()
+    serving.join()
     _end_children()
     print("local AWS stopped", flush=True)
 
