@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -383,39 +382,3 @@ def test_concurrent_writers_and_readers_end_as_moto(dynamodb, monkeypatch, origi
         thread.join()
     assert errors == []
     _assert_same_as_moto(client, monkeypatch, originals)
-
-
-def test_speedup_at_100000_items(dynamodb, monkeypatch, originals, capsys) -> None:
-    """Not an assertion on time: prints the count check's 1000 Queries with the index, and moto's per Query."""
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.dynamodb.models import dynamodb_backends
-
-    items, shards, moto_samples = 100_000, 1000, 10
-    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
-    for i in range(items):
-        backend.put_item(EMPLOYEES, _employee(f"e{i:06d}", f"b#{i % shards}"))
-
-    def count(shard: int) -> dict[str, Any]:
-        return dynamodb.query(
-            TableName=EMPLOYEES,
-            IndexName=BY_SHARD,
-            KeyConditionExpression="batch_shard = :k",
-            FilterExpression="load_id = :l",
-            ExpressionAttributeValues={":k": {"S": f"b#{shard}"}, ":l": {"S": "L1"}},
-            Select="COUNT",
-        )
-
-    started = time.perf_counter()
-    fast = [count(shard) for shard in range(shards)]
-    fast_s = time.perf_counter() - started
-    assert all(page["Count"] == items // shards for page in fast)
-    started = time.perf_counter()
-    slow = _moto(monkeypatch, originals, lambda: [count(shard) for shard in range(moto_samples)])
-    moto_s = (time.perf_counter() - started) / moto_samples
-    assert [page["Count"] for page in slow] == [page["Count"] for page in fast[:moto_samples]]
-    with capsys.disabled():
-        print(
-            f"\nGSI Query at {items:,} items: {shards} Queries take {fast_s:.2f} s with the local AWS's index; "
-            f"moto alone {moto_s:.2f} s per Query ({moto_samples} measured), ~{moto_s * shards:.0f} s for {shards} "
-            f"(x{moto_s * shards / fast_s:.0f})"
-        )
