@@ -37,6 +37,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from decimal import Decimal
 from typing import Any
 
@@ -103,7 +104,8 @@ UNPAIRED_SURROGATE_PATTERN = (
 )
 MAX_WRITE_ATTEMPTS = 12
 # Adaptive retries back off on DynamoDB throttling instead of failing the task.
-BOTO_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 10})
+WRITE_THREADS = 4  # BatchWriteItem requests in flight per Spark task
+BOTO_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 10}, max_pool_connections=2 * WRITE_THREADS)
 THROTTLING_ERRORS = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
 
 
@@ -424,20 +426,36 @@ def batch_write(client: Any, table_name: str, items: list[dict[str, Any]], sleep
     )
 
 
-def write_items(rows: Iterable[Any], table_name: str) -> Iterator[tuple[int, int]]:
-    """Executor side: upsert one partition in batches of 25; yields (written, retries)."""
-    client = boto3.client("dynamodb", config=BOTO_CONFIG)
-    serializer = TypeSerializer()
-    written = retries = 0
+def _chunks(rows: Iterable[Any], serializer: TypeSerializer) -> Iterator[list[dict[str, Any]]]:
+    """Rows as typed DynamoDB items, 25 at a time (one BatchWriteItem each)."""
     chunk: list[dict[str, Any]] = []
     for row in rows:
         chunk.append({k: serializer.serialize(dynamo_value(v)) for k, v in row.asDict().items() if v is not None})
         if len(chunk) == DYNAMODB_BATCH:
-            retries += batch_write(client, table_name, chunk)
-            written, chunk = written + len(chunk), []
+            yield chunk
+            chunk = []
     if chunk:
-        retries += batch_write(client, table_name, chunk)
-        written += len(chunk)
+        yield chunk
+
+
+def write_items(rows: Iterable[Any], table_name: str) -> Iterator[tuple[int, int]]:
+    """Executor side: upsert one partition in batches of 25; yields (written, retries).
+
+    WRITE_THREADS requests are in flight at once (a bounded window, so the partition is never held
+    twice in memory): one BatchWriteItem at a time leaves the task waiting on the network most of
+    the time while this task's items are serialized on the same core.
+    """
+    client = boto3.client("dynamodb", config=BOTO_CONFIG)
+    written = retries = 0
+    in_flight: set[Future[int]] = set()
+    with ThreadPoolExecutor(WRITE_THREADS) as pool:
+        for chunk in _chunks(rows, TypeSerializer()):
+            if len(in_flight) >= 2 * WRITE_THREADS:
+                done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                retries += sum(future.result() for future in done)
+            in_flight.add(pool.submit(batch_write, client, table_name, chunk))
+            written += len(chunk)
+        retries += sum(future.result() for future in in_flight)
     yield written, retries
 
 

@@ -33,7 +33,7 @@ DAGRUN_TIMEOUT_S = 2 * 3600
 # A lease outlives no run: a run is failed at DAGRUN_TIMEOUT_S, so a crashed holder frees it by then.
 LEASE_SECONDS = DAGRUN_TIMEOUT_S
 GLUE_TIMEOUT_MINUTES = 60  # the Glue job's own Timeout; the deferred ingest waits as long
-GLUE_POLL_S = 10  # how often the triggerer asks Glue for the run's state
+GLUE_POLL_S = 5  # how often the triggerer asks Glue for the run's state
 
 _NAME_PART = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
 

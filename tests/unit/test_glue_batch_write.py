@@ -61,3 +61,45 @@ def test_other_errors_are_not_swallowed() -> None:
 
     with pytest.raises(ClientError, match="ResourceNotFoundException"):
         job.batch_write(Broken(), "t", _items(1), sleep=lambda _: None)
+
+
+class Row:
+    """What write_items reads of a Spark Row."""
+
+    def __init__(self, emp_id: str) -> None:
+        self.values = {"emp_id": emp_id, "age": 30, "city": None}
+
+    def asDict(self) -> dict[str, Any]:
+        return self.values
+
+
+class ConcurrentClient:
+    """BatchWriteItem double that records every item and the most requests in flight at once."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.lock, self.items, self.in_flight, self.most = threading.Lock(), [], 0, 0
+
+    def batch_write_item(self, RequestItems: dict[str, list]) -> dict[str, Any]:
+        import time
+
+        with self.lock:
+            self.in_flight += 1
+            self.most = max(self.most, self.in_flight)
+            self.items.extend(r["PutRequest"]["Item"] for r in RequestItems["t"])
+        time.sleep(0.01)
+        with self.lock:
+            self.in_flight -= 1
+        return {"UnprocessedItems": {}, "ResponseMetadata": {"RetryAttempts": 1}}
+
+
+def test_write_items_sends_every_row_once_with_requests_overlapping(monkeypatch: pytest.MonkeyPatch) -> None:
+    client = ConcurrentClient()
+    monkeypatch.setattr(job.boto3, "client", lambda *args, **kwargs: client)
+    rows = [Row(f"e{i}") for i in range(1001)]
+
+    assert list(job.write_items(iter(rows), "t")) == [(1001, 41)]  # 41 requests: 40 of 25 and one of 1
+    assert sorted(item["emp_id"]["S"] for item in client.items) == sorted(f"e{i}" for i in range(1001))
+    assert all("city" not in item and item["age"] == {"N": "30"} for item in client.items)
+    assert 1 < client.most <= job.WRITE_THREADS
