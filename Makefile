@@ -9,9 +9,10 @@ LOCAL_AWS_PORT ?= 4566
 SHARDS ?= 2
 RECORDS_PER_SHARD ?= 500
 STAGE ?= local
+BENCH_RECORDS ?= 100000
 export LOCAL_AWS_PORT
 
-.PHONY: demo test airflow lint format clean venv lock java local-aws-start local-aws-stop local-aws-health deploy-local
+.PHONY: demo test bench airflow lint format clean venv lock java local-aws-start local-aws-stop local-aws-health deploy-local
 
 ## demo: local AWS up, stage `local` deployed, one full hourly DAG run, a summary (last line: JSON)
 demo: venv java
@@ -20,6 +21,10 @@ demo: venv java
 ## test: the whole suite (unit, DAG integrity, integration and end-to-end on the local AWS)
 test: venv java
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## bench: the pipeline measured on the local AWS at 10,000 and BENCH_RECORDS records (JSON in bench/results/)
+bench: venv java
+	$(BIN)/python -m bench --records $(BENCH_RECORDS) --port $(LOCAL_AWS_PORT)
 
 ## airflow: Airflow standalone wired to the local AWS (Ctrl-C stops everything)
 airflow: venv java

@@ -1,0 +1,1 @@
+"""``make bench``: the pipeline's throughput, requests, Airflow footprint and memory, against baselines."""

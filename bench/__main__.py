@@ -1,0 +1,165 @@
+"""``make bench``: the pipeline on the local AWS at 10,000 and BENCH_RECORDS records, with baselines.
+
+Prints a table and writes every figure as JSON under bench/results/ (``latest.json`` too).
+Nothing here is a test: figures are for comparing runs on one machine, as ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench.run import Size, measure, write_json
+from employee_pipeline.config import pipeline_names
+from infra import ROOT
+from infra.airflow_env import airflow_env
+from infra.dag_run import migrate
+from infra.deploy import deploy
+from infra.local_aws import server
+from infra.session import AwsTarget
+
+STAGE = "bench"
+RESULTS = ROOT / "bench" / "results"
+GROWTH_FROM = 10_000
+FIRST_HOUR = datetime(2026, 1, 1, tzinfo=UTC)  # each measured size loads its own, never-loaded hour
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 2) if a and b else None
+
+
+def growth(small: dict[str, Any], large: dict[str, Any]) -> dict[str, Any]:
+    """How time and peak memory grow from the small run to the large one."""
+    return {
+        "records_ratio": _ratio(large["records"], small["records"]),
+        "run_wall_ratio": _ratio(large["run_wall_s"], small["run_wall_s"]),
+        "ingest_ratio": _ratio(large["stages_s"].get("ingest"), small["stages_s"].get("ingest")),
+        "glue_load_ratio": _ratio(large["glue_timings_s"].get("load_s"), small["glue_timings_s"].get("load_s")),
+        "glue_peak_rss_ratio": _ratio(large["glue_peak_tree_rss_mb"], small["glue_peak_tree_rss_mb"]),
+        "airflow_peak_rss_ratio": _ratio(large["airflow_peak_tree_rss_mb"], small["airflow_peak_tree_rss_mb"]),
+    }
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def table(result: dict[str, Any]) -> str:
+    """The results as the README's Performance section shows them."""
+    runs = result["runs"]
+    header = "| | " + " | ".join(f"{r['records']:,} records" for r in runs) + " |"
+    lines = [header, "|---" * (len(runs) + 1) + "|"]
+
+    def row(label: str, value: Any) -> None:
+        lines.append(f"| {label} | " + " | ".join(str(value(r)) for r in runs) + " |")
+
+    row("whole run (s)", lambda r: r["run_wall_s"])
+    for stage in ("generate", "write", "wait", "ingest", "count_check"):
+        row(
+            f"{stage} (s, records/s)",
+            lambda r, s=stage: f"{r['stages_s'].get(s, '-')} ({r['stages_records_per_s'].get(s, '-'):,})",
+        )
+    row("Glue load step (s)", lambda r: r["glue_timings_s"].get("load_s", "-"))
+    row("batch_writer baseline (s)", lambda r: r["baselines"]["batch_writer"]["seconds"])
+    row("Glue load / batch_writer", lambda r: r.get("ingest_load_vs", {}).get("batch_writer", "-"))
+    row(
+        "put_item baseline (records/s)",
+        lambda r: f"{r['baselines']['put_item']['records_per_s']:,}",
+    )
+    row("Glue load / put_item", lambda r: r.get("ingest_load_vs", {}).get("put_item", "-"))
+    row("DynamoDB write requests / 1k records", lambda r: r["dynamodb_write_requests_per_1k_records"])
+    row("S3 requests", lambda r: r["s3_requests"])
+    row("XCom row max / total (bytes)", lambda r: f"{r['xcom_row_max_bytes']} / {r['xcom_total_bytes']:,}")
+    row("task log total (bytes)", lambda r: f"{r['task_log_total_bytes']:,}")
+    row("Glue peak RSS (MB)", lambda r: r["glue_peak_tree_rss_mb"])
+    row("Airflow task process peak RSS (MB)", lambda r: r["airflow_peak_tree_rss_mb"])
+    out = ["\n".join(lines)]
+    if result.get("growth"):
+        g = result["growth"]
+        out.append(
+            f"growth x{g['records_ratio']} records: whole run x{g['run_wall_ratio']}, ingest x{g['ingest_ratio']}, "
+            f"Glue load x{g['glue_load_ratio']}; peak RSS Glue x{g['glue_peak_rss_ratio']}, "
+            f"Airflow x{g['airflow_peak_rss_ratio']}"
+        )
+    p = result.get("parse_time")
+    if p:
+        out.append(
+            f"DAG parse: {p['dag_s']:.3f}s, minimal DAG with the same provider operators {p['minimal_s']:.3f}s "
+            f"(x{p['ratio']})"
+        )
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=int(os.environ.get("BENCH_RECORDS", "100000")))
+    parser.add_argument("--records-per-shard", type=int, default=5000)
+    parser.add_argument(
+        "--growth-from", type=int, default=GROWTH_FROM, help="also run this size first (0: only --records)"
+    )
+    parser.add_argument("--port", type=int, default=server.DEFAULT_PORT)
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--no-parse-time", action="store_true", help="skip the DAG parse-time comparison")
+    args = parser.parse_args(argv)
+    sizes = [Size(n, min(args.records_per_shard, n)) for n in (args.growth_from, args.records) if n > 0]
+    if args.growth_from >= args.records:
+        sizes = sizes[-1:]
+    started = time.perf_counter()
+    result: dict[str, Any] = {"machine": machine(), "runs": []}
+    if not args.no_parse_time:
+        from bench import parse_time
+
+        say("DAG parse time, against a minimal DAG of the same provider operators")
+        result["parse_time"] = parse_time.measure()
+
+    endpoint = server.endpoint_url(port=args.port)
+    say(f"starting the local AWS on {endpoint}")
+    try:
+        server.start(port=args.port)
+    except server.LocalAwsError as err:
+        say(f"error: {err}")
+        return 1
+    home = Path(tempfile.mkdtemp(prefix="airflow-home-", dir=ROOT / ".demo" if (ROOT / ".demo").is_dir() else None))
+    try:
+        target, names = AwsTarget(endpoint_url=endpoint), pipeline_names(STAGE)
+        say(f"deploying stage '{STAGE}'")
+        deploy(target, names)
+        env = airflow_env(home, endpoint, stage=STAGE)
+        migrate(env, home / "migrate.log")
+        for index, size in enumerate(sizes):
+            hour = FIRST_HOUR + timedelta(hours=index)
+            result["runs"].append(measure(target, endpoint, names, env, home, hour, size, say))
+    finally:
+        server.stop(args.port)
+        shutil.rmtree(home, ignore_errors=True)
+    if len(result["runs"]) == 2:
+        result["growth"] = growth(*result["runs"])
+    result["bench_wall_s"] = round(time.perf_counter() - started, 1)
+    path = write_json(result, args.results)
+    say("")
+    say(table(result))
+    say(f"\nwritten to {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
