@@ -1,4 +1,5 @@
-"""DAG parse time against the floor: a minimal DAG with the same three provider operators.
+"""DAG parse time against the floor: a minimal DAG with the same three provider operators (and the
+same plus one ``@task``).
 
 Each parse runs as the DAG processor parses a file: in a fresh Python process with Airflow and
 its settings already loaded (not timed), then ``DagBag`` of that one file (timed). The two files
@@ -22,7 +23,12 @@ from infra.airflow_env import airflow_env
 
 DAG_FILE = ROOT / "dags" / "employee_batch_pipeline.py"
 MINIMAL_DAG_FILE = ROOT / "bench" / "minimal_dag" / "minimal_dag.py"
-DAG_IDS = {DAG_FILE: "employee_batch_pipeline", MINIMAL_DAG_FILE: "minimal_provider_operators"}
+TASKFLOW_DAG_FILE = ROOT / "bench" / "minimal_dag" / "minimal_taskflow_dag.py"
+DAG_IDS = {
+    DAG_FILE: "employee_batch_pipeline",
+    MINIMAL_DAG_FILE: "minimal_provider_operators",
+    TASKFLOW_DAG_FILE: "minimal_with_taskflow",
+}
 # Only parsed, never contacted.
 ENDPOINT_URL = "http://127.0.0.1:4566"
 
@@ -61,7 +67,7 @@ def parse_seconds(path: Path, env: dict[str, str]) -> float:
 
 def measure(repeats: int = 7) -> dict[str, Any]:
     """Median parse seconds of the DAG and of the minimal DAG, parsed alternately ``repeats`` times each."""
-    samples: dict[Path, list[float]] = {DAG_FILE: [], MINIMAL_DAG_FILE: []}
+    samples: dict[Path, list[float]] = {DAG_FILE: [], MINIMAL_DAG_FILE: [], TASKFLOW_DAG_FILE: []}
     with tempfile.TemporaryDirectory(prefix="parse-time-") as home:
         env = airflow_env(Path(home), ENDPOINT_URL)
         env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -72,13 +78,17 @@ def measure(repeats: int = 7) -> dict[str, Any]:
             for path in samples:
                 samples[path].append(parse_seconds(path, env))
     dag_s, minimal_s = statistics.median(samples[DAG_FILE]), statistics.median(samples[MINIMAL_DAG_FILE])
+    taskflow_s = statistics.median(samples[TASKFLOW_DAG_FILE])
     return {
         "dag_s": round(dag_s, 4),
         "minimal_s": round(minimal_s, 4),
         "ratio": round(dag_s / minimal_s, 3),
+        "minimal_taskflow_s": round(taskflow_s, 4),
+        "ratio_to_taskflow": round(dag_s / taskflow_s, 3),
         "repeats": repeats,
         "dag_samples": [round(s, 4) for s in samples[DAG_FILE]],
         "minimal_samples": [round(s, 4) for s in samples[MINIMAL_DAG_FILE]],
+        "minimal_taskflow_samples": [round(s, 4) for s in samples[TASKFLOW_DAG_FILE]],
     }
 
 

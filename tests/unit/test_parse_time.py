@@ -26,6 +26,6 @@ def test_the_minimal_dag_is_the_three_provider_operators_and_nothing_else() -> N
 def test_each_file_parses_alone_into_its_dag_in_the_benchmark_subprocess() -> None:
     with tempfile.TemporaryDirectory() as home:
         env = parse_time.airflow_env(Path(home), parse_time.ENDPOINT_URL)
-        for path in (parse_time.DAG_FILE, parse_time.MINIMAL_DAG_FILE):
+        for path in parse_time.DAG_IDS:
             # The child asserts the expected DAG id and no import errors; a failure raises here.
             assert parse_time.parse_seconds(path, env) > 0
