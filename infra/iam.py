@@ -77,18 +77,22 @@ def _document(value: Any) -> Any:
     return json.loads(unquote(value)) if isinstance(value, str) else value
 
 
-def ensure_role(target: AwsTarget, role: str, service: str, policy: dict[str, Any]) -> Action:
+def ensure_role(
+    target: AwsTarget, role: str, service: str, policy: dict[str, Any], trust: dict[str, Any] | None = None
+) -> Action:
+    """Create or converge ``role``: trusted by ``service`` (or the ``trust`` document), one inline policy."""
+    trust = trust or _trust(service)
     iam = target.client("iam")
     current = if_exists(lambda: iam.get_role(RoleName=role), ("NoSuchEntity",))
     changes = []
     if current is None:
         iam.create_role(
             RoleName=role,
-            AssumeRolePolicyDocument=json.dumps(_trust(service)),
+            AssumeRolePolicyDocument=json.dumps(trust),
             Description="employee batch pipeline",
         )
-    elif _document(current["Role"]["AssumeRolePolicyDocument"]) != _trust(service):
-        iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(_trust(service)))
+    elif _document(current["Role"]["AssumeRolePolicyDocument"]) != trust:
+        iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(trust))
         changes.append("trust policy")
     inline = if_exists(lambda: iam.get_role_policy(RoleName=role, PolicyName=INLINE_POLICY), ("NoSuchEntity",))
     if inline is None or _document(inline["PolicyDocument"]) != policy:

@@ -1,0 +1,185 @@
+"""The MWAA environment's execution role: what the DAG calls, scoped to the stage, plus what MWAA needs.
+
+Generated from the same names as everything else, so it always matches what ``deploy`` created.
+MWAA's own statements follow the execution-role policy of the MWAA User Guide ("Amazon MWAA
+execution role", for an environment using an AWS-owned KMS key).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from employee_pipeline.config import PipelineNames
+from employee_pipeline.layout import MANIFEST_PREFIX, RAW_PREFIX, XCOM_PREFIX
+from infra.session import AwsTarget
+
+MWAA_SERVICES = ("airflow.amazonaws.com", "airflow-env.amazonaws.com")
+
+
+def environment_name(names: PipelineNames) -> str:
+    """The default MWAA environment name of a stage."""
+    return f"{names.prefix}-{names.stage}"
+
+
+def source_bucket_name(names: PipelineNames) -> str:
+    """The default source bucket of a stage's environment (MWAA requires the ``airflow-`` prefix)."""
+    return f"airflow-{names.prefix}-{names.stage}"
+
+
+def role_name(names: PipelineNames) -> str:
+    return f"{names.prefix}-{names.stage}-mwaa-execution"
+
+
+def trust_policy(target: AwsTarget) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": list(MWAA_SERVICES)},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": target.account_id}},
+            }
+        ],
+    }
+
+
+def _pipeline_statements(target: AwsTarget, names: PipelineNames) -> list[dict[str, Any]]:
+    """What the DAG's tasks, sensors, operators, XCom backend and alert callback call."""
+    data = f"arn:{target.partition}:s3:::{names.data_bucket}"
+    table = target.arn("dynamodb", f"table/{names.table}")
+    return [
+        {
+            "Sid": "InvokeThePipelineLambdas",
+            "Effect": "Allow",
+            "Action": "lambda:InvokeFunction",
+            "Resource": [
+                target.arn("lambda", f"function:{names.generator_function}"),
+                target.arn("lambda", f"function:{names.writer_function}"),
+            ],
+        },
+        # HeadObject (the sensor) tells a missing key from a forbidden one only with ListBucket;
+        # s3fs (the XCom backend) checks the bucket with HeadBucket, which has no prefix to condition on.
+        {"Sid": "ListTheDataBucket", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": data},
+        {
+            "Sid": "ReadShardsManifestsAndXComs",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": [f"{data}/{RAW_PREFIX}/*", f"{data}/{MANIFEST_PREFIX}/*", f"{data}/{XCOM_PREFIX}/*"],
+        },
+        {
+            "Sid": "ObjectStorageXComs",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:DeleteObject"],
+            "Resource": f"{data}/{XCOM_PREFIX}/*",
+        },
+        {
+            "Sid": "RunTheGlueJob",
+            "Effect": "Allow",
+            "Action": ["glue:GetJob", "glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"],
+            "Resource": target.arn("glue", f"job/{names.glue_job}"),
+        },
+        {
+            "Sid": "ReadTheGlueJobLogs",
+            "Effect": "Allow",
+            "Action": ["logs:GetLogEvents", "logs:FilterLogEvents"],
+            "Resource": target.arn("logs", "log-group:/aws-glue/jobs/*"),
+        },
+        {
+            "Sid": "CountTheBatch",
+            "Effect": "Allow",
+            "Action": "dynamodb:Query",
+            "Resource": f"{table}/index/{names.gsi}",
+        },
+        {
+            "Sid": "HoldTheBatchLease",
+            "Effect": "Allow",
+            "Action": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"],
+            "Resource": target.arn("dynamodb", f"table/{names.lease_table}"),
+        },
+        {
+            "Sid": "PublishFailureAlerts",
+            "Effect": "Allow",
+            "Action": "sns:Publish",
+            "Resource": target.arn("sns", names.alerts_topic),
+        },
+        # The alert callback names the account in its message.
+        {"Sid": "WhoAmI", "Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"},
+    ]
+
+
+def _mwaa_statements(target: AwsTarget, environment: str, source_bucket: str) -> list[dict[str, Any]]:
+    """What MWAA itself needs of its execution role."""
+    region, account, partition = target.region_name, target.account_id, target.partition
+    bucket = f"arn:{partition}:s3:::{source_bucket}"
+    return [
+        {
+            "Sid": "MwaaPublishMetrics",
+            "Effect": "Allow",
+            "Action": "airflow:PublishMetrics",
+            "Resource": target.arn("airflow", f"environment/{environment}"),
+        },
+        {
+            "Sid": "MwaaNoBucketListing",
+            "Effect": "Deny",
+            "Action": "s3:ListAllMyBuckets",
+            "Resource": [bucket, f"{bucket}/*"],
+        },
+        {
+            "Sid": "MwaaReadSourceBucket",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject*", "s3:GetBucket*", "s3:List*"],
+            "Resource": [bucket, f"{bucket}/*"],
+        },
+        {
+            "Sid": "MwaaLogs",
+            "Effect": "Allow",
+            "Action": [
+                "logs:CreateLogStream",
+                "logs:CreateLogGroup",
+                "logs:PutLogEvents",
+                "logs:GetLogEvents",
+                "logs:GetLogRecord",
+                "logs:GetLogGroupFields",
+                "logs:GetQueryResults",
+            ],
+            "Resource": target.arn("logs", f"log-group:airflow-{environment}-*"),
+        },
+        {"Sid": "MwaaDescribeLogGroups", "Effect": "Allow", "Action": "logs:DescribeLogGroups", "Resource": "*"},
+        {
+            "Sid": "MwaaPublicAccessBlockCheck",
+            "Effect": "Allow",
+            "Action": "s3:GetAccountPublicAccessBlock",
+            "Resource": "*",
+        },
+        {"Sid": "MwaaMetrics", "Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*"},
+        # The Celery queues live in an account MWAA owns: the account cannot be named.
+        {
+            "Sid": "MwaaCeleryQueues",
+            "Effect": "Allow",
+            "Action": [
+                "sqs:ChangeMessageVisibility",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:GetQueueUrl",
+                "sqs:ReceiveMessage",
+                "sqs:SendMessage",
+            ],
+            "Resource": f"arn:{partition}:sqs:{region}:*:airflow-celery-*",
+        },
+        {
+            "Sid": "MwaaQueueEncryption",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*", "kms:Encrypt"],
+            "NotResource": f"arn:{partition}:kms:*:{account}:key/*",
+            "Condition": {"StringLike": {"kms:ViaService": [f"sqs.{region}.amazonaws.com"]}},
+        },
+    ]
+
+
+def execution_policy(target: AwsTarget, names: PipelineNames, environment: str, source_bucket: str) -> dict[str, Any]:
+    """The execution role's inline policy for ``environment`` reading its DAGs from ``source_bucket``."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": _pipeline_statements(target, names) + _mwaa_statements(target, environment, source_bucket),
+    }
