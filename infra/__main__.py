@@ -1,5 +1,6 @@
-"""``python -m infra deploy|destroy|status --stage STAGE [--endpoint-url URL] [--json]``
-and ``python -m infra cost [--records N] [--records-per-shard R] [--environment-class C] [--json]``."""
+"""``python -m infra deploy|destroy|status --stage STAGE [--endpoint-url URL] [--json]``,
+``python -m infra cost [--records N] [--records-per-shard R] [--environment-class C] [--json]``
+and ``python -m infra mwaa bundle --out DIR --stage STAGE [--prefix P] [--json]``."""
 
 from __future__ import annotations
 
@@ -7,18 +8,24 @@ import argparse
 import json
 import sys
 from collections import Counter
+from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from employee_pipeline.config import DEFAULT_PREFIX, pipeline_names
 from infra import cost
 from infra.deploy import deploy, destroy, status
+from infra.mwaa.bundle import SOURCE_BUCKET_LAYOUT, build_bundle
 from infra.packaging import PackagingError
 from infra.session import AwsTarget
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m infra", description="Provision the employee batch pipeline.")
+    parser = argparse.ArgumentParser(
+        prog="python -m infra",
+        description="Provision the employee batch pipeline.",
+        epilog="MWAA: python -m infra mwaa bundle --help",
+    )
     parser.add_argument("command", choices=("deploy", "destroy", "status", "cost"))
     parser.add_argument("--stage", help="deployment stage, e.g. dev, prod, local (deploy, destroy and status)")
     parser.add_argument("--prefix", default=DEFAULT_PREFIX, help=f"resource name prefix (default {DEFAULT_PREFIX})")
@@ -51,7 +58,49 @@ def _cost(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mwaa_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m infra mwaa", description="The MWAA environment's source bucket.")
+    actions = parser.add_subparsers(dest="action", required=True)
+    bundle = actions.add_parser(
+        "bundle",
+        help="write what the source bucket receives: dags/, plugins.zip, requirements.txt, startup.sh",
+        description="Write what the MWAA source bucket receives: dags/, plugins.zip, requirements.txt and "
+        "startup.sh (which sets the stage's Airflow Variables). The same checkout gives the same bytes.",
+    )
+    bundle.add_argument("--out", required=True, help="the bundle folder: new, empty or an earlier bundle (replaced)")
+    bundle.add_argument("--stage", required=True, help="deployment stage the environment runs, e.g. dev, prod")
+    bundle.add_argument("--prefix", default=DEFAULT_PREFIX, help=f"resource name prefix (default {DEFAULT_PREFIX})")
+    bundle.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    return parser
+
+
+def _mwaa(argv: list[str]) -> int:
+    args = _mwaa_parser().parse_args(argv)
+    try:
+        names = pipeline_names(args.stage, args.prefix)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    try:
+        bundle = build_bundle(Path(args.out), names)
+    except (OSError, PackagingError) as err:
+        print(f"error: mwaa bundle failed: {err}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(bundle.as_dict(), sort_keys=True))
+        return 0
+    print(f"mwaa bundle stage '{bundle.stage}' ({bundle.prefix}) in {bundle.root}")
+    width = max(len(f.path) for f in bundle.files)
+    for entry in bundle.files:
+        print(f"  {entry.path:<{width}}  {entry.size:>8}  {entry.sha256}  -> {SOURCE_BUCKET_LAYOUT.key(entry.path)}")
+    print(f"{len(bundle.files)} files, {sum(f.size for f in bundle.files)} bytes")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["mwaa"]:
+        return _mwaa(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "cost":
