@@ -1,6 +1,8 @@
 """``python -m infra deploy|destroy|status --stage STAGE [--endpoint-url URL] [--json]``,
 ``python -m infra cost [--records N] [--records-per-shard R] [--environment-class C] [--json]``
-and ``python -m infra mwaa bundle --out DIR --stage STAGE [--prefix P] [--json]``."""
+``python -m infra mwaa bundle --out DIR --stage STAGE [--prefix P] [--json]``
+and ``python -m infra mwaa publish --environment NAME --stage STAGE [--source-bucket B] [--endpoint-url URL] [--json]``.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +14,11 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
-from employee_pipeline.config import DEFAULT_PREFIX, pipeline_names
-from infra import cost
+from employee_pipeline.config import DEFAULT_PREFIX, PipelineNames, pipeline_names
+from infra import cost, iam, mwaa_role
 from infra.deploy import deploy, destroy, status
 from infra.mwaa.bundle import SOURCE_BUCKET_LAYOUT, build_bundle
+from infra.mwaa.publish import POLL_S, PublishError, publish
 from infra.packaging import PackagingError
 from infra.session import AwsTarget
 
@@ -32,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--endpoint-url", help="AWS endpoint, e.g. the local AWS http://127.0.0.1:4566")
     parser.add_argument("--region", help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION / us-east-1)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    mwaa = parser.add_argument_group("MWAA execution role", "generated from the stage's names (deploy, status --json)")
+    mwaa.add_argument(
+        "--mwaa-execution-role", action="store_true", help="deploy: also create or update the environment's role"
+    )
+    mwaa.add_argument("--mwaa-environment", help="the environment's name (default {prefix}-{stage})")
+    mwaa.add_argument("--mwaa-source-bucket", help="its source bucket (default airflow-{prefix}-{stage})")
     estimate = parser.add_argument_group("cost", "estimate one hourly run and a month of them (infra/prices.json)")
     estimate.add_argument("--records", type=int, default=1_000_000, help="records a run loads (default 1,000,000)")
     estimate.add_argument("--records-per-shard", type=int, help="records per generator shard (default 5,000)")
@@ -71,7 +80,47 @@ def _mwaa_parser() -> argparse.ArgumentParser:
     bundle.add_argument("--stage", required=True, help="deployment stage the environment runs, e.g. dev, prod")
     bundle.add_argument("--prefix", default=DEFAULT_PREFIX, help=f"resource name prefix (default {DEFAULT_PREFIX})")
     bundle.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    publish = actions.add_parser(
+        "publish",
+        help="upload the bundle to the environment's source bucket, update the environment, wait",
+        description="Upload what changed of the bundle to the environment's source bucket (dags/ synced), then "
+        "UpdateEnvironment with the new object versions and Airflow configuration options, and wait until it is "
+        "AVAILABLE again. With nothing changed, nothing is uploaded and no update is made.",
+    )
+    publish.add_argument("--environment", required=True, help="the MWAA environment's name")
+    publish.add_argument("--stage", required=True, help="deployment stage the environment runs, e.g. dev, prod")
+    publish.add_argument("--prefix", default=DEFAULT_PREFIX, help=f"resource name prefix (default {DEFAULT_PREFIX})")
+    publish.add_argument("--source-bucket", help="default: the environment's SourceBucketArn")
+    publish.add_argument("--endpoint-url", help="AWS endpoint, e.g. the local AWS http://127.0.0.1:4566")
+    publish.add_argument("--region", help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION / us-east-1)")
+    publish.add_argument(
+        "--poll", type=float, default=POLL_S, help=f"seconds between status checks (default {POLL_S:.0f})"
+    )
+    publish.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     return parser
+
+
+def _publish(args: argparse.Namespace, names: PipelineNames) -> int:
+    target = AwsTarget(region=args.region, endpoint_url=args.endpoint_url)
+    say = (lambda _: None) if args.json else print
+    say(f"mwaa publish stage '{names.stage}' ({names.prefix}) to {args.environment} on {args.endpoint_url or 'AWS'}")
+    try:
+        result = publish(target, names, args.environment, args.source_bucket, say=say, poll_s=args.poll)
+    except PublishError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except EndpointConnectionError as err:
+        print(f"error: cannot reach {err.kwargs.get('endpoint_url', 'AWS')}", file=sys.stderr)
+        return 1
+    except (ClientError, BotoCoreError, PackagingError) as err:
+        print(f"error: mwaa publish failed: {err}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result.as_dict(), sort_keys=True))
+    else:
+        tally = Counter(result.artifacts.values())
+        print(", ".join(f"{n} {k}" for k, n in sorted(tally.items())) + f"; environment {result.status}")
+    return 0
 
 
 def _mwaa(argv: list[str]) -> int:
@@ -81,6 +130,8 @@ def _mwaa(argv: list[str]) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if args.action == "publish":
+        return _publish(args, names)
     try:
         bundle = build_bundle(Path(args.out), names)
     except (OSError, PackagingError) as err:
@@ -117,15 +168,28 @@ def main(argv: list[str] | None = None) -> int:
     if not args.json:
         print(f"{args.command} stage '{args.stage}' ({args.prefix}) on {where}, region {target.region_name}")
     try:
+        environment = args.mwaa_environment or mwaa_role.environment_name(names)
+        source_bucket = args.mwaa_source_bucket or mwaa_role.source_bucket_name(names)
         if args.command == "status":
             resources = status(target, names)
-            result = {"stage": args.stage, "resources": resources}
+            result = {
+                "stage": args.stage,
+                "resources": resources,
+                "mwaa_execution_role": {
+                    "name": mwaa_role.role_name(names),
+                    "trust_policy": mwaa_role.trust_policy(target),
+                    "policy": mwaa_role.execution_policy(target, names, environment, source_bucket),
+                },
+            }
             lines = [
                 f"  {'present' if r['exists'] else 'missing':<9}  {r['resource']:<16}  {r['name']}" for r in resources
             ]
         else:
             if args.command == "deploy":
                 actions, outputs = deploy(target, names)
+                if args.mwaa_execution_role:
+                    actions.append(mwaa_role.ensure_execution_role(target, names, environment, source_bucket))
+                    outputs["mwaa_execution_role_arn"] = iam.role_arn(target, mwaa_role.role_name(names))
             else:
                 actions, outputs = destroy(target, names), {}
             tally = Counter(a.action for a in actions)

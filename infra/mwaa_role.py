@@ -11,6 +11,8 @@ from typing import Any
 
 from employee_pipeline.config import PipelineNames
 from employee_pipeline.layout import MANIFEST_PREFIX, RAW_PREFIX, XCOM_PREFIX
+from infra.actions import Action
+from infra.iam import ensure_role
 from infra.session import AwsTarget
 
 MWAA_SERVICES = ("airflow.amazonaws.com", "airflow-env.amazonaws.com")
@@ -183,3 +185,14 @@ def execution_policy(target: AwsTarget, names: PipelineNames, environment: str, 
         "Version": "2012-10-17",
         "Statement": _pipeline_statements(target, names) + _mwaa_statements(target, environment, source_bucket),
     }
+
+
+def ensure_execution_role(target: AwsTarget, names: PipelineNames, environment: str, source_bucket: str) -> Action:
+    """Create or converge the execution role (trusted by MWAA in this account only)."""
+    return ensure_role(
+        target,
+        role_name(names),
+        MWAA_SERVICES[0],
+        execution_policy(target, names, environment, source_bucket),
+        trust=trust_policy(target),
+    )

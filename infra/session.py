@@ -45,7 +45,8 @@ class AwsTarget:
         return self.session.client(
             service,
             endpoint_url=self.endpoint_url,
-            config=Config(retries={"mode": "standard", "max_attempts": 5}),
+            # An emulator is one host: no "api." (MWAA) or account-id host prefixes in front of it.
+            config=Config(retries={"mode": "standard", "max_attempts": 5}, inject_host_prefix=not self.endpoint_url),
         )
 
     def resource(self, service: str) -> Any:

@@ -1,0 +1,153 @@
+"""Publish the bundle to an MWAA environment: upload what changed, point the environment at it, wait.
+
+Each object carries its sha256 as metadata, so a file whose bytes are already there is not
+uploaded again; ``dags/`` is synced (keys the bundle no longer has are deleted). The environment
+is updated only when a referenced object version, a source path or a needed Airflow configuration
+option differs from what it has; then the command waits for it to be AVAILABLE again.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from employee_pipeline.config import AWS_CONN_ID, PipelineNames
+from employee_pipeline.layout import xcom_options
+from infra.mwaa.bundle import PLUGINS_ZIP, REQUIREMENTS_TXT, SOURCE_BUCKET_LAYOUT, STARTUP_SH, build_bundle
+from infra.session import AwsTarget, if_exists
+from infra.storage import PUBLIC_ACCESS_BLOCK
+
+# Which environment setting names the object version of each single-object artifact.
+VERSION_SETTINGS = {
+    PLUGINS_ZIP: "PluginsS3ObjectVersion",
+    REQUIREMENTS_TXT: "RequirementsS3ObjectVersion",
+    STARTUP_SH: "StartupScriptS3ObjectVersion",
+}
+WAIT_TIMEOUT_S = 3600  # MWAA updates take 20-30 minutes
+POLL_S = 30.0
+
+
+class PublishError(RuntimeError):
+    """The environment or its source bucket cannot take the bundle; the message names which and why."""
+
+
+@dataclass
+class PublishResult:
+    environment: str
+    source_bucket: str
+    artifacts: dict[str, str] = field(default_factory=dict)  # object key -> uploaded | unchanged | deleted
+    update: dict[str, Any] = field(default_factory=dict)  # the UpdateEnvironment changes ({} = no update)
+    status: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "environment": self.environment,
+            "source_bucket": self.source_bucket,
+            "artifacts": self.artifacts,
+            "updated": bool(self.update),
+            "update": self.update,
+            "status": self.status,
+        }
+
+
+def _environment(mwaa: Any, name: str) -> dict[str, Any]:
+    found = if_exists(lambda: mwaa.get_environment(Name=name), ("ResourceNotFoundException",))
+    if found is None:
+        raise PublishError(f"MWAA environment {name} does not exist")
+    return found["Environment"]
+
+
+def _check_bucket(s3: Any, bucket: str) -> None:
+    """MWAA reads object versions from a private bucket: refuse one without versioning or public access block."""
+    if s3.get_bucket_versioning(Bucket=bucket).get("Status") != "Enabled":
+        raise PublishError(f"source bucket {bucket} has no versioning enabled (MWAA needs object versions)")
+    block = if_exists(lambda: s3.get_public_access_block(Bucket=bucket), ("NoSuchPublicAccessBlockConfiguration",))
+    settings = (block or {}).get("PublicAccessBlockConfiguration", {})
+    off = [setting for setting in PUBLIC_ACCESS_BLOCK if not settings.get(setting)]
+    if off:
+        raise PublishError(f"source bucket {bucket} does not block public access ({', '.join(off)} off)")
+
+
+def _upload(s3: Any, bucket: str, key: str, body: bytes, sha256: str) -> tuple[str, str | None]:
+    """(uploaded | unchanged, the object's current version id)."""
+    head = if_exists(lambda: s3.head_object(Bucket=bucket, Key=key), ("404", "NoSuchKey", "NotFound"))
+    if head and head.get("Metadata", {}).get("sha256") == sha256:
+        return "unchanged", head.get("VersionId")
+    put = s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata={"sha256": sha256})
+    return "uploaded", put.get("VersionId")
+
+
+def _stale_dags(s3: Any, bucket: str, wanted: set[str]) -> list[str]:
+    prefix = SOURCE_BUCKET_LAYOUT.dags.rstrip("/") + "/"
+    keys = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys.extend(entry["Key"] for entry in page.get("Contents", []))
+    return sorted(set(keys) - wanted)
+
+
+def _wait(mwaa: Any, name: str, say: Callable[[str], None], timeout_s: float, poll_s: float) -> str:
+    started = time.monotonic()
+    while True:
+        environment = _environment(mwaa, name)
+        status = environment["Status"]
+        say(f"  environment {name}: {status} ({time.monotonic() - started:.0f}s)")
+        if status == "AVAILABLE":
+            return status
+        if status in ("UPDATE_FAILED", "UNAVAILABLE", "DELETING", "DELETED", "CREATE_FAILED"):
+            error = environment.get("LastUpdate", {}).get("Error", {})
+            detail = f": {error.get('ErrorCode')}: {error.get('ErrorMessage')}" if error else ""
+            raise PublishError(f"MWAA environment {name} ended the update {status}{detail}")
+        if time.monotonic() - started > timeout_s:
+            raise PublishError(f"MWAA environment {name} is still {status} after {timeout_s:.0f}s")
+        time.sleep(poll_s)
+
+
+def publish(
+    target: AwsTarget,
+    names: PipelineNames,
+    environment: str,
+    source_bucket: str | None = None,
+    say: Callable[[str], None] = print,
+    timeout_s: float = WAIT_TIMEOUT_S,
+    poll_s: float = POLL_S,
+) -> PublishResult:
+    """Upload the bundle for ``names`` to ``environment``'s source bucket and update the environment."""
+    mwaa, s3 = target.client("mwaa"), target.client("s3")
+    current = _environment(mwaa, environment)
+    if current["Status"] != "AVAILABLE":
+        raise PublishError(f"MWAA environment {environment} is {current['Status']}, not AVAILABLE: nothing published")
+    bucket = source_bucket or current["SourceBucketArn"].split(":::", 1)[1]
+    _check_bucket(s3, bucket)
+    result = PublishResult(environment=environment, source_bucket=bucket)
+
+    with tempfile.TemporaryDirectory(prefix="mwaa-bundle-") as scratch:
+        bundle = build_bundle(Path(scratch) / "bundle", names)
+        versions: dict[str, str | None] = {}
+        for key, entry in bundle.objects().items():
+            body = (bundle.root / entry.path).read_bytes()
+            result.artifacts[key], version = _upload(s3, bucket, key, body, entry.sha256)
+            say(f"  {result.artifacts[key]:<9} s3://{bucket}/{key}")
+            if entry.path in VERSION_SETTINGS:
+                versions[VERSION_SETTINGS[entry.path]] = version
+        for key in _stale_dags(s3, bucket, set(bundle.objects())):
+            s3.delete_object(Bucket=bucket, Key=key)
+            result.artifacts[key] = "deleted"
+            say(f"  deleted   s3://{bucket}/{key}")
+
+    options = {**current.get("AirflowConfigurationOptions", {}), **xcom_options(names.data_bucket, AWS_CONN_ID)}
+    wanted: dict[str, Any] = {**SOURCE_BUCKET_LAYOUT.environment_paths(), **versions}
+    result.update = {key: value for key, value in wanted.items() if current.get(key) != value}
+    if options != current.get("AirflowConfigurationOptions", {}):
+        result.update["AirflowConfigurationOptions"] = options
+    if not result.update:
+        say(f"environment {environment} already runs this bundle: no update")
+        result.status = current["Status"]
+        return result
+    say(f"updating environment {environment}: {', '.join(sorted(result.update))}")
+    mwaa.update_environment(Name=environment, **result.update)
+    result.status = _wait(mwaa, environment, say, timeout_s, poll_s)
+    return result
