@@ -102,17 +102,18 @@ def serve(host: str, port: int) -> None:
 
     moto's app, served as moto's ``ThreadedMotoServer`` serves it (werkzeug, a thread per
     request, moto's request handler), behind ``metrics.LocalEndpoints``: request counts and
-    the ``/_local/...`` endpoints.
+    the ``/_local/...`` endpoints, and ``mwaa_api.MwaaApi``: Amazon MWAA, which moto lacks.
     """
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
     from infra.local_aws.metrics import LocalEndpoints
+    from infra.local_aws.mwaa_api import MwaaApi
     from infra.local_aws.patches import install
 
     ensure_port_free(host, port)
     install(endpoint_url(host, port))
-    app = LocalEndpoints(DomainDispatcherApplication(create_backend_app))
+    app = MwaaApi(LocalEndpoints(DomainDispatcherApplication(create_backend_app)))
     server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
     serving = threading.Thread(target=server.serve_forever, name="local-aws", daemon=True)
     serving.start()

@@ -1,0 +1,475 @@
+"""Amazon MWAA environments for the local AWS (moto has no MWAA backend); ``mwaa_api`` serves them.
+
+States, as on AWS, but each transition takes ``delay_s`` seconds (``LOCAL_AWS_MWAA_DELAY_S``,
+default 2) instead of 20-30 minutes, so callers poll as they must on AWS:
+
+* CreateEnvironment: ``CREATING`` -> ``AVAILABLE`` (or ``CREATE_FAILED``);
+* UpdateEnvironment (from ``AVAILABLE`` or ``UPDATE_FAILED`` only): ``UPDATING`` -> ``AVAILABLE`` with
+  the new configuration, or ``UPDATE_FAILED`` with the previous one (AWS rolls a failed update back);
+* DeleteEnvironment (not while ``CREATING``, ``UPDATING`` or ``DELETING``): ``DELETING`` -> gone.
+
+``LastUpdate`` is ``PENDING`` while a create or update runs, then ``SUCCESS`` or ``FAILED`` with
+``Error``. A transition ends when the environment is next read: no threads, no timers.
+
+The source bucket is checked in moto's S3 as AWS checks it: it exists, in the environment's region,
+with versioning enabled, and each of plugins, requirements and startup script names an object that
+exists there (the given ``...S3ObjectVersion``, else the current version).
+
+Fault injection, as in ``faults``: an environment tagged ``local-aws:fault`` =
+``UpdateEnvironment:UPDATE_FAILED[:N]`` ends its next N updates (default 1) as ``UPDATE_FAILED``;
+``CreateEnvironment:CREATE_FAILED[:N]`` (tagged at creation) ends its creation as ``CREATE_FAILED``.
+The count in the tag goes down with each injected failure.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import math
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from infra.local_aws.faults import FAULT_TAG
+
+DELAY_ENV = "LOCAL_AWS_MWAA_DELAY_S"
+DEFAULT_DELAY_S = 2.0
+# What MWAA creates when CreateEnvironment names none (its latest Airflow, the one this project runs).
+DEFAULT_AIRFLOW_VERSION = "3.3.1"
+ENVIRONMENT_CLASSES = ("mw1.micro", "mw1.small", "mw1.medium", "mw1.large", "mw1.xlarge", "mw1.2xlarge")
+# LastUpdate.Source of the updates a caller asked for (AWS documents no value list).
+UPDATE_SOURCE = "CUSTOMER"
+UPDATABLE = ("AVAILABLE", "UPDATE_FAILED")
+DELETABLE = ("AVAILABLE", "UPDATE_FAILED", "CREATE_FAILED", "UNAVAILABLE")
+MAX_TAGS = 50
+LIST_PAGE = 25
+INJECTED_ERROR_CODE = "InjectedFault"
+# Members of CreateEnvironment that GetEnvironment returns as they were given (a unit test holds
+# this to botocore's model); UpdateEnvironment changes those it shares.
+CONFIG_MEMBERS = (
+    "ExecutionRoleArn",
+    "SourceBucketArn",
+    "DagS3Path",
+    "NetworkConfiguration",
+    "PluginsS3Path",
+    "PluginsS3ObjectVersion",
+    "RequirementsS3Path",
+    "RequirementsS3ObjectVersion",
+    "StartupScriptS3Path",
+    "StartupScriptS3ObjectVersion",
+    "AirflowConfigurationOptions",
+    "EnvironmentClass",
+    "MaxWorkers",
+    "KmsKey",
+    "AirflowVersion",
+    "LoggingConfiguration",
+    "WeeklyMaintenanceWindowStart",
+    "WebserverAccessMode",
+    "MinWorkers",
+    "Schedulers",
+    "EndpointManagement",
+    "MinWebservers",
+    "MaxWebservers",
+)
+S3_FILES = (
+    ("PluginsS3Path", "PluginsS3ObjectVersion"),
+    ("RequirementsS3Path", "RequirementsS3ObjectVersion"),
+    ("StartupScriptS3Path", "StartupScriptS3ObjectVersion"),
+)
+# LoggingConfiguration module -> the suffix of its CloudWatch log group, airflow-<Name>-<suffix>.
+LOG_MODULES = {
+    "DagProcessingLogs": "DAGProcessing",
+    "SchedulerLogs": "Scheduler",
+    "WebserverLogs": "WebServer",
+    "WorkerLogs": "Worker",
+    "TaskLogs": "Task",
+}
+# The fault each operation can be planned to end with.
+FAULTS = {"CreateEnvironment": "CREATE_FAILED", "UpdateEnvironment": "UPDATE_FAILED"}
+
+
+class MwaaError(Exception):
+    """An MWAA error as the model names it; ``mwaa_api`` answers with ``code`` and ``status``."""
+
+    code = "InternalServerException"
+    status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ValidationException(MwaaError):
+    code, status = "ValidationException", 400
+
+
+class ResourceNotFoundException(MwaaError):
+    code, status = "ResourceNotFoundException", 404
+
+
+def delay_from_env() -> float:
+    """Seconds each transition takes: ``LOCAL_AWS_MWAA_DELAY_S``, default 2."""
+    raw = os.environ.get(DELAY_ENV, "").strip()
+    if not raw:
+        return DEFAULT_DELAY_S
+    try:
+        delay = float(raw)
+    except ValueError:
+        delay = math.nan
+    if not (delay >= 0 and math.isfinite(delay)):
+        raise ValueError(f"{DELAY_ENV}={raw!r}: expected a number of seconds >= 0")
+    return delay
+
+
+def _partition(region: str) -> str:
+    from moto.utilities.utils import get_partition
+
+    return get_partition(region)
+
+
+@dataclass
+class Environment:
+    name: str
+    arn: str
+    created_at: float
+    config: dict[str, Any]
+    tags: dict[str, str]
+    webserver_url: str
+    status: str = "CREATING"
+    last_update: dict[str, Any] | None = None
+    pending: dict[str, Any] | None = None  # UPDATING: the configuration a successful update ends with
+    error: dict[str, str] | None = None  # the error the running transition ends with (an injected fault)
+    ends_at: float | None = None  # when the running transition ends (the backend's clock)
+
+    def describe(self) -> dict[str, Any]:
+        """The ``Environment`` structure of GetEnvironment."""
+        described: dict[str, Any] = {
+            "Name": self.name,
+            "Arn": self.arn,
+            "Status": self.status,
+            "CreatedAt": self.created_at,
+            **copy.deepcopy(self.config),
+            "Tags": dict(self.tags),
+        }
+        if self.status not in ("CREATING", "CREATE_FAILED"):
+            described["WebserverUrl"] = self.webserver_url
+        if self.last_update is not None:
+            described["LastUpdate"] = copy.deepcopy(self.last_update)
+        return described
+
+
+class MwaaBackend:
+    """The MWAA environments of one account and region; every method is thread-safe."""
+
+    def __init__(
+        self,
+        account_id: str,
+        region: str,
+        *,
+        delay_s: float = DEFAULT_DELAY_S,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.account_id, self.region = account_id, region
+        self.delay_s = delay_s
+        self._clock, self._wall_clock = clock, wall_clock
+        self._lock = threading.RLock()
+        self._environments: dict[str, Environment] = {}
+
+    # Transitions.
+
+    def _settle(self) -> None:
+        """End every transition whose time has come."""
+        now = self._clock()
+        for environment in list(self._environments.values()):
+            if environment.ends_at is not None and now >= environment.ends_at:
+                self._end_transition(environment)
+
+    def _end_transition(self, environment: Environment) -> None:
+        failed = environment.error is not None
+        if environment.status == "DELETING":
+            del self._environments[environment.name]
+            return
+        if environment.status == "CREATING":
+            environment.status = "CREATE_FAILED" if failed else "AVAILABLE"
+        elif environment.status == "UPDATING":
+            environment.status = "UPDATE_FAILED" if failed else "AVAILABLE"
+            if not failed and environment.pending is not None:
+                environment.config = environment.pending
+        if environment.last_update is not None:
+            environment.last_update["Status"] = "FAILED" if failed else "SUCCESS"
+            if failed:
+                environment.last_update["Error"] = environment.error
+        environment.pending = environment.error = environment.ends_at = None
+
+    def _begin_transition(self, environment: Environment, status: str) -> None:
+        environment.status = status
+        environment.ends_at = self._clock() + self.delay_s
+
+    def _get(self, name: str) -> Environment:
+        self._settle()
+        environment = self._environments.get(name)
+        if environment is None:
+            raise ResourceNotFoundException(f"Environment {name} not found.")
+        return environment
+
+    # Operations.
+
+    def create_environment(self, params: dict[str, Any]) -> str:
+        with self._lock:
+            self._settle()
+            name = params["Name"]
+            if name in self._environments:
+                raise ValidationException(f"Environment {name} already exists.")
+            config = self._with_defaults({m: copy.deepcopy(params[m]) for m in CONFIG_MEMBERS if m in params})
+            config["LoggingConfiguration"] = self._logging(name, {}, params.get("LoggingConfiguration") or {})
+            self._check(config)
+            tags = dict(params.get("Tags") or {})
+            self._check_tags(tags)
+            partition = _partition(self.region)
+            config["ServiceRoleArn"] = (
+                f"arn:{partition}:iam::{self.account_id}:role/aws-service-role/airflow.amazonaws.com/"
+                "AWSServiceRoleForAmazonMWAA"
+            )
+            config["CeleryExecutorQueue"] = (
+                f"arn:{partition}:sqs:{self.region}:{self.account_id}:airflow-celery-{uuid.uuid4()}"
+            )
+            environment = Environment(
+                name=name,
+                arn=f"arn:{partition}:airflow:{self.region}:{self.account_id}:environment/{name}",
+                created_at=round(self._wall_clock(), 3),
+                config=config,
+                tags=tags,
+                webserver_url=f"{uuid.uuid4()}.c1.{self.region}.airflow.amazonaws.com",
+            )
+            environment.error = self._take_fault(environment, "CreateEnvironment")
+            environment.last_update = self._pending_update()
+            self._begin_transition(environment, "CREATING")
+            self._environments[name] = environment
+            return environment.arn
+
+    def get_environment(self, name: str) -> dict[str, Any]:
+        with self._lock:
+            return self._get(name).describe()
+
+    def list_environments(self, max_results: int | None = None, next_token: str | None = None) -> dict[str, Any]:
+        """Names in alphabetical order, ``max_results`` (default 25) a page."""
+        with self._lock:
+            self._settle()
+            names = sorted(self._environments)
+        if next_token:
+            try:
+                start = base64.urlsafe_b64decode(next_token.encode()).decode()
+            except ValueError:
+                raise ValidationException(f"Invalid NextToken: {next_token}") from None
+            names = [name for name in names if name >= start]
+        page = max_results or LIST_PAGE
+        answer: dict[str, Any] = {"Environments": names[:page]}
+        if len(names) > page:
+            answer["NextToken"] = base64.urlsafe_b64encode(names[page].encode()).decode()
+        return answer
+
+    def update_environment(self, params: dict[str, Any]) -> str:
+        with self._lock:
+            environment = self._get(params["Name"])
+            if environment.status not in UPDATABLE:
+                raise ValidationException(
+                    f"Environment {environment.name} is {environment.status}: it can be updated only when "
+                    f"its status is one of {', '.join(UPDATABLE)}."
+                )
+            changes = {m: params[m] for m in CONFIG_MEMBERS if params.get(m) is not None}
+            target = copy.deepcopy(environment.config)
+            for member, value in changes.items():
+                if member == "NetworkConfiguration":  # an update only changes the security groups
+                    target[member] = {**target.get(member, {}), **copy.deepcopy(value)}
+                elif member == "LoggingConfiguration":
+                    target[member] = self._logging(environment.name, target.get(member, {}), value)
+                else:
+                    target[member] = copy.deepcopy(value)
+            for path, version in S3_FILES:
+                if path in changes and version not in changes:  # the old version is of the old path
+                    target.pop(version, None)
+            self._check(target)
+            environment.pending = target
+            environment.error = self._take_fault(environment, "UpdateEnvironment")
+            environment.last_update = {
+                **self._pending_update(),
+                "WorkerReplacementStrategy": params.get("WorkerReplacementStrategy") or "FORCED",
+            }
+            self._begin_transition(environment, "UPDATING")
+            return environment.arn
+
+    def delete_environment(self, name: str) -> None:
+        with self._lock:
+            environment = self._get(name)
+            if environment.status not in DELETABLE:
+                raise ValidationException(
+                    f"Environment {name} is {environment.status}: it can be deleted only when its status is "
+                    f"one of {', '.join(DELETABLE)}."
+                )
+            environment.pending = environment.error = None
+            self._begin_transition(environment, "DELETING")
+
+    def list_tags_for_resource(self, arn: str) -> dict[str, str]:
+        with self._lock:
+            return dict(self._by_arn(arn).tags)
+
+    def tag_resource(self, arn: str, tags: dict[str, str]) -> None:
+        with self._lock:
+            environment = self._by_arn(arn)
+            merged = {**environment.tags, **tags}
+            self._check_tags(merged)
+            environment.tags = merged
+
+    def untag_resource(self, arn: str, keys: list[str]) -> None:
+        with self._lock:
+            environment = self._by_arn(arn)
+            for key in keys:
+                environment.tags.pop(key, None)
+
+    # Helpers.
+
+    def _by_arn(self, arn: str) -> Environment:
+        self._settle()
+        for environment in self._environments.values():
+            if environment.arn == arn:
+                return environment
+        raise ResourceNotFoundException(f"Resource {arn} not found.")
+
+    def _pending_update(self) -> dict[str, Any]:
+        return {"Status": "PENDING", "CreatedAt": round(self._wall_clock(), 3), "Source": UPDATE_SOURCE}
+
+    @staticmethod
+    def _with_defaults(config: dict[str, Any]) -> dict[str, Any]:
+        micro = config.get("EnvironmentClass") == "mw1.micro"
+        defaults = {
+            "AirflowVersion": DEFAULT_AIRFLOW_VERSION,
+            "EnvironmentClass": "mw1.small",
+            "MaxWorkers": 1 if micro else 10,
+            "MinWorkers": 1,
+            "Schedulers": 1 if micro else 2,
+            "MaxWebservers": 1 if micro else 2,
+            "MinWebservers": 1 if micro else 2,
+            "WebserverAccessMode": "PRIVATE_ONLY",
+            "EndpointManagement": "SERVICE",
+            "AirflowConfigurationOptions": {},
+        }
+        return {**defaults, **config}
+
+    def _logging(self, name: str, current: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+        """The output LoggingConfiguration: each module's setting, with its log group when enabled."""
+        logging = {}
+        for module, suffix in LOG_MODULES.items():
+            setting = {"Enabled": False, "LogLevel": "INFO", **current.get(module, {}), **given.get(module, {})}
+            setting.pop("CloudWatchLogGroupArn", None)
+            if setting["Enabled"]:
+                setting["CloudWatchLogGroupArn"] = (
+                    f"arn:{_partition(self.region)}:logs:{self.region}:{self.account_id}:"
+                    f"log-group:airflow-{name}-{suffix}"
+                )
+            logging[module] = setting
+        return logging
+
+    @staticmethod
+    def _check_tags(tags: dict[str, str]) -> None:
+        if len(tags) > MAX_TAGS:
+            raise ValidationException(f"An environment can have at most {MAX_TAGS} tags, not {len(tags)}.")
+        reserved = sorted(key for key in tags if key.lower().startswith("aws:"))
+        if reserved:
+            raise ValidationException(f"Tag keys starting with aws: are reserved: {', '.join(reserved)}.")
+
+    def _check(self, config: dict[str, Any]) -> None:
+        """What AWS checks of a configuration beyond the model's constraints."""
+        if config["EnvironmentClass"] not in ENVIRONMENT_CLASSES:
+            raise ValidationException(
+                f"EnvironmentClass {config['EnvironmentClass']} is not one of {', '.join(ENVIRONMENT_CLASSES)}."
+            )
+        for low, high in (("MinWorkers", "MaxWorkers"), ("MinWebservers", "MaxWebservers")):
+            if config[low] > config[high]:
+                raise ValidationException(f"{low} ({config[low]}) must not exceed {high} ({config[high]}).")
+        self._check_source(config)
+
+    def _check_source(self, config: dict[str, Any]) -> None:
+        """The source bucket and the object (versions) the configuration names, in moto's S3."""
+        from moto.s3.exceptions import MissingBucket
+        from moto.s3.models import FakeKey, s3_backends
+
+        bucket_arn = config["SourceBucketArn"]
+        bucket_name = bucket_arn.rpartition(":")[2]
+        try:
+            bucket = s3_backends[self.account_id][_partition(self.region)].get_bucket(bucket_name)
+        except MissingBucket:
+            raise ValidationException(f"SourceBucketArn {bucket_arn}: the bucket does not exist.") from None
+        if bucket.region_name != self.region:
+            raise ValidationException(
+                f"SourceBucketArn {bucket_arn}: the bucket is in {bucket.region_name}, "
+                f"the environment in {self.region}."
+            )
+        if not bucket.is_versioned:
+            raise ValidationException(f"SourceBucketArn {bucket_arn}: the bucket must have versioning enabled.")
+        for path_member, version_member in S3_FILES:
+            path, version = config.get(path_member), config.get(version_member)
+            if path is None:
+                if version is not None:
+                    raise ValidationException(f"{version_member} {version} is given without {path_member}.")
+                continue
+            versions = bucket.keys.getlist(path, default=[])
+            if version is None:
+                found = bool(versions) and isinstance(versions[-1], FakeKey)  # not a delete marker
+                missing = f"{path_member} s3://{bucket_name}/{path} does not exist."
+            else:
+                found = any(isinstance(v, FakeKey) and str(v.version_id) == version for v in versions)
+                missing = f"{version_member} {version} of {path_member} s3://{bucket_name}/{path} does not exist."
+            if not found:
+                raise ValidationException(missing)
+
+    @staticmethod
+    def _take_fault(environment: Environment, operation: str) -> dict[str, str] | None:
+        """Consume one failure planned for ``operation`` by the fault tag, if any: the error it ends with."""
+        value = environment.tags.get(FAULT_TAG)
+        planned, _, rest = (value or "").partition(":")
+        if planned != operation:
+            return None
+        fault, _, count_text = rest.partition(":")
+        try:
+            count = int(count_text) if count_text else 1
+        except ValueError:
+            count = -1
+        if fault != FAULTS[operation] or count < 0:
+            raise ValidationException(
+                f"Tag {FAULT_TAG}={value}: expected {operation}:{FAULTS[operation]} or "
+                f"{operation}:{FAULTS[operation]}:<count>."
+            )
+        if count == 0:
+            return None
+        environment.tags[FAULT_TAG] = f"{operation}:{fault}:{count - 1}"
+        return {
+            "ErrorCode": INJECTED_ERROR_CODE,
+            "ErrorMessage": f"{operation} ended as {fault}: injected by the {FAULT_TAG} tag.",
+        }
+
+
+class MwaaBackends:
+    """One ``MwaaBackend`` per account and region, created on first use."""
+
+    def __init__(self, delay_s: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.delay_s = delay_from_env() if delay_s is None else delay_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._backends: dict[tuple[str, str], MwaaBackend] = {}
+
+    def get(self, account_id: str, region: str) -> MwaaBackend:
+        with self._lock:
+            backend = self._backends.get((account_id, region))
+            if backend is None:
+                backend = MwaaBackend(account_id, region, delay_s=self.delay_s, clock=self._clock)
+                self._backends[account_id, region] = backend
+            return backend
+
+    def reset(self) -> None:
+        with self._lock:
+            self._backends.clear()
