@@ -91,13 +91,13 @@ def test_rest_run_without_logical_date_then_cleared_from_the_middle(airflow, pip
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while _task_state(airflow, run_path, "ingest") != "deferred":
         assert time.monotonic() < deadline, "ingest never deferred"
-        assert airflow.api("GET", run_path)["state"] == "running", "the run ended before ingest deferred"
+        assert airflow.api("GET", run_path)["state"] in ("queued", "running"), "the run ended before ingest deferred"
         time.sleep(0.3)
     assert [run["JobRunState"] for run in _glue_runs(pipeline, batch)] == ["RUNNING"]
 
     _wait(lambda: airflow.api("GET", run_path)["state"] in ("success", "failed"), "the REST-triggered run")
     assert airflow.api("GET", run_path)["state"] == "success"
-    home, run_id = pipeline.home / "standalone", created["dag_run_id"]
+    home, run_id = pipeline.home, created["dag_run_id"]  # the standalone shares the AIRFLOW_HOME
     task_logs = airflow_records.task_log_files(home, DAG, run_id)
     assert {path.relative_to(home / "logs").parts[2] for path in task_logs} >= {"task_id=generate", "task_id=write"}
     assert_no_record_in_airflow(pipeline, home, run_id, batch, CONF["shards"], [p.read_text() for p in task_logs])
