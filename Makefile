@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 LOCK := requirements/dev.lock
 STAMP := $(VENV)/.installed-from-lock
+PATHS := $(VENV)/.import-paths
 LOCAL_AWS_PORT ?= 4566
 SHARDS ?= 2
 RECORDS_PER_SHARD ?= 500
@@ -16,7 +17,7 @@ export LOCAL_AWS_PORT
 
 ## demo: local AWS up, stage `local` deployed, one full hourly DAG run, a summary (last line: JSON)
 demo: venv java
-	$(BIN)/python -m infra.demo --shards $(SHARDS) --records-per-shard $(RECORDS_PER_SHARD) --port $(LOCAL_AWS_PORT)
+	$(BIN)/python -m local_run.demo --shards $(SHARDS) --records-per-shard $(RECORDS_PER_SHARD) --port $(LOCAL_AWS_PORT)
 
 ## test: the whole suite (unit, DAG integrity, integration and end-to-end on the local AWS)
 test: venv java
@@ -28,7 +29,7 @@ bench: venv java
 
 ## airflow: Airflow standalone wired to the local AWS (Ctrl-C stops everything)
 airflow: venv java
-	$(BIN)/python -m infra.airflow_local --port $(LOCAL_AWS_PORT)
+	$(BIN)/python -m local_run.airflow_local --port $(LOCAL_AWS_PORT)
 
 ## lint: ruff (with the Airflow AIR rules) and the formatting check
 lint: venv
@@ -40,7 +41,12 @@ format: venv
 	$(BIN)/ruff format .
 
 ## venv: create .venv from the lock (uv when available, pip otherwise)
-venv: $(STAMP)
+venv: $(STAMP) $(PATHS)
+
+# The project itself, editable: its import roots come from pyproject.toml (no module edits sys.path).
+$(PATHS): $(STAMP) pyproject.toml
+	@out=$$($(BIN)/python -m pip install -q --no-deps --no-build-isolation -e . 2>&1) || { echo "$$out"; exit 1; }
+	@$(BIN)/python -c "import employee_pipeline, employee_pipeline_ops, infra, local_aws, local_run" && touch $(PATHS)
 
 $(STAMP): $(LOCK)
 	@echo "creating $(VENV) from $(LOCK)"
@@ -64,19 +70,19 @@ java:
 	@java -version 2>&1 | grep -q 'version "17' || { echo "Java 17 is required (Glue 5.0 runs Spark 3.5 on Java 17) but 'java' is: $$(java -version 2>&1 | head -1); install openjdk-17 and put it first on PATH (or set JAVA_HOME)."; exit 1; }
 
 local-aws-start: venv
-	$(BIN)/python -m infra.local_aws start --port $(LOCAL_AWS_PORT)
+	$(BIN)/python -m local_aws start --port $(LOCAL_AWS_PORT)
 
 local-aws-stop: venv
-	$(BIN)/python -m infra.local_aws stop --port $(LOCAL_AWS_PORT)
+	$(BIN)/python -m local_aws stop --port $(LOCAL_AWS_PORT)
 
 local-aws-health: venv
-	$(BIN)/python -m infra.local_aws health --port $(LOCAL_AWS_PORT)
+	$(BIN)/python -m local_aws health --port $(LOCAL_AWS_PORT)
 
 deploy-local: venv
 	$(BIN)/python -m infra deploy --stage $(STAGE) --endpoint-url http://127.0.0.1:$(LOCAL_AWS_PORT)
 
 ## clean: stop the local AWS and remove every generated file
 clean:
-	-@[ -x $(BIN)/python ] && $(BIN)/python -m infra.local_aws stop --port $(LOCAL_AWS_PORT) >/dev/null 2>&1 || true
-	rm -rf $(VENV) .demo .local-aws .airflow .pytest_cache .ruff_cache spark-warehouse metastore_db derby.log
+	-@[ -x $(BIN)/python ] && $(BIN)/python -m local_aws stop --port $(LOCAL_AWS_PORT) >/dev/null 2>&1 || true
+	rm -rf $(VENV) .venv-mwaa-py312 .demo .local-aws .airflow .pytest_cache .ruff_cache spark-warehouse metastore_db derby.log
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -21,12 +21,12 @@ import psutil
 
 from bench.run import Size, measure, write_json
 from employee_pipeline.config import pipeline_names
-from infra import ROOT
-from infra.airflow_env import airflow_env
-from infra.dag_run import migrate
 from infra.deploy import deploy
-from infra.local_aws import server
 from infra.session import AwsTarget
+from local_aws import server
+from local_run import ROOT
+from local_run.airflow_env import airflow_env
+from local_run.dag_run import migrate
 
 STAGE = "bench"
 RESULTS = ROOT / "bench" / "results"

@@ -18,8 +18,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from infra import ROOT
-from infra.airflow_env import airflow_env
+from local_run import ROOT
+from local_run.airflow_env import airflow_env
 
 DAG_FILE = ROOT / "dags" / "employee_batch_pipeline.py"
 MINIMAL_DAG_FILE = ROOT / "bench" / "minimal_dag" / "minimal_dag.py"

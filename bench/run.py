@@ -13,11 +13,11 @@ from bench import baselines
 from bench.memory import PeakRss
 from employee_pipeline import layout
 from employee_pipeline.config import DAG_ID, GSI_KEY, PipelineNames
-from infra import airflow_records
-from infra.batch_state import read_manifest
-from infra.dag_run import run_dag
-from infra.local_aws import stats
 from infra.session import AwsTarget
+from local_aws import stats
+from local_run import airflow_records
+from local_run.batch_state import read_manifest
+from local_run.dag_run import run_dag
 
 # Stage -> the DAG tasks whose span it is (mapped tasks: first start to last end).
 STAGES = {

@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     except EndpointConnectionError as err:
         print(
             f"error: cannot reach {err.kwargs.get('endpoint_url', where)}: is the local AWS running? "
-            "(python -m infra.local_aws start)",
+            "(python -m local_aws start)",
             file=sys.stderr,
         )
         return 1

@@ -80,8 +80,8 @@ def spark() -> Iterator[object]:
 
 @pytest.fixture(scope="session")
 def local_aws() -> Iterator[str]:
-    """The project's local AWS, as `python -m infra.local_aws start` runs it; yields its endpoint."""
-    from infra.local_aws import server
+    """The project's local AWS, as `python -m local_aws start` runs it; yields its endpoint."""
+    from local_aws import server
 
     port = free_port()
     server.start(port=port)

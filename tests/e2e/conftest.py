@@ -12,12 +12,12 @@ import pytest
 
 from employee_pipeline import layout
 from employee_pipeline.config import DAG_ID, PipelineNames, pipeline_names
-from infra import airflow_records
-from infra.airflow_env import airflow_env
-from infra.batch_state import batch_counts, read_manifest
-from infra.dag_run import DagRunResult, migrate, run_dag
 from infra.deploy import deploy
 from infra.notifications import topic_arn
+from local_run import airflow_records
+from local_run.airflow_env import airflow_env
+from local_run.batch_state import batch_counts, read_manifest
+from local_run.dag_run import DagRunResult, migrate, run_dag
 
 
 @dataclass

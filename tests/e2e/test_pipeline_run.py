@@ -8,8 +8,8 @@ import pytest
 
 from employee_pipeline import layout
 from employee_pipeline.config import DAG_ID
-from infra import airflow_records
-from infra.local_aws.faults import FAULT_TAG
+from local_aws.faults import FAULT_TAG
+from local_run import airflow_records
 from tests.e2e.conftest import assert_no_record_in_airflow
 
 pytestmark = pytest.mark.e2e

@@ -10,7 +10,7 @@ import pytest
 
 from employee_pipeline import layout
 from employee_pipeline.config import DAG_ID
-from infra import airflow_records, airflow_standalone
+from local_run import airflow_records, airflow_standalone
 from tests.conftest import free_port
 from tests.e2e.conftest import assert_no_record_in_airflow
 

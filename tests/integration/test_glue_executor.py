@@ -6,7 +6,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from employee_pipeline import layout
-from infra.local_aws.patches import SeamChangedError, check_seams
+from local_aws.patches import SeamChangedError, check_seams
 from tests.integration.conftest import finished_run
 
 pytestmark = pytest.mark.integration
@@ -57,7 +57,7 @@ def test_the_seams_match_the_pinned_moto() -> None:
 def test_a_changed_seam_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     from moto.awslambda.models import LambdaFunction
 
-    from infra.local_aws import patches
+    from local_aws import patches
 
     monkeypatch.setattr(patches, "_installed", {})
     monkeypatch.setattr(LambdaFunction, "_invoke_lambda", lambda self, event, context: None)

@@ -23,7 +23,7 @@ import psutil
 import pytest
 
 from infra import ROOT
-from infra.local_aws import server
+from local_aws import server
 from tests import conftest
 from tests.conftest import free_port
 from tests.interrupt_fixture.interrupted_session import PLAIN_GLUE_SCRIPT, start_glue_and_lambda
@@ -35,7 +35,7 @@ READY_TIMEOUT_S = 75
 EXIT_TIMEOUT_S = 30
 # What must be running when the signal comes, by a part of its command line.
 EXPECTED = {
-    "the local AWS": "infra.local_aws serve",
+    "the local AWS": "local_aws serve",
     "the Glue driver": "glue-run-",
     "Spark's JVM": "org.apache.spark",
     "PySpark's worker daemon (its own process group)": "pyspark.daemon",

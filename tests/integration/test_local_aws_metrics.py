@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 
 from infra import packaging
-from infra.local_aws import stats
+from local_aws import stats
 from tests.integration.conftest import finished_run
 
 pytestmark = pytest.mark.integration

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from botocore.config import Config
 
-from infra.local_aws import stats
-from infra.local_aws.mwaa import FAULT_TAG, delay_from_env
+from local_aws import stats
+from local_aws.mwaa import FAULT_TAG, delay_from_env
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import pytest
 from employee_pipeline.layout import XCOM_BACKEND
 from infra import mwaa_role, storage
 from infra.__main__ import main
-from infra.local_aws.mwaa import FAULT_TAG
+from local_aws.mwaa import FAULT_TAG
 
 pytestmark = pytest.mark.integration
 

@@ -20,8 +20,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from infra.dag_run import run_dag
 from infra.packaging import deterministic_zip
+from local_run.dag_run import run_dag
 
 WORK = os.environ.get("INTERRUPT_FIXTURE_DIR")
 BUCKET = "interrupt-fixture"

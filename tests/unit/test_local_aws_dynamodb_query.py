@@ -1,4 +1,4 @@
-"""The local AWS's Query (infra.local_aws.dynamodb_index) answers exactly as moto's own, without visiting the table.
+"""The local AWS's Query (local_aws.dynamodb_index) answers exactly as moto's own, without visiting the table.
 
 Each Query runs twice on the same data, through boto3 on moto in-process: with the
 local AWS's replacement installed, then with moto's own ``Table.query`` restored; every
@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from infra.local_aws import dynamodb_index, patches
+from local_aws import dynamodb_index, patches
 
 EMPLOYEES, BY_SHARD = "employees", "by_shard"
 EVENTS, BY_KIND, BY_SCORE, BY_TIME = "events", "by_kind", "by_score", "by_time"

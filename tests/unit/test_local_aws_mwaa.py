@@ -21,9 +21,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from infra.local_aws import metrics, mwaa
-from infra.local_aws.mwaa import FAULT_TAG, MwaaBackends
-from infra.local_aws.mwaa_api import MwaaApi
+from local_aws import metrics, mwaa
+from local_aws.mwaa import FAULT_TAG, MwaaBackends
+from local_aws.mwaa_api import MwaaApi
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

@@ -17,10 +17,10 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from infra.local_aws import glue_executor, lambda_executor, metrics, server
-from infra.local_aws.bucket_policy import bucket_permission
-from infra.local_aws.glue_executor import error_message
-from infra.local_aws.operations import service_and_operation
+from local_aws import glue_executor, lambda_executor, metrics, server
+from local_aws.bucket_policy import bucket_permission
+from local_aws.glue_executor import error_message
+from local_aws.operations import service_and_operation
 
 
 def test_glue_error_message_is_the_last_exception_line() -> None:

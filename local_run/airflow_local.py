@@ -13,11 +13,11 @@ import signal
 import sys
 
 from employee_pipeline.config import pipeline_names
-from infra import ROOT, airflow_standalone
-from infra.airflow_env import LOCAL_STAGE, airflow_env
 from infra.deploy import deploy
-from infra.local_aws import server
 from infra.session import AwsTarget
+from local_aws import server
+from local_run import ROOT, airflow_standalone
+from local_run.airflow_env import LOCAL_STAGE, airflow_env
 
 AIRFLOW_HOME = ROOT / ".airflow"
 
@@ -27,7 +27,7 @@ def _interrupt(*_: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.airflow_local", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m local_run.airflow_local", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=server.DEFAULT_PORT, help="local AWS port")
     parser.add_argument("--airflow-port", type=int, default=int(os.environ.get("AIRFLOW_PORT", "8080")))
     args = parser.parse_args(argv)

@@ -13,3 +13,9 @@ For scale, ``dynamodb_index`` answers Query from the queried partition only; for
 benchmarks, ``metrics`` counts every request and records Glue runs' and Lambda
 invocations' time and peak memory, served at ``/_local/...`` and read with ``stats``.
 """
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ import json
 import urllib.request
 from typing import Any
 
-from infra.local_aws.metrics import GLUE_RUNS_PATH, LAMBDA_INVOCATIONS_PATH, REQUESTS_PATH
+from local_aws.metrics import GLUE_RUNS_PATH, LAMBDA_INVOCATIONS_PATH, REQUESTS_PATH
 
 TIMEOUT_S = 10
 

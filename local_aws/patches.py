@@ -6,7 +6,7 @@ import inspect
 import threading
 from typing import Any
 
-from infra.local_aws import bucket_policy, dynamodb_index, faults, glue_executor, lambda_executor
+from local_aws import bucket_policy, dynamodb_index, faults, glue_executor, lambda_executor
 
 # The seams, as (qualified name, parameters) in the pinned moto.
 SEAMS = {

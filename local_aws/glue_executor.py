@@ -26,7 +26,7 @@ from typing import Any
 
 import boto3
 
-from infra.local_aws import metrics
+from local_aws import metrics
 
 LOG_GROUP = "/aws-glue/jobs"
 _EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)[\w.]*)(?::\s*(.*))?$")

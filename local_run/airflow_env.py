@@ -9,7 +9,7 @@ from pathlib import Path
 
 from employee_pipeline.config import AWS_CONN_ID, DEFAULT_PREFIX, PREFIX_VARIABLE, STAGE_VARIABLE, pipeline_names
 from employee_pipeline.layout import xcom_options
-from infra import ROOT
+from local_run import ROOT
 
 LOCAL_STAGE = "local"
 

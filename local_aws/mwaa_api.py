@@ -32,8 +32,8 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
 
-from infra.local_aws.metrics import REQUESTS
-from infra.local_aws.mwaa import MwaaBackend, MwaaBackends, MwaaError, ValidationException
+from local_aws.metrics import REQUESTS
+from local_aws.mwaa import MwaaBackend, MwaaBackends, MwaaError, ValidationException
 
 SERVICE = "mwaa"  # botocore's name, and the request counts'
 SIGNING_NAME = "airflow"

@@ -1,11 +1,11 @@
-"""``python -m infra.local_aws start|stop|health|serve [--host H] [--port P]``."""
+"""``python -m local_aws start|stop|health|serve [--host H] [--port P]``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from infra.local_aws.server import (
+from local_aws.server import (
     DEFAULT_HOST,
     DEFAULT_PORT,
     LocalAwsError,
@@ -19,7 +19,7 @@ from infra.local_aws.server import (
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.local_aws", description="The local AWS emulator.")
+    parser = argparse.ArgumentParser(prog="python -m local_aws", description="The local AWS emulator.")
     parser.add_argument(
         "command",
         choices=("start", "stop", "health", "serve"),

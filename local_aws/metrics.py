@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from infra.local_aws.operations import service_and_operation
+from local_aws.operations import service_and_operation
 
 if TYPE_CHECKING:
     import psutil

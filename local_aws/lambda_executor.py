@@ -20,7 +20,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from infra.local_aws import metrics
+from local_aws import metrics
 
 RUNTIME_SCRIPT = Path(__file__).with_name("lambda_runtime.py")
 # What the python3.12 managed runtime provides besides the standard library.

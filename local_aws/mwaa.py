@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from infra.local_aws.faults import FAULT_TAG
+from local_aws.faults import FAULT_TAG
 
 DELAY_ENV = "LOCAL_AWS_MWAA_DELAY_S"
 DEFAULT_DELAY_S = 2.0

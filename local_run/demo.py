@@ -18,13 +18,13 @@ from typing import Any
 
 from employee_pipeline import layout
 from employee_pipeline.config import pipeline_names
-from infra import ROOT
-from infra.airflow_env import LOCAL_STAGE, airflow_env
-from infra.batch_state import batch_counts, read_manifest
-from infra.dag_run import migrate, run_dag
 from infra.deploy import deploy
-from infra.local_aws import server
 from infra.session import AwsTarget
+from local_aws import server
+from local_run import ROOT
+from local_run.airflow_env import LOCAL_STAGE, airflow_env
+from local_run.batch_state import batch_counts, read_manifest
+from local_run.dag_run import migrate, run_dag
 
 DEMO_DIR = ROOT / ".demo"
 
@@ -56,7 +56,7 @@ def summarize(target: AwsTarget, batch_id: str, shards: int, generated: int, dag
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m local_run.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--shards", type=int, default=2)
     parser.add_argument("--records-per-shard", type=int, default=500)
     parser.add_argument("--port", type=int, default=server.DEFAULT_PORT)

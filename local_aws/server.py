@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from infra import ROOT
+from local_aws import ROOT
 
 if TYPE_CHECKING:
     import psutil
@@ -49,7 +49,7 @@ def ensure_port_free(host: str, port: int) -> None:
         except OSError:
             raise LocalAwsError(
                 f"port {port} on {host} is already in use: stop whatever listens there "
-                f"(`python -m infra.local_aws stop --port {port}` if it is ours) or pick another port "
+                f"(`python -m local_aws stop --port {port}` if it is ours) or pick another port "
                 "with --port / LOCAL_AWS_PORT"
             ) from None
 
@@ -107,9 +107,9 @@ def serve(host: str, port: int) -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
-    from infra.local_aws.metrics import LocalEndpoints
-    from infra.local_aws.mwaa_api import MwaaApi
-    from infra.local_aws.patches import install
+    from local_aws.metrics import LocalEndpoints
+    from local_aws.mwaa_api import MwaaApi
+    from local_aws.patches import install
 
     ensure_port_free(host, port)
     install(endpoint_url(host, port))
@@ -135,7 +135,7 @@ def start(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> int:
     log = log_file(port)
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "infra.local_aws", "serve", "--host", host, "--port", str(port)],
+            [sys.executable, "-m", "local_aws", "serve", "--host", host, "--port", str(port)],
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -168,7 +168,7 @@ def _emulator(pid: int) -> psutil.Process | None:
 
     try:
         process = psutil.Process(pid)
-        if "infra.local_aws" in process.cmdline() and process.status() != psutil.STATUS_ZOMBIE:
+        if "local_aws" in process.cmdline() and process.status() != psutil.STATUS_ZOMBIE:
             return process
     except psutil.Error:
         pass

@@ -1,0 +1,454 @@
+"""The MWAA bundle as MWAA sees it: Python 3.12, MWAA's Airflow 3.3.1 image, and only the bundle's files.
+
+A Python 3.12 venv is built from MWAA's constraints, the packages MWAA's image already has for this
+DAG and the bundle's ``requirements.txt``, and nothing from the development lock. It is cached in
+``.venv-mwaa-py312/`` under a key of its inputs, so only the first run (or a change of the
+constraints or requirements) pays for it. An AIRFLOW_HOME is laid out as MWAA's: ``dags/`` is the
+bundle's ``dags/``, ``plugins/`` the unzipped ``plugins.zip``, the environment what ``startup.sh``
+exports, and the working directory the home, so nothing of the repository can be imported. That
+venv's own ``airflow`` then migrates a database, parses the dags folder into it the way the DAG
+processor does, and is asked what it found.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from employee_pipeline.config import DAG_ID, STAGE_VARIABLE, pipeline_names
+from infra import ROOT
+from infra.mwaa.bundle import DAGS_DIR, PLUGINS_ZIP, REQUIREMENTS_TXT, STARTUP_SH, build_bundle, variable_env_name
+
+pytestmark = [pytest.mark.mwaa, pytest.mark.timeout(2400)]
+
+STAGE = "prod"
+CONSTRAINTS = ROOT / "requirements" / "mwaa-constraints-3.3.1.txt"
+CACHE = ROOT / ".venv-mwaa-py312"
+UV_VERSION = "0.13.9"  # only installed when no uv is on PATH
+# What MWAA's Airflow 3.3.1 image already has that this DAG uses; everything else comes from requirements.txt.
+MWAA_IMAGE = (
+    "apache-airflow==3.3.1",
+    "apache-airflow-providers-amazon[aiobotocore]",
+    "apache-airflow-providers-common-io",
+    "apache-airflow-providers-standard",
+)
+# Development-only packages of the lock: the venv must not have them (the DAG would import fine here and not on MWAA).
+DEV_ONLY = ("pytest", "moto", "pyspark", "faker", "employee_pipeline", "employee_pipeline_ops", "infra")
+DAG_FILE = "employee_batch_pipeline.py"
+TASKS = (
+    "plan",
+    "claim_batch",
+    "shard_events",
+    "generate",
+    "write",
+    "wait_for_objects",
+    "ingest",
+    "read_manifest",
+    "count_check",
+    "quarantine_gate",
+    "release_batch",
+)
+_CONSTRAINT_LINE = re.compile(r"^\s*(?:-c|--constraint)(?:\s+|=)\s*[\"']?([^\"'\s]+)")
+
+
+def _tail(text: str | bytes | None, limit: int = 4000) -> str:
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    text = text or ""
+    return text if len(text) <= limit else "...\n" + text[-limit:]
+
+
+def _run(
+    args: Sequence[str], *, what: str, timeout: float, check: bool = True, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
+    """Run ``args`` in its own process group; on a timeout the whole group is killed. Failures show stderr."""
+    args = [str(a) for a in args]
+    process = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, **kwargs
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except BaseException as exc:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        if isinstance(exc, subprocess.TimeoutExpired):
+            pytest.fail(
+                f"{what} did not finish in {timeout:.0f} s: {shlex.join(args)}\n"
+                f"--- stdout\n{_tail(stdout)}\n--- stderr\n{_tail(stderr)}"
+            )
+        raise
+    result = subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
+    if check and result.returncode != 0:
+        pytest.fail(
+            f"{what} exited {result.returncode}: {shlex.join(args)}\n"
+            f"--- stdout\n{_tail(stdout)}\n--- stderr\n{_tail(stderr)}"
+        )
+    return result
+
+
+def _python312() -> str | None:
+    """A working CPython 3.12's real path: ``python3.12`` on PATH, else an installed pyenv 3.12.
+
+    A pyenv shim named python3.12 exists whenever pyenv has a 3.12, but it only runs while 3.12 is a
+    selected version; the interpreter itself is under ``$PYENV_ROOT/versions``.
+    """
+    candidates = [shutil.which("python3.12")]
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates += sorted(str(p) for p in pyenv_root.glob("versions/3.12*/bin/python3.12"))
+    probe = "import sys; print(sys.executable if sys.version_info[:2] == (3, 12) else '')"
+    for candidate in filter(None, candidates):
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            found = subprocess.run([candidate, "-c", probe], capture_output=True, text=True, timeout=60)
+            if found.returncode == 0 and found.stdout.strip():
+                return found.stdout.strip()
+    return None
+
+
+def _mwaa_requirements(requirements: str, constraints: Path) -> str:
+    """The bundle's requirements.txt without its ``--constraint`` line, checked to name our local file.
+
+    MWAA installs requirements.txt with the constraint URL on its first line. That URL cannot be
+    fetched here (no network beyond the package registries): the test drops the line and passes
+    the local copy of the same file, requirements/mwaa-constraints-3.3.1.txt, as ``-c`` instead.
+    """
+    urls = [m.group(1) for line in requirements.splitlines() if (m := _CONSTRAINT_LINE.match(line))]
+    copied_from = re.search(r"^#\s*(https://\S+)\s*$", constraints.read_text(), re.MULTILINE)
+    assert copied_from, f"{constraints} does not say which constraints file it copies"
+    assert urls == [copied_from.group(1)], f"requirements.txt's constraints {urls} are not {constraints.name}'s"
+    return "".join(line for line in requirements.splitlines(keepends=True) if not _CONSTRAINT_LINE.match(line))
+
+
+@dataclasses.dataclass(frozen=True)
+class MwaaVenv:
+    root: Path
+    built_seconds: float
+    reused: bool
+
+    @property
+    def python(self) -> Path:
+        return self.root / "bin" / "python"
+
+    @property
+    def airflow(self) -> Path:
+        return self.root / "bin" / "airflow"
+
+
+def _uv(env: Mapping[str, str]) -> str:
+    """uv from PATH, else from a tool venv kept in the cache folder (installed from the package index once)."""
+    if found := shutil.which("uv"):
+        return found
+    tool = CACHE / "uv-tool"
+    uv = tool / "bin" / "uv"
+    if not uv.exists():
+        shutil.rmtree(tool, ignore_errors=True)
+        _run([sys.executable, "-m", "venv", tool], what="creating the uv tool venv", timeout=300, env=env)
+        _run(
+            [tool / "bin" / "python", "-m", "pip", "install", "-q", f"uv=={UV_VERSION}"],
+            what="installing uv",
+            timeout=900,
+            env=env,
+        )
+    return str(uv)
+
+
+def _build_venv(venv: Path, python: str, requirements: str, env: dict[str, str]) -> float:
+    started = time.monotonic()
+    uv = _uv(env)
+    shutil.rmtree(venv, ignore_errors=True)
+    _run([uv, "venv", "--quiet", "--no-project", "--python", python, venv], what="uv venv", timeout=300, env=env)
+    local_requirements = venv / "requirements-mwaa.txt"
+    local_requirements.write_text(requirements)
+    install = [uv, "pip", "install", "--quiet", "--python", venv / "bin" / "python", "-c", CONSTRAINTS]
+    _run(
+        [*install, *MWAA_IMAGE, "-r", local_requirements],
+        what="installing MWAA's packages into the Python 3.12 venv",
+        timeout=1800,
+        env=env,
+    )
+    return time.monotonic() - started
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("mwaa") / "bundle"
+    build_bundle(out, pipeline_names(STAGE))
+    return out
+
+
+@pytest.fixture(scope="module")
+def mwaa_venv(bundle: Path, pytestconfig: pytest.Config) -> MwaaVenv:
+    python = _python312()
+    if python is None:
+        pytest.skip("python3.12 (MWAA's Python for Airflow 3.3.1) is not installed on this machine")
+    requirements = _mwaa_requirements((bundle / REQUIREMENTS_TXT).read_text(), CONSTRAINTS)
+    version = _run([python, "-c", "import sys; print(sys.version)"], what="python3.12", timeout=60).stdout.strip()
+    key = hashlib.sha256()
+    for part in (CONSTRAINTS.read_bytes(), (bundle / REQUIREMENTS_TXT).read_bytes(), "\n".join(MWAA_IMAGE).encode()):
+        key.update(hashlib.sha256(part).digest())
+    key.update(version.encode())
+    venv = CACHE / f"py312-{key.hexdigest()[:16]}"
+    stamp = venv / ".mwaa-venv.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "CONDA_PREFIX"))}
+    env.update({"UV_PYTHON_DOWNLOADS": "never", "UV_LINK_MODE": "copy", "UV_NO_PROGRESS": "1"})
+
+    CACHE.mkdir(exist_ok=True)
+    with (CACHE / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another run building the same venv waits for it
+        if stamp.is_file():
+            built = MwaaVenv(venv, json.loads(stamp.read_text())["built_seconds"], reused=True)
+        else:
+            for stale in CACHE.glob("py312-*"):
+                shutil.rmtree(stale, ignore_errors=True)
+            seconds = _build_venv(venv, python, requirements, env)
+            stamp.write_text(json.dumps({"built_seconds": round(seconds, 1), "python": version}) + "\n")
+            built = MwaaVenv(venv, round(seconds, 1), reused=False)
+    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+    capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        how = "reused" if built.reused else "built"
+        with capture.global_and_fixture_disabled():  # shown in the run's output, not captured
+            reporter.write_line(f"\nMWAA Python 3.12 venv {how}: {venv.name}, first build {built.built_seconds:.0f} s")
+    return built
+
+
+def _startup_exports(script: Path, env: Mapping[str, str]) -> dict[str, str]:
+    """The variables ``startup.sh`` exports when bash sources it, as MWAA does before Airflow starts."""
+    sourced = _run(
+        ["bash", "-c", '. "$1" >/dev/null && env -0', "bash", script], what="sourcing startup.sh", timeout=30, env=env
+    )
+    after = dict(item.split("=", 1) for item in sourced.stdout.split("\0") if "=" in item)
+    return {k: v for k, v in after.items() if env.get(k) != v and k not in {"_", "SHLVL", "PWD", "OLDPWD"}}
+
+
+@dataclasses.dataclass(frozen=True)
+class MwaaHome:
+    home: Path
+    env: dict[str, str]
+    venv: MwaaVenv
+    exports: dict[str, str]
+    reserialized: str = ""  # what `airflow dags reserialize` printed (stdout and stderr)
+
+    def airflow(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return _run(
+            [self.venv.airflow, *args],
+            what=f"airflow {' '.join(args)}",
+            timeout=timeout,
+            check=check,
+            env=self.env,
+            cwd=self.home,
+        )
+
+
+@pytest.fixture(scope="module")
+def mwaa(bundle: Path, mwaa_venv: MwaaVenv, tmp_path_factory: pytest.TempPathFactory) -> MwaaHome:
+    """AIRFLOW_HOME as on MWAA, the database migrated and the dags folder parsed into it."""
+    home = tmp_path_factory.mktemp("mwaa-home")
+    shutil.copytree(bundle / DAGS_DIR, home / "dags")
+    with zipfile.ZipFile(bundle / PLUGINS_ZIP) as plugins:
+        plugins.extractall(home / "plugins")
+    # Nothing of the repository or of the developer's Airflow: no PYTHONPATH, no AIRFLOW_* settings.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PYTHON", "VIRTUAL_ENV"))}
+    env.update(
+        {
+            "PATH": f"{mwaa_venv.root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(home / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "NO_COLOR": "1",
+            "TERM": "dumb",
+            "COLUMNS": "250",
+        }
+    )
+    exports = _startup_exports(bundle / STARTUP_SH, env)
+    env.update(exports)
+    result = MwaaHome(home, env, mwaa_venv, exports)
+    result.airflow("db", "migrate", timeout=900)
+    reserialize = result.airflow("dags", "reserialize", timeout=900)
+    return dataclasses.replace(result, reserialized=reserialize.stdout + reserialize.stderr)
+
+
+# Run by the venv's Python in the MWAA home: what can be imported, what the DAG processor lists, what the DB holds.
+_PROBE = r"""
+import importlib.metadata, importlib.util, json, os, shutil, sys
+from pathlib import Path
+
+dev_only, control = json.loads(sys.argv[1]), Path(sys.argv[2])
+out = {"executable": sys.executable, "version": list(sys.version_info[:3]), "cwd": os.getcwd(), "sys_path": sys.path}
+# Before Airflow sets sys.path up, nothing of the repository (nor any development tool) is importable.
+out["importable_before_airflow"] = sorted(m for m in dev_only if importlib.util.find_spec(m) is not None)
+
+import airflow
+from airflow.configuration import conf
+from airflow.dag_processing.bundles.manager import DagBundlesManager
+from airflow.utils.file import list_py_file_paths
+
+out["airflow"] = airflow.__version__
+out["safe_mode"] = conf.getboolean("core", "dag_discovery_safe_mode")
+out["ignore_syntax"] = conf.get("core", "dag_ignore_file_syntax")
+bundle = DagBundlesManager().get_bundle("dags-folder")
+bundle.initialize()
+out["bundle_path"] = str(bundle.path)
+# The DAG processor's file listing (DagFileProcessorManager._find_files_in_bundle), in both safe modes.
+out["listed"] = {
+    str(safe): sorted(str(Path(p).relative_to(bundle.path)) for p in list_py_file_paths(bundle.path, safe_mode=safe))
+    for safe in (True, False)
+}
+# The control: the same folder without .airflowignore lists the helpers, so the listing above is a real check.
+shutil.copytree(bundle.path, control)
+(control / ".airflowignore").unlink()
+out["listed_without_airflowignore"] = sorted(
+    str(Path(p).relative_to(control)) for p in list_py_file_paths(control, safe_mode=True)
+)
+
+sys.path.append(str(bundle.path))  # as BundleDagBag does before it imports a DAG file
+import employee_pipeline.config, employee_pipeline_ops.count_check  # noqa: E401,F401
+
+out["modules"] = {
+    name: module.__file__
+    for name, module in sorted(sys.modules.items())
+    if name.split(".")[0] in ("employee_pipeline", "employee_pipeline_ops") and getattr(module, "__file__", None)
+}
+
+from sqlalchemy import select
+from airflow.models.dag import DagModel
+from airflow.models.dagcode import DagCode
+from airflow.models.dagwarning import DagWarning
+from airflow.models.errors import ParseImportError
+from airflow.models.serialized_dag import SerializedDagModel
+from airflow.utils.session import create_session
+
+with create_session() as session:
+    out["dag_rows"] = [
+        list(row)
+        for row in session.execute(
+            select(DagModel.dag_id, DagModel.bundle_name, DagModel.relative_fileloc, DagModel.is_stale)
+        )
+    ]
+    out["serialized_dags"] = sorted(session.scalars(select(SerializedDagModel.dag_id)))
+    out["dag_code_files"] = sorted(session.scalars(select(DagCode.fileloc)))
+    out["parse_import_errors"] = [[e.filename, e.stacktrace] for e in session.scalars(select(ParseImportError))]
+    out["dag_warnings"] = [[w.dag_id, str(w.warning_type), w.message] for w in session.scalars(select(DagWarning))]
+
+out["distributions"] = {d.metadata["Name"]: d.version for d in importlib.metadata.distributions()}
+print("PROBE " + json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def probe(mwaa: MwaaHome, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    control = tmp_path_factory.mktemp("control") / "dags"
+    result = _run(
+        [mwaa.venv.python, "-c", _PROBE, json.dumps(DEV_ONLY), control],
+        what="probing the MWAA home with the venv's Python",
+        timeout=300,
+        env=mwaa.env,
+        cwd=mwaa.home,
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("PROBE ")]
+    assert lines, f"no probe output\n--- stdout\n{_tail(result.stdout)}\n--- stderr\n{_tail(result.stderr)}"
+    return json.loads(lines[-1].removeprefix("PROBE "))
+
+
+def _json_output(result: subprocess.CompletedProcess[str]) -> Any:
+    """The JSON document an ``airflow ... -o json`` command printed (log lines around it are skipped)."""
+    for line in reversed(result.stdout.splitlines()):
+        if line.strip().startswith(("[", "{")):
+            return json.loads(line)
+    pytest.fail(f"no JSON in the output of {shlex.join(result.args)}\n--- stdout\n{_tail(result.stdout)}")
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_the_venv_is_mwaas_python_with_mwaas_pins_and_no_dev_packages(probe: dict[str, Any]) -> None:
+    assert probe["version"][:2] == [3, 12]
+    assert probe["airflow"] == "3.3.1"
+    assert probe["importable_before_airflow"] == []
+    pins = {}
+    for line in CONSTRAINTS.read_text().splitlines():
+        if "==" in line and not line.lstrip().startswith("#"):
+            name, _, version = line.partition("==")
+            pins[_canonical(name.strip())] = version.strip()
+    installed = {_canonical(name): version for name, version in probe["distributions"].items()}
+    assert {"apache-airflow-providers-amazon", "aiobotocore", "s3fs"} <= set(installed)
+    off_pin = {name: (found, pins[name]) for name, found in installed.items() if pins.get(name, found) != found}
+    assert off_pin == {}, "installed versions that differ from MWAA's constraints (installed, pinned)"
+
+
+def test_the_home_is_laid_out_as_on_mwaa_and_the_repository_is_out_of_reach(
+    mwaa: MwaaHome, probe: dict[str, Any]
+) -> None:
+    home = mwaa.home.resolve()
+    assert Path(probe["cwd"]).resolve() == home
+    assert Path(probe["bundle_path"]).resolve() == home / "dags"
+    assert mwaa.exports == {variable_env_name(STAGE_VARIABLE): STAGE}  # the default prefix needs no Variable
+    assert "PYTHONPATH" not in mwaa.env
+    repo_roots = {ROOT.resolve(), (ROOT / "dags").resolve(), (ROOT / "plugins").resolve()}
+    assert not {Path(p).resolve() for p in probe["sys_path"] if p} & repo_roots
+    modules = probe["modules"]
+    assert {"employee_pipeline.config", "employee_pipeline_ops.count_check"} <= set(modules)
+    for name, path in modules.items():
+        where = home / ("plugins" if name.startswith("employee_pipeline_ops") else "dags")
+        assert Path(path).resolve().is_relative_to(where), f"{name} was imported from {path}, not from {where}"
+
+
+def test_airflow_reports_no_import_errors(mwaa: MwaaHome, probe: dict[str, Any]) -> None:
+    result = mwaa.airflow("dags", "list-import-errors", "-o", "json", check=False)
+    assert result.returncode == 0, f"import errors:\n{_tail(result.stdout)}\n--- stderr\n{_tail(result.stderr)}"
+    assert _json_output(result) == []
+    assert probe["parse_import_errors"] == []
+    assert probe["dag_warnings"] == []
+
+
+def test_the_dag_has_its_tasks(mwaa: MwaaHome, probe: dict[str, Any]) -> None:
+    result = mwaa.airflow("tasks", "list", DAG_ID)
+    listed = [line.strip() for line in result.stdout.splitlines() if re.fullmatch(r"[A-Za-z0-9_.-]+", line.strip())]
+    assert listed == sorted(TASKS), f"stdout:\n{_tail(result.stdout)}"
+    assert probe["serialized_dags"] == [DAG_ID]
+
+
+def test_only_the_dag_file_is_parsed_as_a_dag_file(mwaa: MwaaHome, probe: dict[str, Any]) -> None:
+    assert (probe["safe_mode"], probe["ignore_syntax"]) == (True, "glob")  # Airflow's defaults, as on MWAA
+    assert probe["listed"] == {"True": [DAG_FILE], "False": [DAG_FILE]}
+    helpers = {f"employee_pipeline/{p.name}" for p in (mwaa.home / "dags" / "employee_pipeline").glob("*.py")}
+    assert helpers & set(probe["listed_without_airflowignore"]), "the control should list the helper modules"
+
+    # What reserialize stored: one DAG, from the DAG file, in the dags-folder bundle; nothing from a helper.
+    assert probe["dag_rows"] == [[DAG_ID, "dags-folder", DAG_FILE, False]]
+    assert [Path(f).name for f in probe["dag_code_files"]] == [DAG_FILE]
+
+    # The DagBag loading stats (`airflow dags report`): the files parsed, each with its DAGs and tasks.
+    report = _json_output(mwaa.airflow("dags", "report", "-o", "json"))
+    # (The JSON output carries the counts as strings.)
+    assert [(row["file"], int(row["dag_num"]), int(row["task_num"]), row["dags"]) for row in report] == [
+        (DAG_FILE, 1, len(TASKS), [DAG_ID])
+    ]
+    # Parsing the folder said nothing about a helper module (no "assumed to contain no DAGs", no import error).
+    said = mwaa.reserialized
+    assert not [line for line in said.splitlines() if "employee_pipeline/" in line], _tail(said)
+    assert "Error loading DAG" not in said, _tail(said)
+
+
+def test_airflow_reads_the_stage_variable_startup_sh_exports(mwaa: MwaaHome) -> None:
+    result = mwaa.airflow("variables", "get", STAGE_VARIABLE)
+    assert result.stdout.strip().splitlines()[-1] == STAGE
