@@ -29,12 +29,27 @@ def _interrupt(*_: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local_run.airflow_local", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=server.DEFAULT_PORT, help="local AWS port")
-    parser.add_argument("--airflow-port", type=int, default=int(os.environ.get("AIRFLOW_PORT", "8080")))
+    parser.add_argument(
+        "--airflow-port", type=int, default=int(os.environ.get("AIRFLOW_PORT", "8080")), help="UI and API port"
+    )
+    parser.add_argument(
+        "--worker-log-port",
+        type=int,
+        default=int(os.environ.get("AIRFLOW_WORKER_LOG_PORT", "8793")),
+        help="the log server of running tasks",
+    )
+    parser.add_argument(
+        "--trigger-log-port",
+        type=int,
+        default=int(os.environ.get("AIRFLOW_TRIGGER_LOG_PORT", "8794")),
+        help="the triggerer's log server",
+    )
     args = parser.parse_args(argv)
     endpoint = server.endpoint_url(port=args.port)
     signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM ends the session like Ctrl-C does
     try:
-        server.ensure_port_free("127.0.0.1", args.airflow_port)
+        for port in (args.airflow_port, args.worker_log_port, args.trigger_log_port):
+            server.ensure_port_free("127.0.0.1", port)
         print(f"starting the local AWS on {endpoint}", flush=True)
         server.start(port=args.port)
     except server.LocalAwsError as err:
@@ -49,7 +64,13 @@ def main(argv: list[str] | None = None) -> int:
             f"log {AIRFLOW_HOME.relative_to(ROOT)}/standalone.log)",
             flush=True,
         )
-        standalone = airflow_standalone.start(airflow_env(AIRFLOW_HOME, endpoint), AIRFLOW_HOME, args.airflow_port)
+        standalone = airflow_standalone.start(
+            airflow_env(AIRFLOW_HOME, endpoint),
+            AIRFLOW_HOME,
+            args.airflow_port,
+            worker_log_port=args.worker_log_port,
+            trigger_log_port=args.trigger_log_port,
+        )
         print(f"\nAirflow is up: {standalone.url}  (login: {airflow_standalone.USER} / {standalone.password})")
         print("DAG employee_batch_pipeline runs against the local AWS; unpause or trigger it in the UI.")
         print("Ctrl-C stops Airflow and the local AWS.", flush=True)

@@ -85,19 +85,40 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def start(env: dict[str, str], home: Path, port: int) -> Standalone:
-    """Start ``airflow standalone`` on ``port`` with AIRFLOW_HOME ``home``; return once the API answers."""
-    home.mkdir(parents=True, exist_ok=True)
-    password = local_password(home)
-    env = {
+def executor_slots(cpus: int | None = None) -> int:
+    """Task slots for the local executor: two per core, at least 4 (a waiting sensor holds one).
+
+    Airflow's default of 32 starts 32 idle worker processes on a laptop.
+    """
+    return max(4, 2 * (cpus or os.cpu_count() or 1))
+
+
+def standalone_env(
+    env: dict[str, str], home: Path, port: int, worker_log_port: int = 8793, trigger_log_port: int = 8794
+) -> dict[str, str]:
+    """``env`` plus what the local standalone needs: its API on 127.0.0.1 only, its ports, its executor size."""
+    return {
         **env,
+        "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(worker_log_port),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(trigger_log_port),
+        "AIRFLOW__CORE__PARALLELISM": str(executor_slots()),
         # Workers reach the API server here; the default assumes port 8080.
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(password_file(home)),
     }
+
+
+def start(
+    env: dict[str, str], home: Path, port: int, worker_log_port: int = 8793, trigger_log_port: int = 8794
+) -> Standalone:
+    """Start ``airflow standalone`` on ``port`` with AIRFLOW_HOME ``home``; return once the API answers."""
+    home.mkdir(parents=True, exist_ok=True)
+    password = local_password(home)
+    env = standalone_env(env, home, port, worker_log_port, trigger_log_port)
     log = home / "standalone.log"
     with log.open("ab") as out:
         proc = subprocess.Popen(

@@ -24,7 +24,13 @@ RUN_TIMEOUT_S = 900
 
 @pytest.fixture(scope="module")
 def airflow(pipeline) -> Iterator[airflow_standalone.Standalone]:
-    standalone = airflow_standalone.start(pipeline.env, pipeline.home / "standalone", free_port())
+    standalone = airflow_standalone.start(
+        pipeline.env,
+        pipeline.home / "standalone",
+        free_port(),
+        worker_log_port=free_port(),
+        trigger_log_port=free_port(),
+    )
     try:
         deadline = time.monotonic() + 120
         while True:  # the DAG processor needs a moment to parse the DAG
