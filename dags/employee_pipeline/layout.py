@@ -17,7 +17,7 @@ MAX_RECORDS_PER_SHARD = 5000  # ~1.3 MB of JSON: well under Lambda's 6 MB respon
 RAW_PREFIX = "raw/employees"
 QUARANTINE_PREFIX = "quarantine/employees"
 MANIFEST_PREFIX = "manifests/employees"
-# XComs above the threshold (a generator's shard of records) are kept here by Airflow's
+# XComs of XCOM_THRESHOLD_BYTES or more (a generator's shard of records) are kept here by Airflow's
 # object-storage XCom backend: the metadata database holds only their path. Expired after a day.
 XCOM_PREFIX = "xcom"
 XCOM_THRESHOLD_BYTES = 512
