@@ -7,10 +7,12 @@ the log's REPORT line as AWS writes it.
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,6 +41,8 @@ def _runtime_dir() -> str:
     """A folder holding only the runtime's packages, as symlinks into this environment."""
     if _state["runtime_dir"] is None:
         folder = Path(tempfile.mkdtemp(prefix="lambda-runtime-"))
+        # One per emulator process: gone when the emulator ends (rmtree does not follow the symlinks).
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
         for name in RUNTIME_PACKAGES:
             spec = importlib.util.find_spec(name)
             if spec is None or spec.origin is None:
