@@ -9,6 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from employee_pipeline import config
+from infra import tagging
 from infra.actions import ABSENT, DELETED, Action, outcome
 from infra.packaging import Artifact
 from infra.session import AwsTarget, error_code, if_exists
@@ -32,6 +33,7 @@ class FunctionSpec:
     memory: int
     environment: dict[str, str] = field(default_factory=dict)
     layers: list[str] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
 
     def configuration(self) -> dict[str, Any]:
         return {
@@ -76,6 +78,7 @@ def _create_function(client: Any, spec: FunctionSpec) -> None:
                 Code={"S3Bucket": spec.code_bucket, "S3Key": spec.code_key},
                 Description="employee batch pipeline",
                 Publish=False,
+                Tags=spec.tags,
                 **spec.configuration(),
             )
             break
@@ -108,6 +111,11 @@ def ensure_function(target: AwsTarget, spec: FunctionSpec) -> tuple[Action, str]
         return outcome("lambda_function", spec.name, False, []), _function_arn(client, spec.name)
     changes = []
     configuration = current["Configuration"]
+    have = client.list_tags(Resource=configuration["FunctionArn"]).get("Tags", {})
+    lacking = tagging.missing(have, spec.tags)
+    if lacking:
+        client.tag_resource(Resource=configuration["FunctionArn"], Tags=lacking)
+        changes.append(tagging.CHANGE)
     if configuration["CodeSha256"] != spec.code.sha256_b64:
         client.update_function_code(FunctionName=spec.name, S3Bucket=spec.code_bucket, S3Key=spec.code_key)
         _wait_updated(client, spec.name)
@@ -159,17 +167,22 @@ def glue_job_definition(role_arn: str, script_location: str, default_arguments: 
     }
 
 
-def ensure_glue_job(target: AwsTarget, name: str, definition: dict[str, Any]) -> Action:
+def ensure_glue_job(target: AwsTarget, name: str, definition: dict[str, Any], tags: dict[str, str]) -> Action:
     glue = target.client("glue")
     current = if_exists(lambda: glue.get_job(JobName=name), ("EntityNotFoundException",))
     if current is None:
-        glue.create_job(Name=name, **definition)
+        glue.create_job(Name=name, Tags=tags, **definition)
         return outcome("glue_job", name, False, [])
     job = current["Job"]
-    changes = [key for key, value in definition.items() if job.get(key) != value]
+    changes = [key.lower() for key, value in definition.items() if job.get(key) != value]
     if changes:
         glue.update_job(JobName=name, JobUpdate=definition)
-    return outcome("glue_job", name, True, [c.lower() for c in changes])
+    arn = target.arn("glue", f"job/{name}")
+    lacking = tagging.missing(glue.get_tags(ResourceArn=arn).get("Tags", {}), tags)
+    if lacking:
+        glue.tag_resource(ResourceArn=arn, TagsToAdd=lacking)
+        changes.append(tagging.CHANGE)
+    return outcome("glue_job", name, True, changes)
 
 
 def destroy_glue_job(target: AwsTarget, name: str) -> Action:

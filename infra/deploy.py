@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from employee_pipeline.config import PipelineNames
 from employee_pipeline.layout import XCOM_PREFIX, XCOM_RETENTION_DAYS
-from infra import compute, iam, notifications, packaging, storage, table
+from infra import compute, iam, log_groups, notifications, packaging, storage, table, tagging
 from infra.actions import Action
 from infra.session import AwsTarget, if_exists
 
@@ -23,11 +25,24 @@ def _function_name(names: PipelineNames, package: str) -> str:
     return {"generator": names.generator_function, "writer": names.writer_function}[package]
 
 
+def _function_role(names: PipelineNames, package: str) -> str:
+    return {"generator": names.generator_role, "writer": names.writer_role}[package]
+
+
+def _roles(names: PipelineNames) -> tuple[str, ...]:
+    return (names.generator_role, names.writer_role, names.glue_role)
+
+
+def _lambda_log_groups(names: PipelineNames) -> list[str]:
+    return [log_groups.lambda_group(_function_name(names, p)) for p in FUNCTIONS]
+
+
 def deploy(target: AwsTarget, names: PipelineNames) -> tuple[list[Action], dict[str, Any]]:
     """Create or converge every resource; each Action says what changed."""
+    tags = tagging.stage_tags(names)
     actions = [
-        storage.ensure_bucket(target, names.data_bucket, {f"{XCOM_PREFIX}/": XCOM_RETENTION_DAYS}),
-        storage.ensure_bucket(target, names.artifacts_bucket),
+        storage.ensure_bucket(target, names.data_bucket, {f"{XCOM_PREFIX}/": XCOM_RETENTION_DAYS}, tags=tags),
+        storage.ensure_bucket(target, names.artifacts_bucket, tags=tags),
     ]
 
     script = packaging.glue_script()
@@ -39,9 +54,13 @@ def deploy(target: AwsTarget, names: PipelineNames) -> tuple[list[Action], dict[
         actions.append(storage.ensure_artifact(target, names.artifacts_bucket, f"lambda/{artifact.name}", artifact))
 
     for role, (service, policy) in iam.role_policies(target, names).items():
-        actions.append(iam.ensure_role(target, role, service, policy))
-    lambda_role = iam.role_arn(target, names.lambda_role)
-    glue_role = iam.role_arn(target, names.glue_role)
+        actions.append(iam.ensure_role(target, role, service, policy, tags=tags))
+    role_arns = {role: iam.role_arn(target, role) for role in _roles(names)}
+    glue_role = role_arns[names.glue_role]
+
+    # The roles may not create log groups: each group exists, with its retention, before anything logs.
+    actions += [log_groups.ensure_log_group(target, group, tags) for group in _lambda_log_groups(names)]
+    actions += [log_groups.ensure_shared_log_group(target, group) for group in log_groups.GLUE_SHARED_GROUPS]
 
     layer_action, layer_arn = compute.ensure_layer(
         target, names.faker_layer, names.artifacts_bucket, LAYER_KEY, layer_zip
@@ -52,7 +71,7 @@ def deploy(target: AwsTarget, names: PipelineNames) -> tuple[list[Action], dict[
         spec = compute.FunctionSpec(
             name=_function_name(names, package),
             handler=handler,
-            role_arn=lambda_role,
+            role_arn=role_arns[_function_role(names, package)],
             code_bucket=names.artifacts_bucket,
             code_key=f"lambda/{zips[package].name}",
             code=zips[package],
@@ -60,6 +79,7 @@ def deploy(target: AwsTarget, names: PipelineNames) -> tuple[list[Action], dict[
             memory=memory,
             environment={"DATA_BUCKET": names.data_bucket},
             layers=[layer_arn] if needs_faker else [],
+            tags=tags,
         )
         action, function_arns[package] = compute.ensure_function(target, spec)
         actions.append(action)
@@ -78,10 +98,10 @@ def deploy(target: AwsTarget, names: PipelineNames) -> tuple[list[Action], dict[
             "--lease_table": names.lease_table,
         },
     )
-    actions.append(compute.ensure_glue_job(target, names.glue_job, definition))
-    actions.append(table.ensure_table(target, names.table))
-    actions.append(table.ensure_lease_table(target, names.lease_table))
-    actions.append(notifications.ensure_topic(target, names.alerts_topic))
+    actions.append(compute.ensure_glue_job(target, names.glue_job, definition, tags))
+    actions.append(table.ensure_table(target, names.table, tags))
+    actions.append(table.ensure_lease_table(target, names.lease_table, tags))
+    actions.append(notifications.ensure_topic(target, names.alerts_topic, tags))
 
     outputs = {
         **names.as_dict(),
@@ -90,7 +110,8 @@ def deploy(target: AwsTarget, names: PipelineNames) -> tuple[list[Action], dict[
         "generator_function_arn": function_arns["generator"],
         "writer_function_arn": function_arns["writer"],
         "faker_layer_version_arn": layer_arn,
-        "lambda_role_arn": lambda_role,
+        "generator_role_arn": role_arns[names.generator_role],
+        "writer_role_arn": role_arns[names.writer_role],
         "glue_role_arn": glue_role,
         "glue_script": script_location,
         "table_arn": target.arn("dynamodb", f"table/{names.table}"),
@@ -101,17 +122,23 @@ def deploy(target: AwsTarget, names: PipelineNames) -> tuple[list[Action], dict[
 
 
 def destroy(target: AwsTarget, names: PipelineNames) -> list[Action]:
-    """Remove every resource, non-empty (versioned) buckets included."""
+    """Remove every resource, non-empty (versioned) buckets included. The account-wide Glue log groups stay:
+    every Glue job of the account writes to them."""
     return [
         compute.destroy_glue_job(target, names.glue_job),
         *(compute.destroy_function(target, _function_name(names, p)) for p in FUNCTIONS),
+        *(log_groups.destroy_log_group(target, group) for group in _lambda_log_groups(names)),
         compute.destroy_layer(target, names.faker_layer),
         table.destroy_table(target, names.table),
         table.destroy_table(target, names.lease_table),
         notifications.destroy_topic(target, names.alerts_topic),
-        *(iam.destroy_role(target, role) for role in (names.lambda_role, names.glue_role)),
+        *(iam.destroy_role(target, role) for role in _roles(names)),
         *(storage.destroy_bucket(target, b) for b in (names.data_bucket, names.artifacts_bucket)),
     ]
+
+
+def _true_or_none(check: Callable[..., bool], *args: Any) -> bool | None:
+    return check(*args) or None
 
 
 def status(target: AwsTarget, names: PipelineNames) -> list[dict[str, Any]]:
@@ -122,8 +149,11 @@ def status(target: AwsTarget, names: PipelineNames) -> list[dict[str, Any]]:
     checks = [
         ("s3_bucket", names.data_bucket, lambda: storage.bucket_exists(s3, names.data_bucket) or None),
         ("s3_bucket", names.artifacts_bucket, lambda: storage.bucket_exists(s3, names.artifacts_bucket) or None),
-        ("iam_role", names.lambda_role, lambda: iam_client.get_role(RoleName=names.lambda_role)),
-        ("iam_role", names.glue_role, lambda: iam_client.get_role(RoleName=names.glue_role)),
+        *(("iam_role", role, partial(iam_client.get_role, RoleName=role)) for role in _roles(names)),
+        *(
+            ("log_group", group, partial(_true_or_none, log_groups.log_group_exists, target, group))
+            for group in _lambda_log_groups(names)
+        ),
         (
             "lambda_layer",
             names.faker_layer,

@@ -1,4 +1,4 @@
-"""IAM roles of the Lambdas and the Glue job: trust policy plus one inline least-privilege policy."""
+"""IAM roles of the Lambdas (one each) and the Glue job: trust policy plus one inline least-privilege policy."""
 
 from __future__ import annotations
 
@@ -8,23 +8,33 @@ from urllib.parse import unquote
 
 from employee_pipeline.config import PipelineNames
 from employee_pipeline.layout import MANIFEST_PREFIX, QUARANTINE_PREFIX, RAW_PREFIX
+from infra import log_groups, tagging
 from infra.actions import ABSENT, DELETED, Action, outcome
 from infra.session import AwsTarget, if_exists
 
 INLINE_POLICY = "pipeline-access"
 
 
-def _trust(service: str) -> dict[str, Any]:
+def trust_policy(target: AwsTarget, service: str) -> dict[str, Any]:
+    """``service`` may assume the role on behalf of this account's resources only (confused deputy)."""
     return {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": service},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": target.account_id}},
+            }
+        ],
     }
 
 
 def _logs_statement(target: AwsTarget, group_pattern: str) -> dict[str, Any]:
+    # No logs:CreateLogGroup: deploy creates the groups (with a retention), so a role cannot make one without.
     return {
         "Effect": "Allow",
-        "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
         "Resource": target.arn("logs", f"log-group:{group_pattern}"),
     }
 
@@ -35,10 +45,15 @@ def role_policies(target: AwsTarget, names: PipelineNames) -> dict[str, tuple[st
     artifacts = f"arn:{target.partition}:s3:::{names.artifacts_bucket}"
     table = target.arn("dynamodb", f"table/{names.table}")
     leases = target.arn("dynamodb", f"table/{names.lease_table}")
-    lambda_policy = {
+    # The generator calls no AWS service: it may only write its own log.
+    generator_policy = {
+        "Version": "2012-10-17",
+        "Statement": [_logs_statement(target, f"{log_groups.lambda_group(names.generator_function)}:*")],
+    }
+    writer_policy = {
         "Version": "2012-10-17",
         "Statement": [
-            _logs_statement(target, f"/aws/lambda/{names.prefix}-{names.stage}-*"),
+            _logs_statement(target, f"{log_groups.lambda_group(names.writer_function)}:*"),
             {"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": f"{data}/{RAW_PREFIX}/*"},
         ],
     }
@@ -46,7 +61,20 @@ def role_policies(target: AwsTarget, names: PipelineNames) -> dict[str, tuple[st
         "Version": "2012-10-17",
         "Statement": [
             _logs_statement(target, "/aws-glue/*"),
-            {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": data},
+            # The job enables metrics (--enable-metrics): only into Glue's namespace.
+            {
+                "Effect": "Allow",
+                "Action": ["cloudwatch:PutMetricData"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"cloudwatch:namespace": "Glue"}},
+            },
+            # The job lists a batch's shard objects and its earlier quarantine objects, nothing else.
+            {
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": data,
+                "Condition": {"StringLike": {"s3:prefix": [f"{RAW_PREFIX}/*", f"{QUARANTINE_PREFIX}/*"]}},
+            },
             {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"{data}/{RAW_PREFIX}/*", f"{artifacts}/*"]},
             {
                 "Effect": "Allow",
@@ -67,7 +95,8 @@ def role_policies(target: AwsTarget, names: PipelineNames) -> dict[str, tuple[st
         ],
     }
     return {
-        names.lambda_role: ("lambda.amazonaws.com", lambda_policy),
+        names.generator_role: ("lambda.amazonaws.com", generator_policy),
+        names.writer_role: ("lambda.amazonaws.com", writer_policy),
         names.glue_role: ("glue.amazonaws.com", glue_policy),
     }
 
@@ -78,10 +107,17 @@ def _document(value: Any) -> Any:
 
 
 def ensure_role(
-    target: AwsTarget, role: str, service: str, policy: dict[str, Any], trust: dict[str, Any] | None = None
+    target: AwsTarget,
+    role: str,
+    service: str,
+    policy: dict[str, Any],
+    trust: dict[str, Any] | None = None,
+    tags: dict[str, str] | None = None,
 ) -> Action:
-    """Create or converge ``role``: trusted by ``service`` (or the ``trust`` document), one inline policy."""
-    trust = trust or _trust(service)
+    """Create or converge ``role``: trusted by ``service`` (or the ``trust`` document), one inline policy,
+    ``tags``."""
+    trust = trust or trust_policy(target, service)
+    tags = tags or {}
     iam = target.client("iam")
     current = if_exists(lambda: iam.get_role(RoleName=role), ("NoSuchEntity",))
     changes = []
@@ -90,10 +126,16 @@ def ensure_role(
             RoleName=role,
             AssumeRolePolicyDocument=json.dumps(trust),
             Description="employee batch pipeline",
+            **({"Tags": tagging.as_list(tags)} if tags else {}),
         )
-    elif _document(current["Role"]["AssumeRolePolicyDocument"]) != trust:
-        iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(trust))
-        changes.append("trust policy")
+    else:
+        if _document(current["Role"]["AssumeRolePolicyDocument"]) != trust:
+            iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(trust))
+            changes.append("trust policy")
+        lacking = tagging.missing(tagging.from_list(iam.list_role_tags(RoleName=role)["Tags"]), tags)
+        if lacking:
+            iam.tag_role(RoleName=role, Tags=tagging.as_list(lacking))
+            changes.append(tagging.CHANGE)
     inline = if_exists(lambda: iam.get_role_policy(RoleName=role, PolicyName=INLINE_POLICY), ("NoSuchEntity",))
     if inline is None or _document(inline["PolicyDocument"]) != policy:
         iam.put_role_policy(RoleName=role, PolicyName=INLINE_POLICY, PolicyDocument=json.dumps(policy))

@@ -11,6 +11,7 @@ from typing import Any
 
 from employee_pipeline.config import PipelineNames
 from employee_pipeline.layout import MANIFEST_PREFIX, RAW_PREFIX, XCOM_PREFIX
+from infra import tagging
 from infra.actions import Action
 from infra.iam import ensure_role
 from infra.session import AwsTarget
@@ -195,4 +196,5 @@ def ensure_execution_role(target: AwsTarget, names: PipelineNames, environment: 
         MWAA_SERVICES[0],
         execution_policy(target, names, environment, source_bucket),
         trust=trust_policy(target),
+        tags=tagging.stage_tags(names),
     )

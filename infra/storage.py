@@ -7,6 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from infra import tagging
 from infra.actions import ABSENT, DELETED, Action, outcome
 from infra.packaging import Artifact
 from infra.session import AwsTarget, error_code, if_exists
@@ -17,6 +18,8 @@ PUBLIC_ACCESS_BLOCK = {
     "BlockPublicPolicy": True,
     "RestrictPublicBuckets": True,
 }
+# Old versions of overwritten or deleted objects are kept this long, then expire.
+NONCURRENT_VERSION_DAYS = 30
 ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]}
 
 
@@ -47,9 +50,20 @@ def bucket_exists(s3: Any, bucket: str) -> bool:
         raise
 
 
-def lifecycle_rules(expire: dict[str, int]) -> list[dict[str, Any]]:
-    """One rule per prefix: current and noncurrent versions expire after the given days."""
+def lifecycle_rules(expire: dict[str, int] | None = None) -> list[dict[str, Any]]:
+    """Every bucket is versioned: overwritten and deleted objects' old versions expire after
+    NONCURRENT_VERSION_DAYS (and a delete marker left alone is removed). Then one rule per prefix of
+    ``expire``: current and noncurrent versions expire after the given days."""
     return [
+        {
+            "ID": "expire-noncurrent-versions",
+            "Filter": {"Prefix": ""},
+            "Status": "Enabled",
+            "Expiration": {"ExpiredObjectDeleteMarker": True},
+            "NoncurrentVersionExpiration": {"NoncurrentDays": NONCURRENT_VERSION_DAYS},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+        }
+    ] + [
         {
             "ID": f"expire-{prefix.strip('/').replace('/', '-')}",
             "Filter": {"Prefix": prefix},
@@ -58,13 +72,15 @@ def lifecycle_rules(expire: dict[str, int]) -> list[dict[str, Any]]:
             "NoncurrentVersionExpiration": {"NoncurrentDays": days},
             "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
         }
-        for prefix, days in sorted(expire.items())
+        for prefix, days in sorted((expire or {}).items())
     ]
 
 
-def ensure_bucket(target: AwsTarget, bucket: str, expire: dict[str, int] | None = None) -> Action:
-    """Create the bucket if needed and converge its four protections, and the expiry of ``expire``'s
-    prefixes (prefix -> days)."""
+def ensure_bucket(
+    target: AwsTarget, bucket: str, expire: dict[str, int] | None = None, *, tags: dict[str, str] | None = None
+) -> Action:
+    """Create the bucket if needed and converge its four protections, its ``tags``, the expiry of noncurrent
+    versions and of ``expire``'s prefixes (prefix -> days)."""
     s3 = target.client("s3")
     existed = bucket_exists(s3, bucket)
     if not existed:
@@ -91,14 +107,17 @@ def ensure_bucket(target: AwsTarget, bucket: str, expire: dict[str, int] | None 
     if not policy or json.loads(policy["Policy"]) != wanted:
         s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(wanted))
         changes.append("tls-only policy")
-    if expire:
-        wanted_rules = lifecycle_rules(expire)
-        current = if_exists(
-            lambda: s3.get_bucket_lifecycle_configuration(Bucket=bucket), ("NoSuchLifecycleConfiguration",)
-        )
-        if not current or current["Rules"] != wanted_rules:
-            s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": wanted_rules})
-            changes.append("lifecycle")
+    wanted_rules = lifecycle_rules(expire)
+    current = if_exists(lambda: s3.get_bucket_lifecycle_configuration(Bucket=bucket), ("NoSuchLifecycleConfiguration",))
+    if not current or current["Rules"] != wanted_rules:
+        s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": wanted_rules})
+        changes.append("lifecycle")
+    tag_set = if_exists(lambda: s3.get_bucket_tagging(Bucket=bucket), ("NoSuchTagSet",))
+    have = tagging.from_list(tag_set["TagSet"]) if tag_set else {}
+    if tags and tagging.missing(have, tags):
+        # put_bucket_tagging replaces the whole set: keep the tags others put there.
+        s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tagging.as_list({**have, **tags})})
+        changes.append(tagging.CHANGE)
     return outcome("s3_bucket", bucket, existed, changes)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from employee_pipeline.config import GSI_KEY, GSI_NAME, LEASE_KEY, LOAD_ATTRIBUTE, TABLE_KEY
+from infra import tagging
 from infra.actions import ABSENT, DELETED, Action, outcome
 from infra.session import AwsTarget, if_exists
 
@@ -26,27 +27,41 @@ def _wait_active(dynamodb: Any, table: str) -> None:
     dynamodb.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 2, "MaxAttempts": 90})
 
 
-def _create(dynamodb: Any, table: str, key: str, attributes: list[dict[str, str]], **extra: Any) -> None:
-    """An on-demand table keyed by ``key``, tagged as the pipeline's; returns once it is ACTIVE."""
+def _create(
+    dynamodb: Any, table: str, key: str, attributes: list[dict[str, str]], tags: dict[str, str], **extra: Any
+) -> None:
+    """An on-demand table keyed by ``key``, tagged; returns once it is ACTIVE."""
     dynamodb.create_table(
         TableName=table,
         AttributeDefinitions=attributes,
         KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
         BillingMode="PAY_PER_REQUEST",
-        Tags=[{"Key": "pipeline", "Value": "employee-batch"}],
+        Tags=tagging.as_list(tags),
         **extra,
     )
     _wait_active(dynamodb, table)
 
 
-def ensure_table(target: AwsTarget, table: str) -> Action:
+def _converge_tags(dynamodb: Any, arn: str, tags: dict[str, str]) -> list[str]:
+    have: dict[str, str] = {}
+    for page in dynamodb.get_paginator("list_tags_of_resource").paginate(ResourceArn=arn):
+        have.update(tagging.from_list(page.get("Tags", [])))
+    lacking = tagging.missing(have, tags)
+    if not lacking:
+        return []
+    dynamodb.tag_resource(ResourceArn=arn, Tags=tagging.as_list(lacking))
+    return [tagging.CHANGE]
+
+
+def ensure_table(target: AwsTarget, table: str, tags: dict[str, str]) -> Action:
     dynamodb = target.client("dynamodb")
     current = if_exists(lambda: dynamodb.describe_table(TableName=table), ("ResourceNotFoundException",))
     changes = []
     if current is None:
-        _create(dynamodb, table, TABLE_KEY, ATTRIBUTES, GlobalSecondaryIndexes=[GSI])
+        _create(dynamodb, table, TABLE_KEY, ATTRIBUTES, tags, GlobalSecondaryIndexes=[GSI])
     else:
         description = current["Table"]
+        changes += _converge_tags(dynamodb, description["TableArn"], tags)
         if description.get("BillingModeSummary", {}).get("BillingMode") != "PAY_PER_REQUEST":
             dynamodb.update_table(TableName=table, BillingMode="PAY_PER_REQUEST")
             _wait_active(dynamodb, table)
@@ -79,13 +94,15 @@ def _projection(index: dict[str, Any]) -> tuple[str, list[str]]:
     return projection.get("ProjectionType", ""), sorted(projection.get("NonKeyAttributes", []))
 
 
-def ensure_lease_table(target: AwsTarget, table: str) -> Action:
+def ensure_lease_table(target: AwsTarget, table: str, tags: dict[str, str]) -> Action:
     """One item per batch while a DAG run holds it; TTL sweeps leases a crashed run left behind."""
     dynamodb = target.client("dynamodb")
     current = if_exists(lambda: dynamodb.describe_table(TableName=table), ("ResourceNotFoundException",))
     changes = []
     if current is None:
-        _create(dynamodb, table, LEASE_KEY, [{"AttributeName": LEASE_KEY, "AttributeType": "S"}])
+        _create(dynamodb, table, LEASE_KEY, [{"AttributeName": LEASE_KEY, "AttributeType": "S"}], tags)
+    else:
+        changes += _converge_tags(dynamodb, current["Table"]["TableArn"], tags)
     ttl = dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
     if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
         dynamodb.update_time_to_live(

@@ -49,7 +49,8 @@ class PipelineNames:
     generator_function: str
     writer_function: str
     faker_layer: str
-    lambda_role: str
+    generator_role: str
+    writer_role: str
     glue_role: str
     glue_job: str
     table: str
@@ -82,7 +83,8 @@ def pipeline_names(stage: str = DEFAULT_STAGE, prefix: str = DEFAULT_PREFIX) -> 
         generator_function=f"{base}-generate",
         writer_function=f"{base}-write",
         faker_layer=f"{base}-faker",
-        lambda_role=f"{base}-lambda",
+        generator_role=f"{base}-generator",
+        writer_role=f"{base}-writer",
         glue_role=f"{base}-glue",
         glue_job=f"{base}-ingest",
         table=f"{base}-employees",

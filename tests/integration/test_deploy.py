@@ -12,8 +12,12 @@ import pytest
 from employee_pipeline.config import pipeline_names
 from infra import packaging
 from infra.deploy import deploy, destroy, status
+from infra.log_groups import GLUE_SHARED_GROUPS, LOG_RETENTION_DAYS
+from infra.storage import NONCURRENT_VERSION_DAYS
 
 pytestmark = pytest.mark.integration
+
+RESOURCES = 21
 
 
 def _cli(*args: str) -> dict:
@@ -23,13 +27,14 @@ def _cli(*args: str) -> dict:
 
 def test_second_deploy_reports_every_resource_unchanged(local_aws: str) -> None:
     first = _cli("deploy", "--stage", "twice", "--endpoint-url", local_aws)
-    assert {a["action"] for a in first["actions"]} == {"created"}
+    # The account-wide Glue log groups exist already when an earlier stage created them.
+    assert {a["action"] for a in first["actions"] if a["name"] not in GLUE_SHARED_GROUPS} == {"created"}
     second = _cli("deploy", "--stage", "twice", "--endpoint-url", local_aws)
     assert [(a["resource"], a["name"]) for a in second["actions"]] == [
         (a["resource"], a["name"]) for a in first["actions"]
     ]
     assert {a["action"] for a in second["actions"]} == {"unchanged"}
-    assert len(second["actions"]) == 15
+    assert len(second["actions"]) == RESOURCES
     outputs = second["outputs"]
     assert outputs["generator_function_arn"].startswith("arn:aws:lambda:us-east-1:")
     assert outputs["table"] == "employee-pipeline-twice-employees"
@@ -43,8 +48,8 @@ def test_text_output_says_unchanged_per_resource(local_aws: str, stage) -> None:
         check=True,
     )
     lines = done.stdout.strip().splitlines()
-    assert lines[-1] == "15 resources: 15 unchanged"
-    assert sum(line.lstrip().startswith("unchanged") for line in lines) == 15
+    assert lines[-1] == f"{RESOURCES} resources: {RESOURCES} unchanged"
+    assert sum(line.lstrip().startswith("unchanged") for line in lines) == RESOURCES
 
 
 def test_buckets_are_hardened(aws, stage) -> None:
@@ -57,6 +62,110 @@ def test_buckets_are_hardened(aws, stage) -> None:
         assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
         policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
         assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
+        noncurrent = rules["expire-noncurrent-versions"]
+        assert noncurrent["Filter"] == {"Prefix": ""} and noncurrent["Status"] == "Enabled"
+        assert noncurrent["NoncurrentVersionExpiration"] == {"NoncurrentDays": NONCURRENT_VERSION_DAYS}
+    xcom = s3.get_bucket_lifecycle_configuration(Bucket=stage.data_bucket)["Rules"]
+    assert any(r["Filter"] == {"Prefix": "xcom/"} for r in xcom)  # the XCom expiry stays
+
+
+def _tags(aws, names) -> dict[str, dict[str, str]]:
+    """Every taggable resource of the stage -> its tags."""
+    s3, iam, lam = aws.client("s3"), aws.client("iam"), aws.client("lambda")
+    glue, ddb, sns, logs = aws.client("glue"), aws.client("dynamodb"), aws.client("sns"), aws.client("logs")
+
+    def pairs(tags: list[dict[str, str]]) -> dict[str, str]:
+        return {t["Key"]: t["Value"] for t in tags}
+
+    found = {}
+    for bucket in (names.data_bucket, names.artifacts_bucket):
+        found[bucket] = pairs(s3.get_bucket_tagging(Bucket=bucket)["TagSet"])
+    for role in (names.generator_role, names.writer_role, names.glue_role):
+        found[role] = pairs(iam.list_role_tags(RoleName=role)["Tags"])
+    for function in (names.generator_function, names.writer_function):
+        arn = lam.get_function(FunctionName=function)["Configuration"]["FunctionArn"]
+        found[f"function:{function}"] = lam.list_tags(Resource=arn)["Tags"]
+        group = f"/aws/lambda/{function}"
+        found[group] = logs.list_tags_for_resource(resourceArn=aws.arn("logs", f"log-group:{group}"))["tags"]
+    found[names.glue_job] = glue.get_tags(ResourceArn=aws.arn("glue", f"job/{names.glue_job}"))["Tags"]
+    for table in (names.table, names.lease_table):
+        found[table] = pairs(ddb.list_tags_of_resource(ResourceArn=aws.arn("dynamodb", f"table/{table}"))["Tags"])
+    topic = aws.arn("sns", names.alerts_topic)
+    found[names.alerts_topic] = pairs(sns.list_tags_for_resource(ResourceArn=topic)["Tags"])
+    return found
+
+
+def test_every_taggable_resource_names_its_project_and_stage(aws, stage) -> None:
+    tags = _tags(aws, stage)
+    assert len(tags) == 13
+    assert {name: t for name, t in tags.items() if t != {"project": stage.prefix, "stage": "it"}} == {}
+
+
+def test_log_groups_exist_with_a_retention_and_the_roles_cannot_create_them(aws, stage) -> None:
+    logs, iam = aws.client("logs"), aws.client("iam")
+    groups = {g["logGroupName"]: g for g in logs.describe_log_groups()["logGroups"]}
+    for group in (f"/aws/lambda/{stage.generator_function}", f"/aws/lambda/{stage.writer_function}"):
+        assert groups[group]["retentionInDays"] == LOG_RETENTION_DAYS
+    assert set(GLUE_SHARED_GROUPS) <= set(groups)
+    for role in (stage.generator_role, stage.writer_role, stage.glue_role):
+        policy = iam.get_role_policy(RoleName=role, PolicyName="pipeline-access")["PolicyDocument"]
+        actions = [a for s in policy["Statement"] for a in s["Action"]]
+        assert "logs:PutLogEvents" in actions and "logs:CreateLogGroup" not in actions
+        (trust,) = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]["Statement"]
+        assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": aws.account_id}}
+
+
+def test_the_emulated_lambda_logs_into_the_deployed_group(aws, stage) -> None:
+    """The local Lambda executor finds the group deploy created and keeps its retention."""
+    response = aws.client("lambda").invoke(
+        FunctionName=stage.generator_function, Payload=json.dumps({"batch_id": "20260101T00", "shard": 0, "count": 1})
+    )
+    assert "FunctionError" not in response
+    logs, group = aws.client("logs"), f"/aws/lambda/{stage.generator_function}"
+    assert logs.describe_log_streams(logGroupName=group)["logStreams"]
+    (described,) = [g for g in logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]]
+    assert described["retentionInDays"] == LOG_RETENTION_DAYS
+
+
+def test_functions_run_as_their_own_roles(aws, stage) -> None:
+    functions = aws.client("lambda")
+    for function, role in (
+        (stage.generator_function, stage.generator_role),
+        (stage.writer_function, stage.writer_role),
+    ):
+        assert functions.get_function(FunctionName=function)["Configuration"]["Role"].endswith(f":role/{role}")
+
+
+def test_deploy_adds_the_tags_a_resource_lacks(aws) -> None:
+    names = pipeline_names("retag")
+    deploy(aws, names)
+    arn = aws.client("lambda").get_function(FunctionName=names.writer_function)["Configuration"]["FunctionArn"]
+    aws.client("s3").delete_bucket_tagging(Bucket=names.data_bucket)
+    aws.client("iam").untag_role(RoleName=names.glue_role, TagKeys=["stage"])
+    aws.client("lambda").untag_resource(Resource=arn, TagKeys=["project", "stage"])
+    aws.client("dynamodb").untag_resource(ResourceArn=aws.arn("dynamodb", f"table/{names.table}"), TagKeys=["stage"])
+    aws.client("sns").untag_resource(ResourceArn=aws.arn("sns", names.alerts_topic), TagKeys=["project"])
+    aws.client("glue").untag_resource(ResourceArn=aws.arn("glue", f"job/{names.glue_job}"), TagsToRemove=["stage"])
+    group = f"/aws/lambda/{names.generator_function}"
+    aws.client("logs").untag_resource(resourceArn=aws.arn("logs", f"log-group:{group}"), tagKeys=["stage"])
+    actions = deploy(aws, names)[0]
+    updated = {a.name: a.changes for a in actions if a.action == "updated"}
+    assert updated == {
+        name: ["tags"]
+        for name in (
+            names.data_bucket,
+            names.glue_role,
+            names.writer_function,
+            names.table,
+            names.alerts_topic,
+            names.glue_job,
+            group,
+        )
+    }
+    assert all(t == {"project": names.prefix, "stage": "retag"} for t in _tags(aws, names).values())
+    assert {a.action for a in deploy(aws, names)[0]} == {"unchanged"}
+    destroy(aws, names)
 
 
 def test_table_and_job_are_configured(aws, stage) -> None:
@@ -112,8 +221,12 @@ def test_destroy_removes_everything_including_full_buckets(aws) -> None:
     s3.delete_object(Bucket=names.data_bucket, Key="raw/x.jsonl")  # leaves a delete marker
     actions = destroy(aws, names)
     assert {a.action for a in actions} == {"deleted"}
+    assert ("log_group", f"/aws/lambda/{names.generator_function}") in {(a.resource, a.name) for a in actions}
     assert not any(r["exists"] for r in status(aws, names))
     assert {a.action for a in destroy(aws, names)} == {"absent"}
+    # Every Glue job of the account logs there: destroy leaves them.
+    remaining = {g["logGroupName"] for g in aws.client("logs").describe_log_groups()["logGroups"]}
+    assert set(GLUE_SHARED_GROUPS) <= remaining
 
 
 def test_unreachable_endpoint_is_a_clear_error() -> None:

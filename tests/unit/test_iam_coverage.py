@@ -35,8 +35,27 @@ def _matches(patterns: str | list[str], value: str) -> bool:
     return any(fnmatchcase(value, p) for p in ([patterns] if isinstance(patterns, str) else patterns))
 
 
-def allowed(policy: dict[str, Any], action: str, resource: str) -> list[str]:
-    """The Sids of the statements that allow the call (none if any statement denies it)."""
+def _condition_holds(condition: dict[str, dict[str, Any]], context: dict[str, str]) -> bool:
+    """StringEquals / StringLike / Bool against the call's context keys (a key the call lacks fails)."""
+    for operator, tests in condition.items():
+        for key, expected in tests.items():
+            value, patterns = context.get(key), [expected] if isinstance(expected, str) else expected
+            if value is None:
+                return False
+            if operator == "StringLike":
+                if not _matches(patterns, value):
+                    return False
+            elif operator in ("StringEquals", "Bool"):
+                if value not in patterns:
+                    return False
+            else:
+                raise NotImplementedError(operator)
+    return True
+
+
+def allowed(policy: dict[str, Any], action: str, resource: str, context: dict[str, str] | None = None) -> list[str]:
+    """The Sids of the statements that allow the call (none if any statement denies it); ``context`` holds the
+    call's condition keys."""
     allowing = []
     for statement in policy["Statement"]:
         if not _matches(statement["Action"], action):
@@ -45,6 +64,7 @@ def allowed(policy: dict[str, Any], action: str, resource: str) -> list[str]:
             hit = not _matches(statement["NotResource"], resource)
         else:
             hit = _matches(statement["Resource"], resource)
+        hit = hit and _condition_holds(statement.get("Condition", {}), context or {})
         if hit and statement["Effect"] == "Deny":
             return []
         if hit:
@@ -80,7 +100,7 @@ AIRFLOW_CALLS = [
     ("s3:GetObjectVersion", f"arn:aws:s3:::{SOURCE}/plugins.zip"),
     ("logs:PutLogEvents", _arn("logs", f"log-group:airflow-{ENVIRONMENT}-Task:log-stream:x")),
     ("sqs:ReceiveMessage", f"arn:aws:sqs:{REGION}:999999999999:airflow-celery-abc"),
-    ("kms:Decrypt", f"arn:aws:kms:{REGION}:999999999999:key/abc"),
+    ("kms:Decrypt", f"arn:aws:kms:{REGION}:999999999999:key/abc", {"kms:ViaService": f"sqs.{REGION}.amazonaws.com"}),
     ("cloudwatch:PutMetricData", "*"),
 ]
 
@@ -99,9 +119,9 @@ def _mwaa_policy() -> dict[str, Any]:
     return mwaa_role.execution_policy(_target(), NAMES, ENVIRONMENT, SOURCE)
 
 
-@pytest.mark.parametrize(("action", "resource"), AIRFLOW_CALLS)
-def test_every_call_of_the_dag_and_of_mwaa_is_covered(action: str, resource: str) -> None:
-    assert allowed(_mwaa_policy(), action, resource), f"{action} on {resource} is not allowed"
+@pytest.mark.parametrize("call", AIRFLOW_CALLS)
+def test_every_call_of_the_dag_and_of_mwaa_is_covered(call: tuple[Any, ...]) -> None:
+    assert allowed(_mwaa_policy(), *call), f"{call} is not allowed"
 
 
 @pytest.mark.parametrize(("action", "resource"), AIRFLOW_REFUSED)
@@ -119,14 +139,26 @@ def test_the_execution_role_is_trusted_by_mwaa_in_this_account_only() -> None:
     assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
 
 
-# What the Lambdas and the Glue job call, by role.
-RUNTIME_CALLS = {
-    NAMES.lambda_role: [
+def _log_stream(function: str) -> str:
+    return _arn("logs", f"log-group:/aws/lambda/{function}:log-stream:2026/01/01/[$LATEST]abc")
+
+
+# What the Lambdas and the Glue job call, by role (with the call's condition keys where a statement has some).
+RUNTIME_CALLS: dict[str, list[tuple[Any, ...]]] = {
+    # The generator calls no AWS service: its log only.
+    NAMES.generator_role: [
+        (op, _log_stream(NAMES.generator_function)) for op in ("logs:CreateLogStream", "logs:PutLogEvents")
+    ],
+    NAMES.writer_role: [
         ("s3:PutObject", _s3(layout.raw_key(BATCH, 3))),
-        ("logs:PutLogEvents", _arn("logs", f"log-group:/aws/lambda/{NAMES.writer_function}:log-stream:x")),
+        *((op, _log_stream(NAMES.writer_function)) for op in ("logs:CreateLogStream", "logs:PutLogEvents")),
     ],
     NAMES.glue_role: [
-        ("s3:ListBucket", _s3()),
+        ("logs:PutLogEvents", _arn("logs", "log-group:/aws-glue/jobs/output:log-stream:jr_1")),
+        ("logs:PutLogEvents", _arn("logs", "log-group:/aws-glue/jobs/logs-v2:log-stream:jr_1-driver")),
+        ("cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": "Glue"}),
+        ("s3:ListBucket", _s3(), {"s3:prefix": layout.raw_prefix(BATCH)}),
+        ("s3:ListBucket", _s3(), {"s3:prefix": layout.quarantine_prefix(BATCH)}),
         ("s3:GetObject", _s3(layout.raw_key(BATCH, 0))),
         ("s3:GetObject", f"arn:aws:s3:::{NAMES.artifacts_bucket}/glue/ingest_employees.py"),
         ("s3:PutObject", _s3(layout.manifest_key(BATCH))),
@@ -143,10 +175,55 @@ RUNTIME_CALLS = {
 }
 
 
-@pytest.mark.parametrize(
-    ("role", "action", "resource"),
-    [(role, action, resource) for role, calls in RUNTIME_CALLS.items() for action, resource in calls],
-)
-def test_every_call_of_the_lambdas_and_the_glue_job_is_covered(role: str, action: str, resource: str) -> None:
-    _, policy = iam.role_policies(_target(), NAMES)[role]
-    assert allowed(policy, action, resource), f"{role}: {action} on {resource} is not allowed"
+# What each runtime role must not do.
+RUNTIME_REFUSED: dict[str, list[tuple[Any, ...]]] = {
+    NAMES.generator_role: [
+        ("s3:PutObject", _s3(layout.raw_key(BATCH, 3))),  # only the writer writes shards
+        ("logs:PutLogEvents", _log_stream(NAMES.writer_function)),
+        ("logs:CreateLogGroup", _arn("logs", f"log-group:/aws/lambda/{NAMES.generator_function}")),
+    ],
+    NAMES.writer_role: [
+        ("s3:PutObject", _s3(layout.manifest_key(BATCH))),
+        ("s3:GetObject", _s3(layout.raw_key(BATCH, 3))),
+        ("logs:PutLogEvents", _log_stream(NAMES.generator_function)),
+        ("logs:CreateLogGroup", _arn("logs", f"log-group:/aws/lambda/{NAMES.writer_function}")),
+    ],
+    NAMES.glue_role: [
+        ("dynamodb:PutItem", _arn("dynamodb", f"table/{NAMES.table}")),
+        ("dynamodb:PutItem", _arn("dynamodb", f"table/{NAMES.lease_table}")),
+        ("logs:CreateLogGroup", _arn("logs", "log-group:/aws-glue/jobs/output")),
+        ("cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": "AWS/Other"}),
+        ("cloudwatch:PutMetricData", "*"),
+        ("s3:ListBucket", _s3(), {"s3:prefix": f"{layout.XCOM_PREFIX}/"}),
+        ("s3:ListBucket", _s3(), {"s3:prefix": layout.manifest_key(BATCH)}),
+        ("s3:ListBucket", _s3()),  # the whole bucket
+    ],
+}
+
+
+def _runtime_policy(role: str) -> dict[str, Any]:
+    return iam.role_policies(_target(), NAMES)[role][1]
+
+
+@pytest.mark.parametrize(("role", "call"), [(role, call) for role, calls in RUNTIME_CALLS.items() for call in calls])
+def test_every_call_of_the_lambdas_and_the_glue_job_is_covered(role: str, call: tuple[Any, ...]) -> None:
+    assert allowed(_runtime_policy(role), *call), f"{role}: {call} is not allowed"
+
+
+@pytest.mark.parametrize(("role", "call"), [(role, call) for role, calls in RUNTIME_REFUSED.items() for call in calls])
+def test_each_runtime_role_allows_nothing_else(role: str, call: tuple[Any, ...]) -> None:
+    assert not allowed(_runtime_policy(role), *call), f"{role}: {call} is allowed"
+
+
+def test_the_generator_role_allows_nothing_but_its_log() -> None:
+    actions = {a for s in _runtime_policy(NAMES.generator_role)["Statement"] for a in s["Action"]}
+    assert actions == {"logs:CreateLogStream", "logs:PutLogEvents"}
+
+
+def test_every_runtime_role_has_its_own_and_is_trusted_in_this_account_only() -> None:
+    policies = iam.role_policies(_target(), NAMES)
+    assert set(policies) == {NAMES.generator_role, NAMES.writer_role, NAMES.glue_role}
+    for role, (service, _) in policies.items():
+        (statement,) = iam.trust_policy(_target(), service)["Statement"]
+        assert statement["Principal"] == {"Service": service}, role
+        assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}, role
