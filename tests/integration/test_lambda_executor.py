@@ -28,7 +28,7 @@ def _create(aws, stage, name: str, files: dict[str, bytes], handler: str, timeou
     client.create_function(
         FunctionName=name,
         Runtime="python3.12",
-        Role=role_arn(aws, stage.lambda_role),
+        Role=role_arn(aws, stage.writer_role),
         Handler=handler,
         Code={"ZipFile": packaging.deterministic_zip(files)},
         Timeout=timeout,
