@@ -1,4 +1,5 @@
-"""``python -m infra deploy|destroy|status --stage STAGE [--endpoint-url URL] [--json]``,
+"""``python -m infra deploy|destroy|status --stage STAGE [--endpoint-url URL] [--json]``
+(``deploy --plan``: what deploy would change, changing nothing),
 ``python -m infra cost [--records N] [--records-per-shard R] [--environment-class C] [--json]``
 ``python -m infra mwaa bundle --out DIR --stage STAGE [--prefix P] [--json]``
 and ``python -m infra mwaa publish --environment NAME --stage STAGE [--source-bucket B] [--endpoint-url URL] [--json]``.
@@ -16,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionEr
 
 from employee_pipeline.config import DEFAULT_PREFIX, PipelineNames, pipeline_names
 from infra import cost, iam, mwaa_role
+from infra.actions import planned
 from infra.deploy import deploy, destroy, status
 from infra.mwaa.bundle import SOURCE_BUCKET_LAYOUT, build_bundle
 from infra.mwaa.publish import POLL_S, PublishError, publish
@@ -35,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--endpoint-url", help="AWS endpoint, e.g. the local AWS http://127.0.0.1:4566")
     parser.add_argument("--region", help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION / us-east-1)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    parser.add_argument(
+        "--plan",
+        action="store_true",
+        help="deploy: only report what deploy would create or update (create/update/unchanged); change nothing",
+    )
     mwaa = parser.add_argument_group("MWAA execution role", "generated from the stage's names (deploy, status --json)")
     mwaa.add_argument(
         "--mwaa-execution-role", action="store_true", help="deploy: also create or update the environment's role"
@@ -158,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         return _cost(args)
     if args.stage is None:
         parser.error("the following arguments are required: --stage")
+    if args.plan and args.command != "deploy":
+        parser.error("--plan goes with deploy only")
     try:
         names = pipeline_names(args.stage, args.prefix)
     except ValueError as err:
@@ -166,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     target = AwsTarget(region=args.region, endpoint_url=args.endpoint_url)
     where = args.endpoint_url or "AWS"
     if not args.json:
-        print(f"{args.command} stage '{args.stage}' ({args.prefix}) on {where}, region {target.region_name}")
+        command = "deploy --plan" if args.plan else args.command
+        print(f"{command} stage '{args.stage}' ({args.prefix}) on {where}, region {target.region_name}")
     try:
         environment = args.mwaa_environment or mwaa_role.environment_name(names)
         source_bucket = args.mwaa_source_bucket or mwaa_role.source_bucket_name(names)
@@ -186,14 +196,19 @@ def main(argv: list[str] | None = None) -> int:
             ]
         else:
             if args.command == "deploy":
-                actions, outputs = deploy(target, names)
+                apply = not args.plan
+                actions, outputs = deploy(target, names, apply=apply)
                 if args.mwaa_execution_role:
-                    actions.append(mwaa_role.ensure_execution_role(target, names, environment, source_bucket))
-                    outputs["mwaa_execution_role_arn"] = iam.role_arn(target, mwaa_role.role_name(names))
+                    role = mwaa_role.ensure_execution_role(target, names, environment, source_bucket, apply=apply)
+                    actions.append(role if apply else planned(role))
+                    arn_of = iam.role_arn if apply else iam.expected_role_arn
+                    outputs["mwaa_execution_role_arn"] = arn_of(target, mwaa_role.role_name(names))
             else:
                 actions, outputs = destroy(target, names), {}
             tally = Counter(a.action for a in actions)
             result = {"stage": args.stage, "actions": [a.as_dict() for a in actions], "outputs": outputs}
+            if args.plan:
+                result["plan"] = True
             lines = [a.line() for a in actions]
             lines.append(f"{len(actions)} resources: " + ", ".join(f"{n} {k}" for k, n in sorted(tally.items())))
     except EndpointConnectionError as err:

@@ -6,6 +6,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 CREATED, UPDATED, UNCHANGED, DELETED, ABSENT = "created", "updated", "unchanged", "deleted", "absent"
+# What a plan (deploy --plan) says deploy would do.
+CREATE, UPDATE = "create", "update"
+PLANNED = {CREATED: CREATE, UPDATED: UPDATE, UNCHANGED: UNCHANGED}
 
 
 @dataclass
@@ -21,6 +24,11 @@ class Action:
     def line(self) -> str:
         detail = f" ({', '.join(self.changes)})" if self.changes else ""
         return f"  {self.action:<9}  {self.resource:<16}  {self.name}{detail}"
+
+
+def planned(action: Action) -> Action:
+    """``action`` (what an ensure_* function with ``apply=False`` reports) in a plan's words."""
+    return Action(action.resource, action.name, PLANNED[action.action], list(action.changes))
 
 
 def outcome(resource: str, name: str, existed: bool, changes: list[str]) -> Action:

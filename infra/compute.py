@@ -47,8 +47,11 @@ class FunctionSpec:
         }
 
 
-def ensure_layer(target: AwsTarget, name: str, bucket: str, key: str, artifact: Artifact) -> tuple[Action, str]:
-    """Publish a new layer version only when the zip's hash differs from the latest one."""
+def ensure_layer(
+    target: AwsTarget, name: str, bucket: str, key: str, artifact: Artifact, *, apply: bool = True
+) -> tuple[Action, str]:
+    """Publish a new layer version only when the zip's hash differs from the latest one. ``apply=False``:
+    publish nothing; the ARN is the one the next version would get."""
     client = target.client("lambda")
     versions = client.list_layer_versions(LayerName=name).get("LayerVersions", [])
     latest = max(versions, key=lambda v: v["Version"]) if versions else None
@@ -56,13 +59,16 @@ def ensure_layer(target: AwsTarget, name: str, bucket: str, key: str, artifact: 
         current = client.get_layer_version(LayerName=name, VersionNumber=latest["Version"])
         if current["Content"]["CodeSha256"] == artifact.sha256_b64:
             return outcome("lambda_layer", name, True, []), latest["LayerVersionArn"]
+    action = outcome("lambda_layer", name, latest is not None, ["new version"])
+    if not apply:
+        return action, target.arn("lambda", f"layer:{name}:{latest['Version'] + 1 if latest else 1}")
     published = client.publish_layer_version(
         LayerName=name,
         Description="Faker for the employee generator",
         Content={"S3Bucket": bucket, "S3Key": key},
         CompatibleRuntimes=[LAMBDA_RUNTIME],
     )
-    return outcome("lambda_layer", name, latest is not None, ["new version"]), published["LayerVersionArn"]
+    return action, published["LayerVersionArn"]
 
 
 def _wait_updated(client: Any, name: str) -> None:
@@ -103,9 +109,12 @@ def _config_changes(current: dict[str, Any], spec: FunctionSpec) -> list[str]:
     return [key for key in wanted if have[key] != wanted[key]]
 
 
-def ensure_function(target: AwsTarget, spec: FunctionSpec) -> tuple[Action, str]:
+def ensure_function(target: AwsTarget, spec: FunctionSpec, *, apply: bool = True) -> tuple[Action, str]:
+    """Create or converge the function; ``apply=False``: only say what would change (and its ARN)."""
     client = target.client("lambda")
     current = if_exists(lambda: client.get_function(FunctionName=spec.name), ("ResourceNotFoundException",))
+    if current is None and not apply:
+        return outcome("lambda_function", spec.name, False, []), target.arn("lambda", f"function:{spec.name}")
     if current is None:
         _create_function(client, spec)
         return outcome("lambda_function", spec.name, False, []), _function_arn(client, spec.name)
@@ -114,16 +123,19 @@ def ensure_function(target: AwsTarget, spec: FunctionSpec) -> tuple[Action, str]
     have = client.list_tags(Resource=configuration["FunctionArn"]).get("Tags", {})
     lacking = tagging.missing(have, spec.tags)
     if lacking:
-        client.tag_resource(Resource=configuration["FunctionArn"], Tags=lacking)
+        if apply:
+            client.tag_resource(Resource=configuration["FunctionArn"], Tags=lacking)
         changes.append(tagging.CHANGE)
     if configuration["CodeSha256"] != spec.code.sha256_b64:
-        client.update_function_code(FunctionName=spec.name, S3Bucket=spec.code_bucket, S3Key=spec.code_key)
-        _wait_updated(client, spec.name)
+        if apply:
+            client.update_function_code(FunctionName=spec.name, S3Bucket=spec.code_bucket, S3Key=spec.code_key)
+            _wait_updated(client, spec.name)
         changes.append("code")
     config_changes = _config_changes(configuration, spec)
     if config_changes:
-        client.update_function_configuration(FunctionName=spec.name, **spec.configuration())
-        _wait_updated(client, spec.name)
+        if apply:
+            client.update_function_configuration(FunctionName=spec.name, **spec.configuration())
+            _wait_updated(client, spec.name)
         changes += [c.lower() for c in config_changes]
     return outcome("lambda_function", spec.name, True, changes), configuration["FunctionArn"]
 
@@ -167,20 +179,24 @@ def glue_job_definition(role_arn: str, script_location: str, default_arguments: 
     }
 
 
-def ensure_glue_job(target: AwsTarget, name: str, definition: dict[str, Any], tags: dict[str, str]) -> Action:
+def ensure_glue_job(
+    target: AwsTarget, name: str, definition: dict[str, Any], tags: dict[str, str], *, apply: bool = True
+) -> Action:
     glue = target.client("glue")
     current = if_exists(lambda: glue.get_job(JobName=name), ("EntityNotFoundException",))
     if current is None:
-        glue.create_job(Name=name, Tags=tags, **definition)
+        if apply:
+            glue.create_job(Name=name, Tags=tags, **definition)
         return outcome("glue_job", name, False, [])
     job = current["Job"]
     changes = [key.lower() for key, value in definition.items() if job.get(key) != value]
-    if changes:
+    if changes and apply:
         glue.update_job(JobName=name, JobUpdate=definition)
     arn = target.arn("glue", f"job/{name}")
     lacking = tagging.missing(glue.get_tags(ResourceArn=arn).get("Tags", {}), tags)
     if lacking:
-        glue.tag_resource(ResourceArn=arn, TagsToAdd=lacking)
+        if apply:
+            glue.tag_resource(ResourceArn=arn, TagsToAdd=lacking)
         changes.append(tagging.CHANGE)
     return outcome("glue_job", name, True, changes)
 

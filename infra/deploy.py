@@ -9,7 +9,7 @@ from typing import Any
 from employee_pipeline.config import PipelineNames
 from employee_pipeline.layout import XCOM_PREFIX, XCOM_RETENTION_DAYS
 from infra import compute, iam, log_groups, notifications, packaging, storage, table, tagging
-from infra.actions import Action
+from infra.actions import Action, planned
 from infra.session import AwsTarget, if_exists
 
 GLUE_SCRIPT_KEY = "glue/ingest_employees.py"
@@ -37,33 +37,37 @@ def _lambda_log_groups(names: PipelineNames) -> list[str]:
     return [log_groups.lambda_group(_function_name(names, p)) for p in FUNCTIONS]
 
 
-def deploy(target: AwsTarget, names: PipelineNames) -> tuple[list[Action], dict[str, Any]]:
-    """Create or converge every resource; each Action says what changed."""
+def deploy(target: AwsTarget, names: PipelineNames, *, apply: bool = True) -> tuple[list[Action], dict[str, Any]]:
+    """Create or converge every resource; each Action says what changed. ``apply=False`` (deploy --plan):
+    read and compare only, change nothing; the Actions say create/update/unchanged and the outputs are the
+    ARNs the resources have or would get."""
     tags = tagging.stage_tags(names)
     actions = [
-        storage.ensure_bucket(target, names.data_bucket, {f"{XCOM_PREFIX}/": XCOM_RETENTION_DAYS}, tags=tags),
-        storage.ensure_bucket(target, names.artifacts_bucket, tags=tags),
+        storage.ensure_bucket(
+            target, names.data_bucket, {f"{XCOM_PREFIX}/": XCOM_RETENTION_DAYS}, tags=tags, apply=apply
+        ),
+        storage.ensure_bucket(target, names.artifacts_bucket, tags=tags, apply=apply),
     ]
 
     script = packaging.glue_script()
     layer_zip = packaging.faker_layer_zip()
     zips = {package: packaging.lambda_zip(package) for package in FUNCTIONS}
-    actions.append(storage.ensure_artifact(target, names.artifacts_bucket, GLUE_SCRIPT_KEY, script))
-    actions.append(storage.ensure_artifact(target, names.artifacts_bucket, LAYER_KEY, layer_zip))
-    for artifact in zips.values():
-        actions.append(storage.ensure_artifact(target, names.artifacts_bucket, f"lambda/{artifact.name}", artifact))
+    uploads = {GLUE_SCRIPT_KEY: script, LAYER_KEY: layer_zip, **{f"lambda/{a.name}": a for a in zips.values()}}
+    for key, artifact in uploads.items():
+        actions.append(storage.ensure_artifact(target, names.artifacts_bucket, key, artifact, apply=apply))
 
     for role, (service, policy) in iam.role_policies(target, names).items():
-        actions.append(iam.ensure_role(target, role, service, policy, tags=tags))
-    role_arns = {role: iam.role_arn(target, role) for role in _roles(names)}
+        actions.append(iam.ensure_role(target, role, service, policy, tags=tags, apply=apply))
+    arn_of = iam.role_arn if apply else iam.expected_role_arn
+    role_arns = {role: arn_of(target, role) for role in _roles(names)}
     glue_role = role_arns[names.glue_role]
 
     # The roles may not create log groups: each group exists, with its retention, before anything logs.
-    actions += [log_groups.ensure_log_group(target, group, tags) for group in _lambda_log_groups(names)]
-    actions += [log_groups.ensure_shared_log_group(target, group) for group in log_groups.GLUE_SHARED_GROUPS]
+    actions += [log_groups.ensure_log_group(target, g, tags, apply=apply) for g in _lambda_log_groups(names)]
+    actions += [log_groups.ensure_shared_log_group(target, g, apply=apply) for g in log_groups.GLUE_SHARED_GROUPS]
 
     layer_action, layer_arn = compute.ensure_layer(
-        target, names.faker_layer, names.artifacts_bucket, LAYER_KEY, layer_zip
+        target, names.faker_layer, names.artifacts_bucket, LAYER_KEY, layer_zip, apply=apply
     )
     actions.append(layer_action)
     function_arns = {}
@@ -81,7 +85,7 @@ def deploy(target: AwsTarget, names: PipelineNames) -> tuple[list[Action], dict[
             layers=[layer_arn] if needs_faker else [],
             tags=tags,
         )
-        action, function_arns[package] = compute.ensure_function(target, spec)
+        action, function_arns[package] = compute.ensure_function(target, spec, apply=apply)
         actions.append(action)
 
     script_location = f"s3://{names.artifacts_bucket}/{GLUE_SCRIPT_KEY}"
@@ -98,10 +102,12 @@ def deploy(target: AwsTarget, names: PipelineNames) -> tuple[list[Action], dict[
             "--lease_table": names.lease_table,
         },
     )
-    actions.append(compute.ensure_glue_job(target, names.glue_job, definition, tags))
-    actions.append(table.ensure_table(target, names.table, tags))
-    actions.append(table.ensure_lease_table(target, names.lease_table, tags))
-    actions.append(notifications.ensure_topic(target, names.alerts_topic, tags))
+    actions.append(compute.ensure_glue_job(target, names.glue_job, definition, tags, apply=apply))
+    actions.append(table.ensure_table(target, names.table, tags, apply=apply))
+    actions.append(table.ensure_lease_table(target, names.lease_table, tags, apply=apply))
+    actions.append(notifications.ensure_topic(target, names.alerts_topic, tags, apply=apply))
+    if not apply:
+        actions = [planned(a) for a in actions]
 
     outputs = {
         **names.as_dict(),

@@ -113,14 +113,18 @@ def ensure_role(
     policy: dict[str, Any],
     trust: dict[str, Any] | None = None,
     tags: dict[str, str] | None = None,
+    *,
+    apply: bool = True,
 ) -> Action:
     """Create or converge ``role``: trusted by ``service`` (or the ``trust`` document), one inline policy,
-    ``tags``."""
+    ``tags``. ``apply=False``: only say what would change."""
     trust = trust or trust_policy(target, service)
     tags = tags or {}
     iam = target.client("iam")
     current = if_exists(lambda: iam.get_role(RoleName=role), ("NoSuchEntity",))
     changes = []
+    if current is None and not apply:
+        return outcome("iam_role", role, False, [])
     if current is None:
         iam.create_role(
             RoleName=role,
@@ -130,15 +134,18 @@ def ensure_role(
         )
     else:
         if _document(current["Role"]["AssumeRolePolicyDocument"]) != trust:
-            iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(trust))
+            if apply:
+                iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(trust))
             changes.append("trust policy")
         lacking = tagging.missing(tagging.from_list(iam.list_role_tags(RoleName=role)["Tags"]), tags)
         if lacking:
-            iam.tag_role(RoleName=role, Tags=tagging.as_list(lacking))
+            if apply:
+                iam.tag_role(RoleName=role, Tags=tagging.as_list(lacking))
             changes.append(tagging.CHANGE)
     inline = if_exists(lambda: iam.get_role_policy(RoleName=role, PolicyName=INLINE_POLICY), ("NoSuchEntity",))
     if inline is None or _document(inline["PolicyDocument"]) != policy:
-        iam.put_role_policy(RoleName=role, PolicyName=INLINE_POLICY, PolicyDocument=json.dumps(policy))
+        if apply:
+            iam.put_role_policy(RoleName=role, PolicyName=INLINE_POLICY, PolicyDocument=json.dumps(policy))
         if current is not None:
             changes.append("permissions")
     return outcome("iam_role", role, current is not None, changes)
@@ -146,6 +153,11 @@ def ensure_role(
 
 def role_arn(target: AwsTarget, role: str) -> str:
     return target.client("iam").get_role(RoleName=role)["Role"]["Arn"]
+
+
+def expected_role_arn(target: AwsTarget, role: str) -> str:
+    """The ARN ``ensure_role`` gives ``role`` (no path), known before the role exists: for a plan."""
+    return target.arn("iam", f"role/{role}", region=False)
 
 
 def destroy_role(target: AwsTarget, role: str) -> Action:

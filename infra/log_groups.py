@@ -34,32 +34,46 @@ def _group_arn(target: AwsTarget, group: str) -> str:
 
 
 def ensure_log_group(
-    target: AwsTarget, group: str, tags: dict[str, str], retention_days: int = LOG_RETENTION_DAYS
+    target: AwsTarget,
+    group: str,
+    tags: dict[str, str],
+    retention_days: int = LOG_RETENTION_DAYS,
+    *,
+    apply: bool = True,
 ) -> Action:
-    """Create or converge a group the stage owns: its retention and its tags."""
+    """Create or converge a group the stage owns: its retention and its tags. ``apply=False``: only say what
+    would change."""
     logs = target.client("logs")
     current = _describe(logs, group)
     changes = []
+    if current is None and not apply:
+        return outcome("log_group", group, False, [])
     if current is None:
         logs.create_log_group(logGroupName=group, tags=tags)
     else:
         have = logs.list_tags_for_resource(resourceArn=_group_arn(target, group)).get("tags", {})
         lacking = tagging.missing(have, tags)
         if lacking:
-            logs.tag_resource(resourceArn=_group_arn(target, group), tags=lacking)
+            if apply:
+                logs.tag_resource(resourceArn=_group_arn(target, group), tags=lacking)
             changes.append(tagging.CHANGE)
     if current is None or current.get("retentionInDays") != retention_days:
-        logs.put_retention_policy(logGroupName=group, retentionInDays=retention_days)
+        if apply:
+            logs.put_retention_policy(logGroupName=group, retentionInDays=retention_days)
         if current is not None:
             changes.append("retention")
     return outcome("log_group", group, current is not None, changes)
 
 
-def ensure_shared_log_group(target: AwsTarget, group: str, retention_days: int = LOG_RETENTION_DAYS) -> Action:
+def ensure_shared_log_group(
+    target: AwsTarget, group: str, retention_days: int = LOG_RETENTION_DAYS, *, apply: bool = True
+) -> Action:
     """Create an account-wide group when absent (with the retention); an existing one is not touched."""
     logs = target.client("logs")
     if _describe(logs, group) is not None:
         return outcome("log_group", group, True, [])
+    if not apply:
+        return outcome("log_group", group, False, [])
     try:
         logs.create_log_group(logGroupName=group)
     except ClientError as err:  # a Glue run of the account created it meanwhile

@@ -188,8 +188,11 @@ def execution_policy(target: AwsTarget, names: PipelineNames, environment: str, 
     }
 
 
-def ensure_execution_role(target: AwsTarget, names: PipelineNames, environment: str, source_bucket: str) -> Action:
-    """Create or converge the execution role (trusted by MWAA in this account only)."""
+def ensure_execution_role(
+    target: AwsTarget, names: PipelineNames, environment: str, source_bucket: str, *, apply: bool = True
+) -> Action:
+    """Create or converge the execution role (trusted by MWAA in this account only); ``apply=False``: only
+    say what would change."""
     return ensure_role(
         target,
         role_name(names),
@@ -197,4 +200,5 @@ def ensure_execution_role(target: AwsTarget, names: PipelineNames, environment: 
         execution_policy(target, names, environment, source_bucket),
         trust=trust_policy(target),
         tags=tagging.stage_tags(names),
+        apply=apply,
     )

@@ -17,21 +17,24 @@ def topic_arn(target: AwsTarget, name: str) -> str:
     return target.arn("sns", name)
 
 
-def ensure_topic(target: AwsTarget, name: str, tags: dict[str, str]) -> Action:
+def ensure_topic(target: AwsTarget, name: str, tags: dict[str, str], *, apply: bool = True) -> Action:
     sns = target.client("sns")
     arn = topic_arn(target, name)
     current = if_exists(lambda: sns.get_topic_attributes(TopicArn=arn), ("NotFound",))
     if current is None:
-        sns.create_topic(Name=name, Attributes=TOPIC_ATTRIBUTES, Tags=tagging.as_list(tags))
+        if apply:
+            sns.create_topic(Name=name, Attributes=TOPIC_ATTRIBUTES, Tags=tagging.as_list(tags))
         return outcome("sns_topic", name, False, [])
     changes = []
     for key, value in TOPIC_ATTRIBUTES.items():
         if current["Attributes"].get(key) != value:
-            sns.set_topic_attributes(TopicArn=arn, AttributeName=key, AttributeValue=value)
+            if apply:
+                sns.set_topic_attributes(TopicArn=arn, AttributeName=key, AttributeValue=value)
             changes.append(key)
     lacking = tagging.missing(tagging.from_list(sns.list_tags_for_resource(ResourceArn=arn).get("Tags", [])), tags)
     if lacking:
-        sns.tag_resource(ResourceArn=arn, Tags=tagging.as_list(lacking))
+        if apply:
+            sns.tag_resource(ResourceArn=arn, Tags=tagging.as_list(lacking))
         changes.append(tagging.CHANGE)
     return outcome("sns_topic", name, True, changes)
 

@@ -77,12 +77,19 @@ def lifecycle_rules(expire: dict[str, int] | None = None) -> list[dict[str, Any]
 
 
 def ensure_bucket(
-    target: AwsTarget, bucket: str, expire: dict[str, int] | None = None, *, tags: dict[str, str] | None = None
+    target: AwsTarget,
+    bucket: str,
+    expire: dict[str, int] | None = None,
+    *,
+    tags: dict[str, str] | None = None,
+    apply: bool = True,
 ) -> Action:
     """Create the bucket if needed and converge its four protections, its ``tags``, the expiry of noncurrent
-    versions and of ``expire``'s prefixes (prefix -> days)."""
+    versions and of ``expire``'s prefixes (prefix -> days). ``apply=False``: only say what would change."""
     s3 = target.client("s3")
     existed = bucket_exists(s3, bucket)
+    if not existed and not apply:
+        return outcome("s3_bucket", bucket, False, [])
     if not existed:
         kwargs: dict[str, Any] = {"Bucket": bucket}
         if target.region_name != "us-east-1":
@@ -91,43 +98,51 @@ def ensure_bucket(
     changes = []
     block = if_exists(lambda: s3.get_public_access_block(Bucket=bucket), ("NoSuchPublicAccessBlockConfiguration",))
     if not block or block["PublicAccessBlockConfiguration"] != PUBLIC_ACCESS_BLOCK:
-        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK)
+        if apply:
+            s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK)
         changes.append("public access block")
     if s3.get_bucket_versioning(Bucket=bucket).get("Status") != "Enabled":
-        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        if apply:
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         changes.append("versioning")
     encryption = if_exists(
         lambda: s3.get_bucket_encryption(Bucket=bucket), ("ServerSideEncryptionConfigurationNotFoundError",)
     )
     if not encryption or encryption["ServerSideEncryptionConfiguration"] != ENCRYPTION:
-        s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=ENCRYPTION)
+        if apply:
+            s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=ENCRYPTION)
         changes.append("encryption")
     policy = if_exists(lambda: s3.get_bucket_policy(Bucket=bucket), ("NoSuchBucketPolicy",))
     wanted = tls_only_policy(target, bucket)
     if not policy or json.loads(policy["Policy"]) != wanted:
-        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(wanted))
+        if apply:
+            s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(wanted))
         changes.append("tls-only policy")
     wanted_rules = lifecycle_rules(expire)
     current = if_exists(lambda: s3.get_bucket_lifecycle_configuration(Bucket=bucket), ("NoSuchLifecycleConfiguration",))
     if not current or current["Rules"] != wanted_rules:
-        s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": wanted_rules})
+        if apply:
+            s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": wanted_rules})
         changes.append("lifecycle")
     tag_set = if_exists(lambda: s3.get_bucket_tagging(Bucket=bucket), ("NoSuchTagSet",))
     have = tagging.from_list(tag_set["TagSet"]) if tag_set else {}
     if tags and tagging.missing(have, tags):
         # put_bucket_tagging replaces the whole set: keep the tags others put there.
-        s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tagging.as_list({**have, **tags})})
+        if apply:
+            s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tagging.as_list({**have, **tags})})
         changes.append(tagging.CHANGE)
     return outcome("s3_bucket", bucket, existed, changes)
 
 
-def ensure_artifact(target: AwsTarget, bucket: str, key: str, artifact: Artifact) -> Action:
+def ensure_artifact(target: AwsTarget, bucket: str, key: str, artifact: Artifact, *, apply: bool = True) -> Action:
     """Upload ``artifact`` unless the object already holds the same bytes (sha256 metadata)."""
     s3 = target.client("s3")
-    head = if_exists(lambda: s3.head_object(Bucket=bucket, Key=key), ("404", "NoSuchKey", "NotFound"))
+    # A plan may look into a bucket that does not exist yet.
+    head = if_exists(lambda: s3.head_object(Bucket=bucket, Key=key), ("404", "NoSuchKey", "NotFound", "NoSuchBucket"))
     if head and head.get("Metadata", {}).get("sha256") == artifact.sha256_hex:
         return outcome("s3_artifact", f"s3://{bucket}/{key}", True, [])
-    s3.put_object(Bucket=bucket, Key=key, Body=artifact.body, Metadata={"sha256": artifact.sha256_hex})
+    if apply:
+        s3.put_object(Bucket=bucket, Key=key, Body=artifact.body, Metadata={"sha256": artifact.sha256_hex})
     return outcome("s3_artifact", f"s3://{bucket}/{key}", head is not None, ["content"])
 
 

@@ -42,48 +42,58 @@ def _create(
     _wait_active(dynamodb, table)
 
 
-def _converge_tags(dynamodb: Any, arn: str, tags: dict[str, str]) -> list[str]:
+def _converge_tags(dynamodb: Any, arn: str, tags: dict[str, str], apply: bool) -> list[str]:
     have: dict[str, str] = {}
     for page in dynamodb.get_paginator("list_tags_of_resource").paginate(ResourceArn=arn):
         have.update(tagging.from_list(page.get("Tags", [])))
     lacking = tagging.missing(have, tags)
     if not lacking:
         return []
-    dynamodb.tag_resource(ResourceArn=arn, Tags=tagging.as_list(lacking))
+    if apply:
+        dynamodb.tag_resource(ResourceArn=arn, Tags=tagging.as_list(lacking))
     return [tagging.CHANGE]
 
 
-def ensure_table(target: AwsTarget, table: str, tags: dict[str, str]) -> Action:
+def ensure_table(target: AwsTarget, table: str, tags: dict[str, str], *, apply: bool = True) -> Action:
+    """Create or converge the employees table; ``apply=False``: only say what would change."""
     dynamodb = target.client("dynamodb")
     current = if_exists(lambda: dynamodb.describe_table(TableName=table), ("ResourceNotFoundException",))
     changes = []
+    if current is None and not apply:
+        return outcome("dynamodb_table", table, False, [])
     if current is None:
         _create(dynamodb, table, TABLE_KEY, ATTRIBUTES, tags, GlobalSecondaryIndexes=[GSI])
     else:
         description = current["Table"]
-        changes += _converge_tags(dynamodb, description["TableArn"], tags)
+        changes += _converge_tags(dynamodb, description["TableArn"], tags, apply)
         if description.get("BillingModeSummary", {}).get("BillingMode") != "PAY_PER_REQUEST":
-            dynamodb.update_table(TableName=table, BillingMode="PAY_PER_REQUEST")
-            _wait_active(dynamodb, table)
+            if apply:
+                dynamodb.update_table(TableName=table, BillingMode="PAY_PER_REQUEST")
+                _wait_active(dynamodb, table)
             changes.append("on-demand billing")
         indexes = {i["IndexName"]: i for i in description.get("GlobalSecondaryIndexes", [])}
         if GSI_NAME in indexes and _projection(indexes[GSI_NAME]) != _projection(GSI):
             # A GSI's projection cannot change in place: rebuild it (the count check fails meanwhile).
-            dynamodb.update_table(TableName=table, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": GSI_NAME}}])
-            _wait_active(dynamodb, table)
+            if apply:
+                dynamodb.update_table(
+                    TableName=table, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": GSI_NAME}}]
+                )
+                _wait_active(dynamodb, table)
             del indexes[GSI_NAME]
         if GSI_NAME not in indexes:
-            dynamodb.update_table(
-                TableName=table, AttributeDefinitions=ATTRIBUTES, GlobalSecondaryIndexUpdates=[{"Create": GSI}]
-            )
-            _wait_active(dynamodb, table)
+            if apply:
+                dynamodb.update_table(
+                    TableName=table, AttributeDefinitions=ATTRIBUTES, GlobalSecondaryIndexUpdates=[{"Create": GSI}]
+                )
+                _wait_active(dynamodb, table)
             changes.append("gsi")
     backups = dynamodb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
     pitr = backups.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus")
     if pitr != "ENABLED":
-        dynamodb.update_continuous_backups(
-            TableName=table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
-        )
+        if apply:
+            dynamodb.update_continuous_backups(
+                TableName=table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+            )
         if current is not None:
             changes.append("point-in-time recovery")
     return outcome("dynamodb_table", table, current is not None, changes)
@@ -94,20 +104,24 @@ def _projection(index: dict[str, Any]) -> tuple[str, list[str]]:
     return projection.get("ProjectionType", ""), sorted(projection.get("NonKeyAttributes", []))
 
 
-def ensure_lease_table(target: AwsTarget, table: str, tags: dict[str, str]) -> Action:
-    """One item per batch while a DAG run holds it; TTL sweeps leases a crashed run left behind."""
+def ensure_lease_table(target: AwsTarget, table: str, tags: dict[str, str], *, apply: bool = True) -> Action:
+    """One item per batch while a DAG run holds it; TTL sweeps leases a crashed run left behind.
+    ``apply=False``: only say what would change."""
     dynamodb = target.client("dynamodb")
     current = if_exists(lambda: dynamodb.describe_table(TableName=table), ("ResourceNotFoundException",))
     changes = []
+    if current is None and not apply:
+        return outcome("dynamodb_table", table, False, [])
     if current is None:
         _create(dynamodb, table, LEASE_KEY, [{"AttributeName": LEASE_KEY, "AttributeType": "S"}], tags)
     else:
-        changes += _converge_tags(dynamodb, current["Table"]["TableArn"], tags)
+        changes += _converge_tags(dynamodb, current["Table"]["TableArn"], tags, apply)
     ttl = dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
     if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
-        dynamodb.update_time_to_live(
-            TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": LEASE_EXPIRY_ATTRIBUTE}
-        )
+        if apply:
+            dynamodb.update_time_to_live(
+                TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": LEASE_EXPIRY_ATTRIBUTE}
+            )
         if current is not None:
             changes.append("ttl")
     return outcome("dynamodb_table", table, current is not None, changes)

@@ -13,7 +13,8 @@ from employee_pipeline.config import pipeline_names
 from infra import packaging
 from infra.deploy import deploy, destroy, status
 from infra.log_groups import GLUE_SHARED_GROUPS, LOG_RETENTION_DAYS
-from infra.storage import NONCURRENT_VERSION_DAYS
+from infra.storage import NONCURRENT_VERSION_DAYS, lifecycle_rules
+from local_aws import stats
 
 pytestmark = pytest.mark.integration
 
@@ -23,6 +24,86 @@ RESOURCES = 21
 def _cli(*args: str) -> dict:
     done = subprocess.run([sys.executable, "-m", "infra", *args, "--json"], capture_output=True, text=True, check=True)
     return json.loads(done.stdout)
+
+
+MUTATING = ("Create", "Put", "Update", "Delete", "Tag", "Untag", "Publish", "Upload", "Set")
+
+
+def _mutations(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]) -> dict[str, int]:
+    """The mutating AWS operations the emulator served between two request-count snapshots."""
+    return {
+        f"{service}:{operation}": count - before.get(service, {}).get(operation, 0)
+        for service, operations in after.items()
+        for operation, count in operations.items()
+        if operation.startswith(MUTATING) and count != before.get(service, {}).get(operation, 0)
+    }
+
+
+def test_plan_on_a_deployed_stage_reports_no_change(local_aws: str, stage) -> None:
+    before = stats.request_counts(local_aws)
+    plan = _cli("deploy", "--plan", "--stage", "it", "--endpoint-url", local_aws)
+    assert _mutations(before, stats.request_counts(local_aws)) == {}
+    assert plan["plan"] is True
+    assert len(plan["actions"]) == RESOURCES
+    assert {a["action"] for a in plan["actions"]} == {"unchanged"}
+    assert all(a["changes"] == [] for a in plan["actions"])
+    deployed = _cli("deploy", "--stage", "it", "--endpoint-url", local_aws)
+    assert plan["outputs"] == deployed["outputs"]  # the ARNs a plan names are the ones deploy reports
+
+
+def test_plan_on_a_new_stage_reports_everything_created_and_changes_nothing(local_aws: str, aws) -> None:
+    names = pipeline_names("plannew")
+    before = stats.request_counts(local_aws)
+    command = ["deploy", "--plan", "--mwaa-execution-role", "--stage", "plannew", "--endpoint-url", local_aws]
+    done = subprocess.run(
+        [sys.executable, "-m", "infra", *command],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert _mutations(before, stats.request_counts(local_aws)) == {}
+    lines = done.stdout.strip().splitlines()
+    planned = [line.split() for line in lines[1:-1]]
+    assert len(planned) == RESOURCES + 1
+    assert planned[-1] == ["create", "iam_role", "employee-pipeline-plannew-mwaa-execution"]
+    planned = planned[:-1]
+    # The account-wide Glue log groups exist already when an earlier stage created them.
+    assert {p[0] for p in planned if p[2] not in GLUE_SHARED_GROUPS} == {"create"}
+    creates = 1 + sum(p[0] == "create" for p in planned)  # and the MWAA role
+    tally = {"create": creates, "unchanged": RESOURCES + 1 - creates}
+    assert lines[-1] == f"{RESOURCES + 1} resources: " + ", ".join(f"{n} {k}" for k, n in tally.items() if n)
+    assert not any(r["exists"] for r in status(aws, names))
+
+
+def test_plan_names_a_hand_made_change_and_deploy_repairs_it(aws) -> None:
+    names = pipeline_names("drift")
+    deploy(aws, names)
+    functions = aws.client("lambda")
+    functions.update_function_configuration(FunctionName=names.writer_function, Timeout=30)
+    functions.get_waiter("function_updated_v2").wait(FunctionName=names.writer_function)
+    aws.client("dynamodb").untag_resource(ResourceArn=aws.arn("dynamodb", f"table/{names.table}"), TagKeys=["stage"])
+    aws.client("s3").put_bucket_lifecycle_configuration(  # the xcom/ expiry removed
+        Bucket=names.data_bucket, LifecycleConfiguration={"Rules": lifecycle_rules()}
+    )
+    drift = {names.writer_function: ["timeout"], names.table: ["tags"], names.data_bucket: ["lifecycle"]}
+
+    plan = deploy(aws, names, apply=False)[0]
+    assert {a.name: a.changes for a in plan if a.action != "unchanged"} == drift
+    assert {a.action for a in plan if a.name in drift} == {"update"}
+    assert deploy(aws, names, apply=False)[0] == plan  # the plan changed nothing
+
+    applied = deploy(aws, names)[0]
+    assert [(a.resource, a.name) for a in applied] == [(a.resource, a.name) for a in plan]
+    assert {a.name: a.changes for a in applied if a.action == "updated"} == drift
+    assert {a.action for a in deploy(aws, names, apply=False)[0]} == {"unchanged"}
+    destroy(aws, names)
+
+
+def test_plan_goes_with_deploy_only() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "infra", "status", "--plan", "--stage", "x"], capture_output=True, text=True
+    )
+    assert done.returncode == 2 and "--plan goes with deploy only" in done.stderr
 
 
 def test_second_deploy_reports_every_resource_unchanged(local_aws: str) -> None:
