@@ -128,11 +128,26 @@ def _mwaa_statements(target: AwsTarget, environment: str, source_bucket: str) ->
             "Action": "s3:ListAllMyBuckets",
             "Resource": [bucket, f"{bucket}/*"],
         },
+        # MWAA's guide grants s3:GetObject*, s3:GetBucket* and s3:List*; these are the calls behind them that
+        # apply to a bucket and its objects (the wildcards also match access-point and access-grant actions).
         {
             "Sid": "MwaaReadSourceBucket",
             "Effect": "Allow",
-            "Action": ["s3:GetObject*", "s3:GetBucket*", "s3:List*"],
-            "Resource": [bucket, f"{bucket}/*"],
+            "Action": [
+                "s3:ListBucket",
+                "s3:ListBucketVersions",
+                "s3:GetBucketLocation",
+                "s3:GetBucketVersioning",
+                "s3:GetBucketPublicAccessBlock",
+                "s3:GetEncryptionConfiguration",
+            ],
+            "Resource": bucket,
+        },
+        {
+            "Sid": "MwaaReadSourceObjects",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+            "Resource": f"{bucket}/*",
         },
         {
             "Sid": "MwaaLogs",
@@ -170,12 +185,16 @@ def _mwaa_statements(target: AwsTarget, environment: str, source_bucket: str) ->
             ],
             "Resource": f"arn:{partition}:sqs:{region}:*:airflow-celery-*",
         },
+        # Keys MWAA owns (its queues' encryption), used through SQS only: any account's key but this one's.
         {
             "Sid": "MwaaQueueEncryption",
             "Effect": "Allow",
             "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*", "kms:Encrypt"],
-            "NotResource": f"arn:{partition}:kms:*:{account}:key/*",
-            "Condition": {"StringLike": {"kms:ViaService": [f"sqs.{region}.amazonaws.com"]}},
+            "Resource": f"arn:{partition}:kms:*:*:key/*",
+            "Condition": {
+                "StringLike": {"kms:ViaService": [f"sqs.{region}.amazonaws.com"]},
+                "StringNotEquals": {"aws:ResourceAccount": account},
+            },
         },
     ]
 

@@ -21,12 +21,10 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
-import sys
 import time
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +33,15 @@ import pytest
 from employee_pipeline.config import DAG_ID, STAGE_VARIABLE, pipeline_names
 from infra import ROOT
 from infra.mwaa.bundle import DAGS_DIR, PLUGINS_ZIP, REQUIREMENTS_TXT, STARTUP_SH, build_bundle, variable_env_name
+from tests import tool_venv
+from tests.tool_venv import run as _run
+from tests.tool_venv import tail as _tail
 
 pytestmark = [pytest.mark.mwaa, pytest.mark.timeout(2400)]
 
 STAGE = "prod"
 CONSTRAINTS = ROOT / "requirements" / "mwaa-constraints-3.3.1.txt"
 CACHE = ROOT / ".venv-mwaa-py312"
-UV_VERSION = "0.13.9"  # only installed when no uv is on PATH
 # What MWAA's Airflow 3.3.1 image already has that this DAG uses; everything else comes from requirements.txt.
 MWAA_IMAGE = (
     "apache-airflow==3.3.1",
@@ -66,42 +66,6 @@ TASKS = (
     "release_batch",
 )
 _CONSTRAINT_LINE = re.compile(r"^\s*(?:-c|--constraint)(?:\s+|=)\s*[\"']?([^\"'\s]+)")
-
-
-def _tail(text: str | bytes | None, limit: int = 4000) -> str:
-    if isinstance(text, bytes):
-        text = text.decode(errors="replace")
-    text = text or ""
-    return text if len(text) <= limit else "...\n" + text[-limit:]
-
-
-def _run(
-    args: Sequence[str], *, what: str, timeout: float, check: bool = True, **kwargs: Any
-) -> subprocess.CompletedProcess[str]:
-    """Run ``args`` in its own process group; on a timeout the whole group is killed. Failures show stderr."""
-    args = [str(a) for a in args]
-    process = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, **kwargs
-    )
-    try:
-        stdout, stderr = process.communicate(timeout=timeout)
-    except BaseException as exc:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        stdout, stderr = process.communicate()
-        if isinstance(exc, subprocess.TimeoutExpired):
-            pytest.fail(
-                f"{what} did not finish in {timeout:.0f} s: {shlex.join(args)}\n"
-                f"--- stdout\n{_tail(stdout)}\n--- stderr\n{_tail(stderr)}"
-            )
-        raise
-    result = subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
-    if check and result.returncode != 0:
-        pytest.fail(
-            f"{what} exited {result.returncode}: {shlex.join(args)}\n"
-            f"--- stdout\n{_tail(stdout)}\n--- stderr\n{_tail(stderr)}"
-        )
-    return result
 
 
 def _python312() -> str | None:
@@ -151,27 +115,9 @@ class MwaaVenv:
         return self.root / "bin" / "airflow"
 
 
-def _uv(env: Mapping[str, str]) -> str:
-    """uv from PATH, else from a tool venv kept in the cache folder (installed from the package index once)."""
-    if found := shutil.which("uv"):
-        return found
-    tool = CACHE / "uv-tool"
-    uv = tool / "bin" / "uv"
-    if not uv.exists():
-        shutil.rmtree(tool, ignore_errors=True)
-        _run([sys.executable, "-m", "venv", tool], what="creating the uv tool venv", timeout=300, env=env)
-        _run(
-            [tool / "bin" / "python", "-m", "pip", "install", "-q", f"uv=={UV_VERSION}"],
-            what="installing uv",
-            timeout=900,
-            env=env,
-        )
-    return str(uv)
-
-
 def _build_venv(venv: Path, python: str, requirements: str, env: dict[str, str]) -> float:
     started = time.monotonic()
-    uv = _uv(env)
+    uv = tool_venv.uv(CACHE, env)
     shutil.rmtree(venv, ignore_errors=True)
     _run([uv, "venv", "--quiet", "--no-project", "--python", python, venv], what="uv venv", timeout=300, env=env)
     local_requirements = venv / "requirements-mwaa.txt"

@@ -36,7 +36,7 @@ def _matches(patterns: str | list[str], value: str) -> bool:
 
 
 def _condition_holds(condition: dict[str, dict[str, Any]], context: dict[str, str]) -> bool:
-    """StringEquals / StringLike / Bool against the call's context keys (a key the call lacks fails)."""
+    """StringEquals, StringNotEquals, StringLike, Bool against the call's context (a key the call lacks fails)."""
     for operator, tests in condition.items():
         for key, expected in tests.items():
             value, patterns = context.get(key), [expected] if isinstance(expected, str) else expected
@@ -47,6 +47,9 @@ def _condition_holds(condition: dict[str, dict[str, Any]], context: dict[str, st
                     return False
             elif operator in ("StringEquals", "Bool"):
                 if value not in patterns:
+                    return False
+            elif operator == "StringNotEquals":
+                if value in patterns:
                     return False
             else:
                 raise NotImplementedError(operator)
@@ -100,7 +103,12 @@ AIRFLOW_CALLS = [
     ("s3:GetObjectVersion", f"arn:aws:s3:::{SOURCE}/plugins.zip"),
     ("logs:PutLogEvents", _arn("logs", f"log-group:airflow-{ENVIRONMENT}-Task:log-stream:x")),
     ("sqs:ReceiveMessage", f"arn:aws:sqs:{REGION}:999999999999:airflow-celery-abc"),
-    ("kms:Decrypt", f"arn:aws:kms:{REGION}:999999999999:key/abc", {"kms:ViaService": f"sqs.{REGION}.amazonaws.com"}),
+    (
+        "kms:Decrypt",
+        f"arn:aws:kms:{REGION}:999999999999:key/abc",
+        {"kms:ViaService": f"sqs.{REGION}.amazonaws.com", "aws:ResourceAccount": "999999999999"},
+    ),
+    ("s3:ListBucketVersions", f"arn:aws:s3:::{SOURCE}"),
     ("cloudwatch:PutMetricData", "*"),
 ]
 
@@ -111,7 +119,17 @@ AIRFLOW_REFUSED = [
     ("dynamodb:BatchWriteItem", _arn("dynamodb", f"table/{NAMES.table}")),
     ("dynamodb:Query", _arn("dynamodb", "table/other-table/index/x")),
     ("lambda:InvokeFunction", _arn("lambda", "function:other")),
-    ("kms:Decrypt", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/customer-key"),  # only keys MWAA owns, through SQS
+    # Only keys MWAA owns, and only through SQS.
+    (
+        "kms:Decrypt",
+        f"arn:aws:kms:{REGION}:{ACCOUNT}:key/customer-key",
+        {"kms:ViaService": f"sqs.{REGION}.amazonaws.com", "aws:ResourceAccount": ACCOUNT},
+    ),
+    (
+        "kms:Decrypt",
+        f"arn:aws:kms:{REGION}:999999999999:key/abc",
+        {"kms:ViaService": f"s3.{REGION}.amazonaws.com", "aws:ResourceAccount": "999999999999"},
+    ),
 ]
 
 
@@ -124,9 +142,9 @@ def test_every_call_of_the_dag_and_of_mwaa_is_covered(call: tuple[Any, ...]) -> 
     assert allowed(_mwaa_policy(), *call), f"{call} is not allowed"
 
 
-@pytest.mark.parametrize(("action", "resource"), AIRFLOW_REFUSED)
-def test_the_execution_role_allows_nothing_else_of_the_pipeline(action: str, resource: str) -> None:
-    assert not allowed(_mwaa_policy(), action, resource)
+@pytest.mark.parametrize("call", AIRFLOW_REFUSED)
+def test_the_execution_role_allows_nothing_else_of_the_pipeline(call: tuple[Any, ...]) -> None:
+    assert not allowed(_mwaa_policy(), *call), f"{call} is allowed"
 
 
 def test_the_source_bucket_cannot_be_listed_among_all_buckets() -> None:
