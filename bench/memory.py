@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 
 import psutil
 
-INTERVAL_S = 0.5
+from local_aws.metrics import SAMPLE_INTERVAL_S, tree_rss
 
 
 class PeakRss:
-    """Samples ``pid`` and its descendants every INTERVAL_S in a daemon thread until stopped."""
+    """Samples ``pid`` and its descendants every SAMPLE_INTERVAL_S in a daemon thread until stopped."""
 
     def __init__(self, pid: int) -> None:
         self.tree_bytes = 0  # the largest sum over the tree
@@ -23,15 +22,10 @@ class PeakRss:
 
     def _sample(self) -> None:
         while not self._stop.is_set():
-            with contextlib.suppress(psutil.Error):
-                sizes = []
-                for process in (self._root, *self._root.children(recursive=True)):
-                    with contextlib.suppress(psutil.Error):
-                        sizes.append(process.memory_info().rss)
-                if sizes:
-                    self.tree_bytes = max(self.tree_bytes, sum(sizes))
-                    self.process_bytes = max(self.process_bytes, max(sizes))
-            self._stop.wait(INTERVAL_S)
+            if sizes := tree_rss(self._root):  # the emulator's own sampler of Glue runs
+                self.tree_bytes = max(self.tree_bytes, sizes[0])
+                self.process_bytes = max(self.process_bytes, sizes[1])
+            self._stop.wait(SAMPLE_INTERVAL_S)
 
     def stop(self) -> PeakRss:
         self._stop.set()

@@ -134,16 +134,29 @@ def ensure_bucket(
     return outcome("s3_bucket", bucket, existed, changes)
 
 
-def ensure_artifact(target: AwsTarget, bucket: str, key: str, artifact: Artifact, *, apply: bool = True) -> Action:
-    """Upload ``artifact`` unless the object already holds the same bytes (sha256 metadata)."""
-    s3 = target.client("s3")
+def put_if_changed(
+    s3: Any, bucket: str, key: str, body: bytes, sha256_hex: str, *, apply: bool = True
+) -> tuple[bool | None, str | None]:
+    """Upload ``body`` unless the object already holds the same bytes (its ``sha256`` metadata).
+
+    Returns (whether the object existed, or None when it already holds these bytes; its version id).
+    """
     # A plan may look into a bucket that does not exist yet.
     head = if_exists(lambda: s3.head_object(Bucket=bucket, Key=key), ("404", "NoSuchKey", "NotFound", "NoSuchBucket"))
-    if head and head.get("Metadata", {}).get("sha256") == artifact.sha256_hex:
+    if head and head.get("Metadata", {}).get("sha256") == sha256_hex:
+        return None, head.get("VersionId")
+    if not apply:
+        return head is not None, None
+    put = s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata={"sha256": sha256_hex})
+    return head is not None, put.get("VersionId")
+
+
+def ensure_artifact(target: AwsTarget, bucket: str, key: str, artifact: Artifact, *, apply: bool = True) -> Action:
+    """Upload ``artifact`` unless the object already holds the same bytes."""
+    existed, _ = put_if_changed(target.client("s3"), bucket, key, artifact.body, artifact.sha256_hex, apply=apply)
+    if existed is None:
         return outcome("s3_artifact", f"s3://{bucket}/{key}", True, [])
-    if apply:
-        s3.put_object(Bucket=bucket, Key=key, Body=artifact.body, Metadata={"sha256": artifact.sha256_hex})
-    return outcome("s3_artifact", f"s3://{bucket}/{key}", head is not None, ["content"])
+    return outcome("s3_artifact", f"s3://{bucket}/{key}", existed, ["content"])
 
 
 def destroy_bucket(target: AwsTarget, bucket: str) -> Action:

@@ -19,7 +19,7 @@ from employee_pipeline.config import AWS_CONN_ID, PipelineNames
 from employee_pipeline.layout import xcom_options
 from infra.mwaa.bundle import PLUGINS_ZIP, REQUIREMENTS_TXT, SOURCE_BUCKET_LAYOUT, STARTUP_SH, build_bundle
 from infra.session import AwsTarget, if_exists
-from infra.storage import PUBLIC_ACCESS_BLOCK
+from infra.storage import PUBLIC_ACCESS_BLOCK, put_if_changed
 
 # Which environment setting names the object version of each single-object artifact.
 VERSION_SETTINGS = {
@@ -72,15 +72,6 @@ def _check_bucket(s3: Any, bucket: str) -> None:
         raise PublishError(f"source bucket {bucket} does not block public access ({', '.join(off)} off)")
 
 
-def _upload(s3: Any, bucket: str, key: str, body: bytes, sha256: str) -> tuple[str, str | None]:
-    """(uploaded | unchanged, the object's current version id)."""
-    head = if_exists(lambda: s3.head_object(Bucket=bucket, Key=key), ("404", "NoSuchKey", "NotFound"))
-    if head and head.get("Metadata", {}).get("sha256") == sha256:
-        return "unchanged", head.get("VersionId")
-    put = s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata={"sha256": sha256})
-    return "uploaded", put.get("VersionId")
-
-
 def _stale_dags(s3: Any, bucket: str, wanted: set[str]) -> list[str]:
     prefix = SOURCE_BUCKET_LAYOUT.dags.rstrip("/") + "/"
     keys = []
@@ -129,7 +120,8 @@ def publish(
         versions: dict[str, str | None] = {}
         for key, entry in bundle.objects().items():
             body = (bundle.root / entry.path).read_bytes()
-            result.artifacts[key], version = _upload(s3, bucket, key, body, entry.sha256)
+            existed, version = put_if_changed(s3, bucket, key, body, entry.sha256)
+            result.artifacts[key] = "unchanged" if existed is None else "uploaded"
             say(f"  {result.artifacts[key]:<9} s3://{bucket}/{key}")
             if entry.path in VERSION_SETTINGS:
                 versions[VERSION_SETTINGS[entry.path]] = version
