@@ -16,8 +16,7 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from employee_pipeline.config import DEFAULT_PREFIX, PipelineNames, pipeline_names
-from infra import cost, iam, mwaa_role
-from infra.actions import planned
+from infra import cost, mwaa_role
 from infra.deploy import deploy, destroy, status
 from infra.mwaa.bundle import SOURCE_BUCKET_LAYOUT, build_bundle
 from infra.mwaa.publish import POLL_S, PublishError, publish
@@ -196,13 +195,8 @@ def main(argv: list[str] | None = None) -> int:
             ]
         else:
             if args.command == "deploy":
-                apply = not args.plan
-                actions, outputs = deploy(target, names, apply=apply)
-                if args.mwaa_execution_role:
-                    role = mwaa_role.ensure_execution_role(target, names, environment, source_bucket, apply=apply)
-                    actions.append(role if apply else planned(role))
-                    arn_of = iam.role_arn if apply else iam.expected_role_arn
-                    outputs["mwaa_execution_role_arn"] = arn_of(target, mwaa_role.role_name(names))
+                mwaa = (environment, source_bucket) if args.mwaa_execution_role else None
+                actions, outputs = deploy(target, names, apply=not args.plan, mwaa=mwaa)
             else:
                 actions, outputs = destroy(target, names), {}
             tally = Counter(a.action for a in actions)

@@ -8,7 +8,7 @@ from typing import Any
 
 from employee_pipeline.config import PipelineNames
 from employee_pipeline.layout import XCOM_PREFIX, XCOM_RETENTION_DAYS
-from infra import compute, iam, log_groups, notifications, packaging, storage, table, tagging
+from infra import compute, iam, log_groups, mwaa_role, notifications, packaging, storage, table, tagging
 from infra.actions import Action, planned
 from infra.session import AwsTarget, if_exists
 
@@ -37,10 +37,13 @@ def _lambda_log_groups(names: PipelineNames) -> list[str]:
     return [log_groups.lambda_group(_function_name(names, p)) for p in FUNCTIONS]
 
 
-def deploy(target: AwsTarget, names: PipelineNames, *, apply: bool = True) -> tuple[list[Action], dict[str, Any]]:
+def deploy(
+    target: AwsTarget, names: PipelineNames, *, apply: bool = True, mwaa: tuple[str, str] | None = None
+) -> tuple[list[Action], dict[str, Any]]:
     """Create or converge every resource; each Action says what changed. ``apply=False`` (deploy --plan):
     read and compare only, change nothing; the Actions say create/update/unchanged and the outputs are the
-    ARNs the resources have or would get."""
+    ARNs the resources have or would get. ``mwaa`` = (environment, source bucket): also the MWAA
+    environment's execution role."""
     tags = tagging.stage_tags(names)
     actions = [
         storage.ensure_bucket(
@@ -106,6 +109,8 @@ def deploy(target: AwsTarget, names: PipelineNames, *, apply: bool = True) -> tu
     actions.append(table.ensure_table(target, names.table, tags, apply=apply))
     actions.append(table.ensure_lease_table(target, names.lease_table, tags, apply=apply))
     actions.append(notifications.ensure_topic(target, names.alerts_topic, tags, apply=apply))
+    if mwaa:
+        actions.append(mwaa_role.ensure_execution_role(target, names, *mwaa, apply=apply))
     if not apply:
         actions = [planned(a) for a in actions]
 
@@ -124,12 +129,15 @@ def deploy(target: AwsTarget, names: PipelineNames, *, apply: bool = True) -> tu
         "lease_table_arn": target.arn("dynamodb", f"table/{names.lease_table}"),
         "alerts_topic_arn": notifications.topic_arn(target, names.alerts_topic),
     }
+    if mwaa:
+        arn_of = iam.role_arn if apply else iam.expected_role_arn
+        outputs["mwaa_execution_role_arn"] = arn_of(target, mwaa_role.role_name(names))
     return actions, outputs
 
 
 def destroy(target: AwsTarget, names: PipelineNames) -> list[Action]:
-    """Remove every resource, non-empty (versioned) buckets included. The account-wide Glue log groups stay:
-    every Glue job of the account writes to them."""
+    """Remove every resource, non-empty (versioned) buckets included, and the MWAA execution role if deploy
+    made one. The account-wide Glue log groups stay: every Glue job of the account writes to them."""
     return [
         compute.destroy_glue_job(target, names.glue_job),
         *(compute.destroy_function(target, _function_name(names, p)) for p in FUNCTIONS),
@@ -138,7 +146,7 @@ def destroy(target: AwsTarget, names: PipelineNames) -> list[Action]:
         table.destroy_table(target, names.table),
         table.destroy_table(target, names.lease_table),
         notifications.destroy_topic(target, names.alerts_topic),
-        *(iam.destroy_role(target, role) for role in _roles(names)),
+        *(iam.destroy_role(target, role) for role in (*_roles(names), mwaa_role.role_name(names))),
         *(storage.destroy_bucket(target, b) for b in (names.data_bucket, names.artifacts_bucket)),
     ]
 

@@ -295,7 +295,7 @@ def test_changed_code_and_script_are_updated(aws, monkeypatch: pytest.MonkeyPatc
 
 def test_destroy_removes_everything_including_full_buckets(aws) -> None:
     names = pipeline_names("gone")
-    deploy(aws, names)
+    deploy(aws, names, mwaa=("gone-environment", "airflow-gone"))  # the execution role goes too
     s3 = aws.client("s3")
     for version in range(3):
         s3.put_object(Bucket=names.data_bucket, Key="raw/x.jsonl", Body=f"{version}\n".encode())
