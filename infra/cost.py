@@ -15,7 +15,7 @@ from typing import Any
 
 from employee_pipeline import layout
 from infra import compute
-from infra.deploy import FUNCTIONS
+from infra.resources import LAMBDA_MEMORY_MB
 
 PRICES_FILE = Path(__file__).with_name("prices.json")
 # Glue worker type -> (DPUs, vCPUs). One of the job's workers runs the Spark driver.
@@ -154,7 +154,7 @@ def estimate(
         )
     mwaa = prices["mwaa_classes"]["classes"][environment_class]
 
-    memory = {name: spec[2] for name, spec in FUNCTIONS.items()}
+    memory = LAMBDA_MEMORY_MB
     seconds = {"generator": a["lambda_generator_s"], "writer": a["lambda_writer_s"]}
     gb_s = lambda_gb_seconds(shards, {name: (memory[name], seconds[name]) for name in memory})
     dpu, vcpu = GLUE_WORKER_TYPES[worker_type]

@@ -11,9 +11,6 @@ from typing import Any
 
 from employee_pipeline.config import PipelineNames
 from employee_pipeline.layout import MANIFEST_PREFIX, RAW_PREFIX, XCOM_PREFIX
-from infra import tagging
-from infra.actions import Action
-from infra.iam import ensure_role
 from infra.session import AwsTarget
 
 MWAA_SERVICES = ("airflow.amazonaws.com", "airflow-env.amazonaws.com")
@@ -205,19 +202,3 @@ def execution_policy(target: AwsTarget, names: PipelineNames, environment: str, 
         "Version": "2012-10-17",
         "Statement": _pipeline_statements(target, names) + _mwaa_statements(target, environment, source_bucket),
     }
-
-
-def ensure_execution_role(
-    target: AwsTarget, names: PipelineNames, environment: str, source_bucket: str, *, apply: bool = True
-) -> Action:
-    """Create or converge the execution role (trusted by MWAA in this account only); ``apply=False``: only
-    say what would change."""
-    return ensure_role(
-        target,
-        role_name(names),
-        MWAA_SERVICES[0],
-        execution_policy(target, names, environment, source_bucket),
-        trust=trust_policy(target),
-        tags=tagging.stage_tags(names),
-        apply=apply,
-    )

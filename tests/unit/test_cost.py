@@ -8,7 +8,7 @@ import pytest
 from employee_pipeline import layout
 from infra import cost
 from infra.__main__ import main
-from infra.deploy import FUNCTIONS
+from infra.resources import LAMBDA_MEMORY_MB
 
 PRICES = cost.load_prices()
 ASSUMED = {name: entry["value"] for name, entry in PRICES["assumptions"].items()}
@@ -77,7 +77,7 @@ def test_the_default_estimate() -> None:
     lines = {line["component"].split(" (")[0]: line for line in result["lines"]}
     assert result["shards"] == 200 and result["records_loaded"] == 1_000_000
     assert lines["Lambda requests"]["quantity"] == 400
-    generator, writer = FUNCTIONS["generator"][2], FUNCTIONS["writer"][2]  # memory MB, as deployed
+    generator, writer = LAMBDA_MEMORY_MB["generator"], LAMBDA_MEMORY_MB["writer"]  # as deployed
     gb_s = 200 * (generator / 1024 * ASSUMED["lambda_generator_s"] + writer / 1024 * ASSUMED["lambda_writer_s"])
     assert lines["Lambda compute"]["quantity"] == pytest.approx(gb_s)
     wru = lines["DynamoDB writes"]

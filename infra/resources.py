@@ -1,0 +1,360 @@
+"""A stage's resources as data: one description (names, settings, policies, tags) that ``deploy``,
+``deploy --plan``, ``destroy`` and ``status`` all walk (infra/deploy.py).
+
+Each resource is a frozen dataclass with three verbs: ``ensure`` (create or converge; with ``apply=False``
+only compare), ``destroy`` and ``exists``. A resource that needs another's ARN names it; the walk passes the
+ARNs made so far. Artifacts (zips, the Glue script) are built only when a walk needs their bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache, partial
+from typing import Any, ClassVar, Protocol
+
+from employee_pipeline.config import PipelineNames
+from employee_pipeline.layout import XCOM_PREFIX, XCOM_RETENTION_DAYS
+from infra import compute, iam, log_groups, mwaa_role, notifications, packaging, storage, table, tagging
+from infra.actions import Action
+from infra.packaging import Artifact
+from infra.session import AwsTarget, if_exists
+
+GLUE_SCRIPT_KEY = "glue/ingest_employees.py"
+LAYER_KEY = "lambda/faker-layer.zip"
+LAMBDA_TIMEOUT_S = 60
+# The generator holds a shard of records and Faker in memory; the writer only streams them to S3.
+LAMBDA_MEMORY_MB = {"generator": 512, "writer": 256}
+
+Arns = Mapping[str, str]  # resource name -> ARN, of the resources walked so far
+
+
+class Resource(Protocol):
+    kind: ClassVar[str]
+    name: str
+    owned: ClassVar[bool]  # False: shared with the account, so destroy and status leave it out
+
+    def ensure(self, target: AwsTarget, arns: Arns, *, apply: bool) -> tuple[Action, str | None]: ...
+    def destroy(self, target: AwsTarget) -> Action | None: ...
+    def exists(self, target: AwsTarget) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """Versioned, encrypted, TLS-only, public access blocked; ``expire``: prefix -> days."""
+
+    name: str
+    tags: Mapping[str, str]
+    expire: Mapping[str, int] = field(default_factory=dict)
+    kind: ClassVar[str] = "s3_bucket"
+    owned: ClassVar[bool] = True
+
+    def ensure(self, target: AwsTarget, arns: Arns, *, apply: bool) -> tuple[Action, str | None]:
+        action = storage.ensure_bucket(target, self.name, dict(self.expire), tags=dict(self.tags), apply=apply)
+        return action, f"arn:{target.partition}:s3:::{self.name}"
+
+    def destroy(self, target: AwsTarget) -> Action:
+        return storage.destroy_bucket(target, self.name)
+
+    def exists(self, target: AwsTarget) -> bool:
+        return storage.bucket_exists(target.client("s3"), self.name)
+
+
+@dataclass(frozen=True)
+class Object:
+    """An artifact uploaded to ``bucket``; destroying the bucket removes it."""
+
+    bucket: str
+    key: str
+    build: Callable[[], Artifact]
+    kind: ClassVar[str] = "s3_artifact"
+    owned: ClassVar[bool] = True
+
+    @property
+    def name(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    def ensure(self, target: AwsTarget, arns: Arns, *, apply: bool) -> tuple[Action, str | None]:
+        return storage.ensure_artifact(target, self.bucket, self.key, self.build(), apply=apply), None
+
+    def destroy(self, target: AwsTarget) -> None:
+        return None
+
+    def exists(self, target: AwsTarget) -> bool:
+        s3 = target.client("s3")
+        missing = ("404", "NoSuchKey", "NotFound", "NoSuchBucket")
+        return if_exists(lambda: s3.head_object(Bucket=self.bucket, Key=self.key), missing) is not None
+
+
+@dataclass(frozen=True)
+class Role:
+    """Trusted by ``service`` (or the ``trust`` document); one inline ``policy``."""
+
+    name: str
+    service: str
+    policy: Mapping[str, Any]
+    tags: Mapping[str, str]
+    trust: Mapping[str, Any] | None = None
+    kind: ClassVar[str] = "iam_role"
+    owned: ClassVar[bool] = True
+
+    def ensure(self, target: AwsTarget, arns: Arns, *, apply: bool) -> tuple[Action, str | None]:
+        trust = dict(self.trust) if self.trust else None
+        action = iam.ensure_role(
+            target, self.name, self.service, dict(self.policy), trust, dict(self.tags), apply=apply
+        )
+        return action, (iam.role_arn if apply else iam.expected_role_arn)(target, self.name)
+
+    def destroy(self, target: AwsTarget) -> Action:
+        return iam.destroy_role(target, self.name)
+
+    def exists(self, target: AwsTarget) -> bool:
+        iam_client = target.client("iam")
+        return if_exists(lambda: iam_client.get_role(RoleName=self.name), ("NoSuchEntity",)) is not None
+
+
+@dataclass(frozen=True)
+class LogGroup:
+    """A group the stage owns, with its retention; removed by destroy."""
+
+    name: str
+    tags: Mapping[str, str]
+    retention_days: int = log_groups.LOG_RETENTION_DAYS
+    kind: ClassVar[str] = "log_group"
+    owned: ClassVar[bool] = True
+
+    def ensure(self, target: AwsTarget, arns: Arns, *, apply: bool) -> tuple[Action, str | None]:
+        action = log_groups.ensure_log_group(target, self.name, dict(self.tags), self.retention_days, apply=apply)
+        return action, None
+
+    def destroy(self, target: AwsTarget) -> Action:
+        return log_groups.destroy_log_group(target, self.name)
+
+    def exists(self, target: AwsTarget) -> bool:
+        return log_groups.log_group_exists(target, self.name)
+
+
+@dataclass(frozen=True)
+class SharedLogGroup(LogGroup):
+    """An account-wide group (every Glue job of the account writes there): created when absent, never
+    changed or deleted."""
+
+    tags: Mapping[str, str] = field(default_factory=dict)
+    owned: ClassVar[bool] = False
+
+    def ensure(self, target: AwsTarget, arns: Arns, *, apply: bool) -> tuple[Action, str | None]:
+        return log_groups.ensure_shared_log_group(target, self.name, self.retention_days, apply=apply), None
+
+    def destroy(self, target: AwsTarget) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A new version is published only when the zip differs from the latest one."""
+
+    name: str
+    code: Object
+    kind: ClassVar[str] = "lambda_layer"
+    owned: ClassVar[bool] = True
+
+    def ensure(self, target: AwsTarget, arns: Arns, *, apply: bool) -> tuple[Action, str | None]:
+        code = self.code
+        return compute.ensure_layer(target, self.name, code.bucket, code.key, code.build(), apply=apply)
+
+    def destroy(self, target: AwsTarget) -> Action:
+        return compute.destroy_layer(target, self.name)
+
+    def exists(self, target: AwsTarget) -> bool:
+        return bool(target.client("lambda").list_layer_versions(LayerName=self.name)["LayerVersions"])
+
+
+@dataclass(frozen=True)
+class Function:
+    """A Lambda function; ``role`` and ``layers`` are names of resources walked before it."""
+
+    name: str
+    handler: str
+    role: str
+    code: Object
+    timeout: int
+    memory: int
+    tags: Mapping[str, str]
+    environment: Mapping[str, str] = field(default_factory=dict)
+    layers: tuple[str, ...] = ()
+    kind: ClassVar[str] = "lambda_function"
+    owned: ClassVar[bool] = True
+
+    def ensure(self, target: AwsTarget, arns: Arns, *, apply: bool) -> tuple[Action, str | None]:
+        spec = compute.FunctionSpec(
+            name=self.name,
+            handler=self.handler,
+            role_arn=arns[self.role],
+            code_bucket=self.code.bucket,
+            code_key=self.code.key,
+            code=self.code.build(),
+            timeout=self.timeout,
+            memory=self.memory,
+            environment=dict(self.environment),
+            layers=[arns[layer] for layer in self.layers],
+            tags=dict(self.tags),
+        )
+        return compute.ensure_function(target, spec, apply=apply)
+
+    def destroy(self, target: AwsTarget) -> Action:
+        return compute.destroy_function(target, self.name)
+
+    def exists(self, target: AwsTarget) -> bool:
+        functions = target.client("lambda")
+        missing = ("ResourceNotFoundException",)
+        return if_exists(lambda: functions.get_function(FunctionName=self.name), missing) is not None
+
+
+@dataclass(frozen=True)
+class GlueJob:
+    """The Spark job (compute.glue_job_definition); ``role`` names a resource walked before it."""
+
+    name: str
+    role: str
+    script: Object
+    arguments: Mapping[str, str]
+    tags: Mapping[str, str]
+    kind: ClassVar[str] = "glue_job"
+    owned: ClassVar[bool] = True
+
+    def ensure(self, target: AwsTarget, arns: Arns, *, apply: bool) -> tuple[Action, str | None]:
+        definition = compute.glue_job_definition(arns[self.role], self.script.name, dict(self.arguments))
+        action = compute.ensure_glue_job(target, self.name, definition, dict(self.tags), apply=apply)
+        return action, target.arn("glue", f"job/{self.name}")
+
+    def destroy(self, target: AwsTarget) -> Action:
+        return compute.destroy_glue_job(target, self.name)
+
+    def exists(self, target: AwsTarget) -> bool:
+        glue = target.client("glue")
+        return if_exists(lambda: glue.get_job(JobName=self.name), ("EntityNotFoundException",)) is not None
+
+
+@dataclass(frozen=True)
+class Table:
+    """The employees table (``lease=False``) or the batch lease table (infra/table.py holds the schemas)."""
+
+    name: str
+    tags: Mapping[str, str]
+    lease: bool = False
+    kind: ClassVar[str] = "dynamodb_table"
+    owned: ClassVar[bool] = True
+
+    def ensure(self, target: AwsTarget, arns: Arns, *, apply: bool) -> tuple[Action, str | None]:
+        ensure = table.ensure_lease_table if self.lease else table.ensure_table
+        return ensure(target, self.name, dict(self.tags), apply=apply), target.arn("dynamodb", f"table/{self.name}")
+
+    def destroy(self, target: AwsTarget) -> Action:
+        return table.destroy_table(target, self.name)
+
+    def exists(self, target: AwsTarget) -> bool:
+        ddb = target.client("dynamodb")
+        return if_exists(lambda: ddb.describe_table(TableName=self.name), ("ResourceNotFoundException",)) is not None
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    tags: Mapping[str, str]
+    kind: ClassVar[str] = "sns_topic"
+    owned: ClassVar[bool] = True
+
+    def ensure(self, target: AwsTarget, arns: Arns, *, apply: bool) -> tuple[Action, str | None]:
+        action = notifications.ensure_topic(target, self.name, dict(self.tags), apply=apply)
+        return action, notifications.topic_arn(target, self.name)
+
+    def destroy(self, target: AwsTarget) -> Action:
+        return notifications.destroy_topic(target, self.name)
+
+    def exists(self, target: AwsTarget) -> bool:
+        sns, arn = target.client("sns"), notifications.topic_arn(target, self.name)
+        return if_exists(lambda: sns.get_topic_attributes(TopicArn=arn), ("NotFound",)) is not None
+
+
+def _artifact(bucket: str, key: str, build: Callable[[], Artifact]) -> Object:
+    # Looked up when the description is made (a test may swap a builder), built at most once per walk.
+    return Object(bucket, key, cache(build))
+
+
+def stage_resources(
+    target: AwsTarget, names: PipelineNames, mwaa: tuple[str, str] | None = None
+) -> tuple[Resource, ...]:
+    """Every resource of the stage, in the order deploy creates them (destroy walks it backwards).
+    ``mwaa`` = (environment, source bucket): also the environment's execution role."""
+    tags = tagging.stage_tags(names)
+    script = _artifact(names.artifacts_bucket, GLUE_SCRIPT_KEY, packaging.glue_script)
+    layer_zip = _artifact(names.artifacts_bucket, LAYER_KEY, packaging.faker_layer_zip)
+    zips = {
+        package: _artifact(names.artifacts_bucket, f"lambda/{package}.zip", partial(packaging.lambda_zip, package))
+        for package in LAMBDA_MEMORY_MB
+    }
+    roles = [Role(role, service, policy, tags) for role, (service, policy) in iam.role_policies(target, names).items()]
+    data_bucket = names.data_bucket
+    resources: list[Resource] = [
+        Bucket(data_bucket, tags, {f"{XCOM_PREFIX}/": XCOM_RETENTION_DAYS}),
+        Bucket(names.artifacts_bucket, tags),
+        script,
+        layer_zip,
+        *zips.values(),
+        *roles,
+        # The roles may not create log groups: each group exists, with its retention, before anything logs.
+        *(LogGroup(log_groups.lambda_group(f), tags) for f in (names.generator_function, names.writer_function)),
+        *(SharedLogGroup(group) for group in log_groups.GLUE_SHARED_GROUPS),
+        Layer(names.faker_layer, layer_zip),
+        Function(
+            names.generator_function,
+            "generator.handler.handler",
+            names.generator_role,
+            zips["generator"],
+            timeout=LAMBDA_TIMEOUT_S,
+            memory=LAMBDA_MEMORY_MB["generator"],
+            tags=tags,
+            environment={"DATA_BUCKET": data_bucket},
+            layers=(names.faker_layer,),
+        ),
+        Function(
+            names.writer_function,
+            "writer.handler.handler",
+            names.writer_role,
+            zips["writer"],
+            timeout=LAMBDA_TIMEOUT_S,
+            memory=LAMBDA_MEMORY_MB["writer"],
+            tags=tags,
+            environment={"DATA_BUCKET": data_bucket},
+        ),
+        GlueJob(
+            names.glue_job,
+            names.glue_role,
+            script,
+            {
+                "--job-language": "python",
+                "--job-bookmark-option": "job-bookmark-disable",
+                "--enable-metrics": "true",
+                "--enable-continuous-cloudwatch-log": "true",
+                "--bucket": data_bucket,
+                "--table": names.table,
+                "--lease_table": names.lease_table,
+            },
+            tags,
+        ),
+        Table(names.table, tags),
+        Table(names.lease_table, tags, lease=True),
+        Topic(names.alerts_topic, tags),
+    ]
+    if mwaa:
+        environment, source_bucket = mwaa
+        resources.append(
+            Role(
+                mwaa_role.role_name(names),
+                mwaa_role.MWAA_SERVICES[0],
+                mwaa_role.execution_policy(target, names, environment, source_bucket),
+                tags,
+                trust=mwaa_role.trust_policy(target),
+            )
+        )
+    return tuple(resources)

@@ -1,0 +1,96 @@
+"""The stage's one description (infra/resources.py): what deploy, plan, destroy and status walk."""
+
+from __future__ import annotations
+
+import pytest
+
+from employee_pipeline import config
+from employee_pipeline.config import pipeline_names
+from infra import compute, log_groups, mwaa_role, resources
+from infra.session import AwsTarget
+
+NAMES = pipeline_names("unit")
+
+
+@pytest.fixture
+def described() -> tuple[resources.Resource, ...]:
+    target = AwsTarget(region="eu-west-1", _account="123456789012")
+    return resources.stage_resources(target, NAMES, ("env", "airflow-env"))
+
+
+def test_every_resource_is_named_once(described) -> None:
+    keys = [(r.kind, r.name) for r in described]
+    assert len(keys) == len(set(keys))
+    assert {r.name for r in described} >= {
+        NAMES.data_bucket,
+        NAMES.artifacts_bucket,
+        NAMES.generator_role,
+        NAMES.writer_role,
+        NAMES.glue_role,
+        NAMES.generator_function,
+        NAMES.writer_function,
+        NAMES.faker_layer,
+        NAMES.glue_job,
+        NAMES.table,
+        NAMES.lease_table,
+        NAMES.alerts_topic,
+        mwaa_role.role_name(NAMES),
+    }
+
+
+def test_a_resource_refers_only_to_resources_walked_before_it(described) -> None:
+    seen: set[str] = set()
+    for resource in described:
+        wanted = {getattr(resource, "role", None), *getattr(resource, "layers", ())} - {None}
+        for part in ("code", "script"):
+            if hasattr(resource, part):
+                wanted.add(getattr(resource, part).name)
+        assert wanted <= seen, f"{resource.kind} {resource.name} needs {wanted - seen} first"
+        seen.add(resource.name)
+
+
+def test_every_owned_taggable_resource_carries_the_stage_tags(described) -> None:
+    taggable = [r for r in described if hasattr(r, "tags") and r.owned]
+    assert len(taggable) == 14  # 2 buckets, 4 roles, 2 log groups, 2 functions, job, 2 tables, topic
+    assert all(dict(r.tags) == {"project": NAMES.prefix, "stage": NAMES.stage} for r in taggable)
+
+
+def test_only_the_account_wide_glue_groups_are_left_to_the_account(described) -> None:
+    assert {r.name for r in described if not r.owned} == set(log_groups.GLUE_SHARED_GROUPS)
+    assert all(r.retention_days == log_groups.LOG_RETENTION_DAYS for r in described if r.kind == "log_group")
+
+
+def test_the_lambdas_and_the_job_are_wired_to_the_stage(described) -> None:
+    by_name = {r.name: r for r in described}
+    generator, writer = by_name[NAMES.generator_function], by_name[NAMES.writer_function]
+    assert (generator.role, generator.layers) == (NAMES.generator_role, (NAMES.faker_layer,))
+    assert (writer.role, writer.layers) == (NAMES.writer_role, ())
+    assert generator.code.name == f"s3://{NAMES.artifacts_bucket}/lambda/generator.zip"
+    job = by_name[NAMES.glue_job]
+    assert job.role == NAMES.glue_role and job.script.name.endswith("/glue/ingest_employees.py")
+    assert {job.arguments[k] for k in ("--bucket", "--table", "--lease_table")} == {
+        NAMES.data_bucket,
+        NAMES.table,
+        NAMES.lease_table,
+    }
+
+
+def test_the_execution_role_is_described_only_when_asked() -> None:
+    target = AwsTarget(region="eu-west-1", _account="123456789012")
+    assert mwaa_role.role_name(NAMES) not in {r.name for r in resources.stage_resources(target, NAMES)}
+
+
+def test_describing_builds_no_artifact(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_: object) -> None:
+        raise AssertionError("an artifact was built to describe the stage")
+
+    for builder in ("lambda_zip", "faker_layer_zip", "glue_script"):
+        monkeypatch.setattr(resources.packaging, builder, refuse)
+    target = AwsTarget(region="eu-west-1", _account="123456789012")
+    resources.stage_resources(target, NAMES)
+
+
+def test_values_the_dag_and_infra_share_come_from_the_config_module() -> None:
+    definition = compute.glue_job_definition("arn:role", "s3://b/k", {})
+    assert definition["ExecutionProperty"]["MaxConcurrentRuns"] == config.MAX_ACTIVE_RUNS
+    assert definition["Timeout"] == config.GLUE_TIMEOUT_MINUTES
