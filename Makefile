@@ -84,5 +84,5 @@ deploy-local: venv
 ## clean: stop the local AWS and remove every generated file
 clean:
 	-@[ -x $(BIN)/python ] && $(BIN)/python -m local_aws stop --port $(LOCAL_AWS_PORT) >/dev/null 2>&1 || true
-	rm -rf $(VENV) .venv-mwaa-py312 .venv-tools .demo .local-aws .airflow .pytest_cache .ruff_cache spark-warehouse metastore_db derby.log
+	rm -rf $(VENV) .venv-mwaa-py312 .demo .local-aws .airflow .pytest_cache .ruff_cache spark-warehouse metastore_db derby.log
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
