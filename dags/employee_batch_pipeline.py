@@ -19,13 +19,16 @@ Every hour, for the data interval's hour (the **batch**, `YYYYMMDDTHH` UTC):
    bad rows, de-duplicates and upserts into DynamoDB, removes what earlier runs of the hour
    left, then writes the batch manifest. The task defers: the triggerer, not a worker, waits.
 6. **read_manifest** - loads the manifest and checks that it read exactly this run's shard
-   objects, in full.
+   objects, in full; its XCom `batch_summary` is the batch at a glance: rows read, valid and
+   quarantined, the top quarantine reasons and where the quarantined rows are.
 7. **count_check** - counts every shard of the batch in DynamoDB through the `batch_id#shard`
    GSI and fails unless each holds exactly this load's valid rows and nothing else.
 8. **quarantine_gate** - fails when more than `max_quarantine_fraction` (default 0) of the
    rows were quarantined, naming the quarantine location and the top reasons.
 
-A task that fails for good publishes an alert to the stage's SNS topic.
+A task that fails for good publishes an alert to the stage's SNS topic. The tasks that touch AWS
+link to what they touched (the task's links in the UI): the Lambda functions, the batch's raw
+objects, the Glue job run, the quarantine prefix and the DynamoDB tables.
 
 A manual run without a logical date processes the hour of its `run_after`.
 The stage comes from the Airflow Variable `employee_pipeline_stage` (default `dev`),
@@ -43,7 +46,7 @@ from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from employee_pipeline import config, layout, quality
+from employee_pipeline import config, layout, quality, summary
 from employee_pipeline.alerts import publish_failure_alert
 from employee_pipeline_ops.batch_keys_sensor import S3BatchKeysSensor
 from employee_pipeline_ops.batch_lease import owner_id
@@ -121,6 +124,7 @@ def employee_batch_pipeline() -> None:
             "lease_table": names.lease_table,
             "lease_owner": lease_owner,
             "manifest_key": layout.manifest_key(batch_id),
+            "quarantine_prefix": layout.quarantine_prefix(batch_id),
             "keys": [layout.raw_key(batch_id, shard) for shard in range(shards)],
             "records_per_shard": per_shard,
             "glue_args": layout.glue_job_arguments(
@@ -183,13 +187,18 @@ def employee_batch_pipeline() -> None:
         # A retried task re-attaches to a still-running run instead of starting a second one.
         resume_glue_job_on_retry=True,
         stop_job_run_on_kill=True,
+        # Where the job writes, for the task's links.
+        table_name=batch["table"],
+        quarantine_bucket=batch["bucket"],
+        quarantine_prefix=batch["quarantine_prefix"],
     )
 
     @task(multiple_outputs=True)
-    def read_manifest(bucket: str, key: str, written: list[str], load_id: str) -> dict[str, Any]:
-        """Load the batch manifest and check it is this run's load of exactly what the writers wrote."""
+    def read_manifest(bucket: str, key: str, written: list[str], load_id: str, ti: Any = None) -> dict[str, Any]:
+        """Load the batch manifest, check it is this run's load of exactly what the writers wrote, summarize it."""
         manifest = json.loads(S3Hook(aws_conn_id=AWS_CONN_ID).read_key(key=key, bucket_name=bucket))
         manifest["expected"] = quality.check_manifest(manifest, [json.loads(result) for result in written], load_id)
+        ti.xcom_push(key=summary.XCOM_KEY, value=summary.batch_summary(manifest, bucket))
         return manifest
 
     # GlueJobOperator returns the job run id: the load id every item of this run carries.

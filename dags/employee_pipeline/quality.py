@@ -51,6 +51,12 @@ def check_manifest(manifest: dict[str, Any], written: list[dict[str, Any]], load
     return int(valid)
 
 
+def top_reasons(manifest: dict[str, Any], limit: int = 3) -> list[tuple[str, int]]:
+    """The manifest's most frequent quarantine reasons with their counts, most frequent first."""
+    reasons = manifest.get("quarantine_reasons", {}).items()
+    return sorted(reasons, key=lambda item: (-item[1], item[0]))[:limit]
+
+
 def check_quarantine(manifest: dict[str, Any], tolerated_fraction: float, bucket: str) -> float:
     """Fail when the quarantined fraction exceeds ``tolerated_fraction``; return the fraction."""
     # Defence in depth behind the DAG's Param: a NaN or > 1 tolerance would pass every batch, a
@@ -64,8 +70,7 @@ def check_quarantine(manifest: dict[str, Any], tolerated_fraction: float, bucket
     read, quarantined = manifest["read"], manifest["quarantined"]
     fraction = quarantined / read if read else 0.0
     if fraction > tolerated_fraction:
-        reasons = sorted(manifest.get("quarantine_reasons", {}).items(), key=lambda item: (-item[1], item[0]))
-        top = ", ".join(f"{reason} x{count}" for reason, count in reasons[:3])
+        top = ", ".join(f"{reason} x{count}" for reason, count in top_reasons(manifest))
         raise QuarantineThresholdError(
             f"batch {manifest['batch_id']}: {quarantined} of {read} rows quarantined ({fraction:.2%}), "
             f"above the tolerated {tolerated_fraction:.2%}; see s3://{bucket}/{manifest['quarantine_prefix']} "

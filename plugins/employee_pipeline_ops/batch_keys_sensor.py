@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import posixpath
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
 from airflow.sdk.exceptions import AirflowSensorTimeout
+
+from employee_pipeline_ops.links import S3BatchObjectsLink, persist_link
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -15,8 +18,11 @@ class S3BatchKeysSensor(S3KeySensor):
     """
     Wait for every key of a batch, like ``S3KeySensor``; a timeout names the keys still missing.
 
-    Works deferred (the triggerer's timeout) and in poke mode. Every argument is ``S3KeySensor``'s.
+    Works deferred (the triggerer's timeout) and in poke mode. Links to the folder that holds the
+    keys. Every argument is ``S3KeySensor``'s.
     """
+
+    operator_extra_links = (S3BatchObjectsLink(),)
 
     def _keys(self) -> list[str]:
         return [self.bucket_key] if isinstance(self.bucket_key, str) else list(self.bucket_key)
@@ -31,7 +37,13 @@ class S3BatchKeysSensor(S3KeySensor):
             f"in s3://{self.bucket_name}: missing {missing}"
         )
 
+    def keys_prefix(self) -> str:
+        """The folder every key is in (``raw/.../hour=09/`` for the batch's ``part-NNNNN.jsonl`` keys)."""
+        common = posixpath.commonprefix(self._keys())
+        return common[: common.rfind("/") + 1]
+
     def execute(self, context: Context) -> Any:
+        persist_link(S3BatchObjectsLink, context, self, bucket_name=self.bucket_name, prefix=self.keys_prefix())
         try:
             return super().execute(context)
         except AirflowSensorTimeout as err:

@@ -11,6 +11,7 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
 from employee_pipeline_ops.batch_count import ShardCount, count_shards
+from employee_pipeline_ops.links import DynamoDBTableLink, persist_link
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -70,6 +71,7 @@ class DynamoDBBatchCountCheckOperator(AwsBaseOperator[DynamoDBHook]):
         "table_name", "index_name", "batch_id", "expected_per_shard", "load_id"
     )
     ui_color = "#4b8bbe"
+    operator_extra_links = (DynamoDBTableLink(),)
 
     def __init__(
         self,
@@ -108,6 +110,7 @@ class DynamoDBBatchCountCheckOperator(AwsBaseOperator[DynamoDBHook]):
         return expected
 
     def execute(self, context: Context) -> int:
+        persist_link(DynamoDBTableLink, context, self, table_name=self.table_name)
         expected = self._expected()
         total_expected = sum(expected.values())
         self.log.info(

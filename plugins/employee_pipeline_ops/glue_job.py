@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow.providers.amazon.aws.links.glue import GlueJobRunDetailsLink
 from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
 from airflow.providers.amazon.aws.triggers.glue import GlueJobCompleteTrigger
 from airflow.sdk.exceptions import AirflowException
 from airflow.triggers.base import TriggerEvent
+
+from employee_pipeline_ops.links import DynamoDBTableLink, S3QuarantineLink, persist_link
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -42,8 +45,34 @@ class GlueJobRunOperator(GlueJobOperator):
     The provider only reports ``Exiting Job <run id> Run State: FAILED`` (or, deferred,
     ``Error in glue job: {...}``, and a STOPPED run as a success); the cause is in ``GetJobRun``.
     Deferred, the run's final state is read again on completion: only SUCCEEDED succeeds.
-    Every argument is ``GlueJobOperator``'s.
+    Besides the provider's link to the job run, the task links to where the job writes.
+    Every other argument is ``GlueJobOperator``'s.
+
+    :param table_name: DynamoDB table the job loads, for the task's link to it. (templated)
+    :param quarantine_bucket: S3 bucket of the job's quarantined rows, for the task's link. (templated)
+    :param quarantine_prefix: Key prefix of the job's quarantined rows, for the task's link. (templated)
     """
+
+    template_fields: Sequence[str] = (
+        *GlueJobOperator.template_fields,
+        "table_name",
+        "quarantine_bucket",
+        "quarantine_prefix",
+    )
+    operator_extra_links = (GlueJobRunDetailsLink(), S3QuarantineLink(), DynamoDBTableLink())
+
+    def __init__(
+        self,
+        *,
+        table_name: str | None = None,
+        quarantine_bucket: str | None = None,
+        quarantine_prefix: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.table_name = table_name
+        self.quarantine_bucket = quarantine_bucket
+        self.quarantine_prefix = quarantine_prefix
 
     def _run_error(self, run_id: str) -> GlueJobRunFailedError | None:
         """None when the run SUCCEEDED; else an error with its final state and ErrorMessage."""
@@ -54,6 +83,9 @@ class GlueJobRunOperator(GlueJobOperator):
         return GlueJobRunFailedError(f"Glue job {self.job_name} run {run_id} ended {run['JobRunState']}{detail}")
 
     def execute(self, context: Context) -> Any:
+        # Before the run starts (and the task defers): the links show while the job runs.
+        persist_link(S3QuarantineLink, context, self, bucket_name=self.quarantine_bucket, prefix=self.quarantine_prefix)
+        persist_link(DynamoDBTableLink, context, self, table_name=self.table_name)
         try:
             return super().execute(context)
         except AirflowException as err:

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
 
+from employee_pipeline_ops.links import LambdaFunctionLink, persist_link
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
@@ -28,13 +30,15 @@ class LambdaInvokeOperator(LambdaInvokeFunctionOperator):
     The provider logs every payload in full and stores it as a rendered template field; the
     writer's payload is a shard of employee records (personal data, up to ~1.5 MB). Here the log
     says how many bytes were sent, and ``payload`` is not a template field: it only ever comes
-    from a mapped upstream XCom, which Airflow does not template anyway. Every argument is
-    ``LambdaInvokeFunctionOperator``'s.
+    from a mapped upstream XCom, which Airflow does not template anyway. The task links to the
+    function. Every argument is ``LambdaInvokeFunctionOperator``'s.
     """
 
     template_fields = tuple(f for f in LambdaInvokeFunctionOperator.template_fields if f != "payload")
+    operator_extra_links = (LambdaFunctionLink(),)
 
     def execute(self, context: Context) -> Any:
+        persist_link(LambdaFunctionLink, context, self, function_name=self.function_name)
         if isinstance(self.payload, str):
             self.payload = _SizeInLogs(self.payload)
         return super().execute(context)

@@ -14,6 +14,7 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.sdk.exceptions import AirflowSensorTimeout
 
 from employee_pipeline_ops import batch_lease
+from employee_pipeline_ops.links import DynamoDBTableLink, persist_link
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -58,6 +59,7 @@ class DynamoDBBatchLeaseSensor(AwsBaseSensor[DynamoDBHook]):
     aws_hook_class = DynamoDBHook
     template_fields: Sequence[str] = aws_template_fields("table_name", "batch_id", "lease_owner")
     ui_color = "#f0e4ec"
+    operator_extra_links = (DynamoDBTableLink(),)
 
     def __init__(self, *, table_name: str, batch_id: str, lease_owner: str, lease_seconds: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -108,6 +110,7 @@ class DynamoDBBatchLeaseSensor(AwsBaseSensor[DynamoDBHook]):
         return False
 
     def execute(self, context: Context) -> Any:
+        persist_link(DynamoDBTableLink, context, self, table_name=self.table_name)
         try:
             return super().execute(context)
         except AirflowSensorTimeout as err:
@@ -136,6 +139,7 @@ class DynamoDBBatchLeaseReleaseOperator(AwsBaseOperator[DynamoDBHook]):
     aws_hook_class = DynamoDBHook
     template_fields: Sequence[str] = aws_template_fields("table_name", "batch_id", "lease_owner")
     ui_color = "#f0e4ec"
+    operator_extra_links = (DynamoDBTableLink(),)
 
     def __init__(self, *, table_name: str, batch_id: str, lease_owner: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -144,6 +148,7 @@ class DynamoDBBatchLeaseReleaseOperator(AwsBaseOperator[DynamoDBHook]):
         self.lease_owner = lease_owner
 
     def execute(self, context: Context) -> bool:
+        persist_link(DynamoDBTableLink, context, self, table_name=self.table_name)
         released = batch_lease.release(self.hook.client, self.table_name, self.batch_id, self.lease_owner)
         if released:
             self.log.info("Released the lease on batch %s: %s", self.batch_id, self.lease_owner)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
 
-from employee_pipeline import layout
+from employee_pipeline import layout, summary
 from employee_pipeline.config import DAG_ID
 from local_aws.faults import FAULT_TAG
 from local_run import airflow_records
-from tests.e2e.conftest import assert_no_record_in_airflow
+from tests.e2e.conftest import Pipeline, assert_no_record_in_airflow
 
 pytestmark = pytest.mark.e2e
 
@@ -19,6 +22,80 @@ HOUR = datetime(2026, 11, 24, 9, tzinfo=UTC)
 BATCH = layout.batch_id_for(HOUR)
 CONF = {"shards": 3, "records_per_shard": 150}
 GENERATED = CONF["shards"] * CONF["records_per_shard"]
+CONSOLE = "https://console.aws.amazon.com"
+# The API server's extra-links endpoint, for every task instance of a run: what the UI shows.
+UI_LINKS = """
+import json, sys
+from sqlalchemy import select
+from airflow.api_fastapi.core_api.routes.public.extra_links import get_extra_links
+from airflow.models.dagbag import DBDagBag
+from airflow.models.taskinstance import TaskInstance as TI
+from airflow.utils.session import create_session
+
+dag_id, run_id = sys.argv[1:]
+with create_session() as session:
+    links = {}
+    for task_id, map_index in session.execute(
+        select(TI.task_id, TI.map_index).where(TI.dag_id == dag_id, TI.run_id == run_id)
+    ):
+        found = get_extra_links(
+            dag_id=dag_id, dag_run_id=run_id, task_id=task_id, session=session, dag_bag=DBDagBag(), map_index=map_index
+        ).extra_links
+        if found:
+            links[f"{task_id}[{map_index}]"] = found
+print(json.dumps(links))
+"""
+
+
+def _ui_links(pipeline: Pipeline, run_id: str) -> dict[str, dict[str, str | None]]:
+    shown = subprocess.run(
+        [sys.executable, "-c", UI_LINKS, DAG_ID, run_id], env=pipeline.env, capture_output=True, text=True
+    )
+    assert shown.returncode == 0, shown.stderr[-3000:]
+    return json.loads(shown.stdout.splitlines()[-1])
+
+
+def _assert_the_ui_tells_the_runs_story(pipeline: Pipeline, run_id: str, load_id: str) -> None:
+    """The batch summary and every task's console links, as the metadata database and the API server hold them."""
+    names, region = pipeline.names, "region=us-east-1"
+    assert airflow_records.xcom_values(pipeline.home, DAG_ID, run_id, "read_manifest", summary.XCOM_KEY) == [
+        {
+            "batch_id": BATCH,
+            "read": GENERATED,
+            "valid": GENERATED,
+            "quarantined": 0,
+            "quarantined_fraction": 0.0,
+            "top_quarantine_reasons": {},
+            "quarantine": f"s3://{names.data_bucket}/{layout.quarantine_prefix(BATCH)}",
+        }
+    ]
+    # What a task persists while it runs; its end makes the URL of it.
+    assert airflow_records.xcom_values(pipeline.home, DAG_ID, run_id, "wait_for_objects", "s3_batch_objects") == [
+        {
+            "region_name": "us-east-1",
+            "aws_domain": "aws.amazon.com",
+            "bucket_name": names.data_bucket,
+            "prefix": layout.raw_prefix(BATCH),
+        }
+    ]
+    table = {"DynamoDB Table": f"{CONSOLE}/dynamodbv2/home?{region}#table?name={names.table}"}
+    lease_table = {"DynamoDB Table": f"{CONSOLE}/dynamodbv2/home?{region}#table?name={names.lease_table}"}
+    s3 = f"{CONSOLE}/s3/buckets/{names.data_bucket}?{region}&prefix="
+    functions = f"{CONSOLE}/lambda/home?{region}#/functions/"
+    shards = range(CONF["shards"])
+    assert _ui_links(pipeline, run_id) == {
+        "claim_batch[-1]": lease_table,
+        **{f"generate[{s}]": {"Lambda Function": functions + names.generator_function} for s in shards},
+        **{f"write[{s}]": {"Lambda Function": functions + names.writer_function} for s in shards},
+        "wait_for_objects[-1]": {"S3 Batch Objects": f"{s3}raw/employees/dt%3D2026-11-24/hour%3D09/"},
+        "ingest[-1]": {
+            "AWS Glue Job Run Details": f"{CONSOLE}/gluestudio/home?{region}#/job/{names.glue_job}/run/{load_id}",
+            "S3 Quarantine": f"{s3}quarantine/employees/dt%3D2026-11-24/hour%3D09/",
+            **table,
+        },
+        "count_check[-1]": table,
+        "release_batch[-1]": lease_table,
+    }
 
 
 def _raw_versions(pipeline) -> list[dict]:
@@ -44,6 +121,7 @@ def test_full_run_loads_exactly_the_batch_and_a_throttled_rerun_changes_nothing(
         0,
     )
     assert pipeline.alerts(alerts) == []  # no alert on success
+    _assert_the_ui_tells_the_runs_story(pipeline, run_id, manifest["load_id"])
     etags = {(v["Key"], v["ETag"]) for v in _raw_versions(pipeline)}
     assert len(etags) == CONF["shards"]
 
