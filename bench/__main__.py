@@ -19,7 +19,7 @@ from typing import Any
 
 import psutil
 
-from bench.run import Size, measure, write_json
+from bench.run import STAGES, Size, measure, write_json
 from employee_pipeline.config import pipeline_names
 from infra.deploy import deploy
 from infra.session import AwsTarget
@@ -73,11 +73,13 @@ def table(result: dict[str, Any]) -> str:
         lines.append(f"| {label} | " + " | ".join(str(value(r)) for r in runs) + " |")
 
     row("whole run (s)", lambda r: r["run_wall_s"])
-    for stage in ("generate", "write", "wait", "ingest", "count_check"):
-        row(
-            f"{stage} (s, records/s)",
-            lambda r, s=stage: f"{r['stages_s'].get(s, '-')} ({r['stages_records_per_s'].get(s, '-'):,})",
-        )
+
+    def stage_cell(figures: dict[str, Any], stage: str) -> str:
+        seconds, rate = figures["stages_s"].get(stage), figures["stages_records_per_s"].get(stage)
+        return "-" if seconds is None else f"{seconds} ({rate:,})" if rate else f"{seconds}"
+
+    for stage in STAGES:
+        row(f"{stage} (s, records/s)", lambda r, s=stage: stage_cell(r, s))
     row("Glue load step (s)", lambda r: r["glue_timings_s"].get("load_s", "-"))
     row("batch_writer baseline (s)", lambda r: r["baselines"]["batch_writer"]["seconds"])
     row("Glue load / batch_writer", lambda r: r.get("ingest_load_vs", {}).get("batch_writer", "-"))

@@ -29,24 +29,25 @@ class LoadTiming:
         return self.items / self.seconds if self.seconds else 0.0
 
 
-def table_items(target: AwsTarget, table: str, batch_index: str, gsi_key: str, batch_id: str, shards: int) -> list:
-    """The batch's items as the table holds them (plain Python values), read through the GSI."""
+def table_items(target: AwsTarget, table: str, gsi_key: str, batch_id: str) -> list:
+    """The batch's items as the table holds them, every attribute (plain Python values).
+
+    Read from the table itself: the batch index projects only the keys and ``load_id``, so items
+    read through it would be smaller than the ones the Glue job wrote.
+    """
     resource = target.resource("dynamodb").Table(table)
+    request: dict[str, Any] = {
+        "FilterExpression": "begins_with(#g, :batch)",
+        "ExpressionAttributeNames": {"#g": gsi_key},
+        "ExpressionAttributeValues": {":batch": f"{batch_id}#"},
+    }
     items: list[dict[str, Any]] = []
-    for shard in range(shards):
-        request: dict[str, Any] = {
-            "IndexName": batch_index,
-            "KeyConditionExpression": "#g = :g",
-            "ExpressionAttributeNames": {"#g": gsi_key},
-            "ExpressionAttributeValues": {":g": f"{batch_id}#{shard}"},
-        }
-        while True:
-            page = resource.query(**request)
-            items.extend(page["Items"])
-            if "LastEvaluatedKey" not in page:
-                break
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return items
+    while True:
+        page = resource.scan(**request)
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return items
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 @contextmanager

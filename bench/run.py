@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +17,15 @@ from infra.session import AwsTarget
 from local_aws import stats
 from local_run import airflow_records
 from local_run.batch_state import read_manifest
-from local_run.dag_run import run_dag
+from local_run.dag_run import run_batch
 
-# Stage -> the DAG tasks whose span it is (mapped tasks: first start to last end).
+# Stage -> the DAG task whose span it is (a mapped task's: first start to last end).
 STAGES = {
-    "generate": ("generate",),
-    "write": ("write",),
-    "wait": ("wait_for_objects",),
-    "ingest": ("ingest",),
-    "count_check": ("count_check",),
+    "generate": "generate",
+    "write": "write",
+    "wait": "wait_for_objects",
+    "ingest": "ingest",
+    "count_check": "count_check",
 }
 DYNAMODB_WRITES = ("BatchWriteItem", "PutItem", "UpdateItem", "DeleteItem")
 PUT_ITEM_SAMPLE = 10_000  # per-item PutItem is slow on the emulator: its rate is measured on this many
@@ -47,28 +47,20 @@ def _mb(size: int) -> float:
 
 def _spans(home: Path, run_id: str) -> dict[str, float]:
     spans = airflow_records.task_spans(home, DAG_ID, run_id)
-    stage_seconds = {}
-    for stage, tasks in STAGES.items():
-        chosen = [spans[t] for t in tasks if t in spans]
-        if chosen:
-            stage_seconds[stage] = (max(s.end for s in chosen) - min(s.start for s in chosen)).total_seconds()
-    return stage_seconds
+    return {stage: spans[task].seconds for stage, task in STAGES.items() if task in spans}
 
 
 def _xcom_and_logs(home: Path, run_id: str, log: Path) -> dict[str, Any]:
     rows = airflow_records.xcom_bytes(home, DAG_ID, run_id)
     per_ti = airflow_records.per_task_instance(rows)
-    files = airflow_records.task_log_files(home, DAG_ID, run_id)
-    # ``airflow dags test`` writes every task's log into its one output instead of per-task files.
-    logs = {str(path.relative_to(home)): path.stat().st_size for path in files} or {"dags test": log.stat().st_size}
+    # ``airflow dags test`` writes every task's log into its one output, not into per-task files.
+    log_bytes = log.stat().st_size
     return {
         "xcom_row_max_bytes": max(rows.values(), default=0),
         "xcom_per_task_instance_max_bytes": max(per_ti.values(), default=0),
         "xcom_total_bytes": sum(rows.values()),
         "xcom_rows": len(rows),
-        "task_log_per_task_instance_max_bytes": max(logs.values()),
-        "task_log_total_bytes": sum(logs.values()),
-        "task_log_files": len(files),
+        "task_log_total_bytes": log_bytes,
     }
 
 
@@ -87,16 +79,16 @@ def measure(
     log = home / f"run-{size.records}.log"
     stats.request_counts(endpoint, reset=True)
     stats.lambda_invocations(endpoint, reset=True)
-    glue_before = {run["run_id"] for run in stats.glue_runs(endpoint)}
+    stats.glue_runs(endpoint, reset=True)
     sampler: list[PeakRss] = []
     say(f"run: {size.shards} shards x {size.records_per_shard} records for batch {batch_id}")
     started = time.perf_counter()
-    result = run_dag(
+    result = run_batch(
         env,
-        hour + timedelta(hours=1),
+        hour,
         {"shards": size.shards, "records_per_shard": size.records_per_shard},
         log,
-        say,
+        progress=say,
         on_start=lambda pid: sampler.append(PeakRss(pid)),
     )
     wall = time.perf_counter() - started
@@ -104,7 +96,7 @@ def measure(
     if not result.succeeded:
         raise RuntimeError(f"the DAG run for {size.records} records failed: see {log}")
     requests = stats.request_counts(endpoint)
-    glue = [run for run in stats.glue_runs(endpoint) if run["run_id"] not in glue_before]
+    glue = stats.glue_runs(endpoint)
     manifest = read_manifest(target, names, batch_id) or {}
     run_id = airflow_records.run_ids(home, DAG_ID)[-1]
     stages = _spans(home, run_id)
@@ -142,7 +134,7 @@ def measure(
 
 def _baselines(target: AwsTarget, names: PipelineNames, batch_id: str, size: Size, say: Any) -> dict[str, Any]:
     """The same items the Glue job wrote, loaded again by plain boto3 loops into a fresh table each."""
-    items = baselines.table_items(target, names.table, names.gsi, GSI_KEY, batch_id, size.shards)
+    items = baselines.table_items(target, names.table, GSI_KEY, batch_id)
     timings = {}
     for loader, load, count in (
         ("batch_writer", baselines.batch_writer_load, len(items)),

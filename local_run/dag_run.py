@@ -10,8 +10,9 @@ import signal
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from employee_pipeline.config import DAG_ID
 
@@ -106,3 +107,8 @@ def run_dag(
             _end(proc)
             raise
     return DagRunResult(succeeded=returncode == 0, returncode=returncode, log=log, states=states)
+
+
+def run_batch(env: dict[str, str], hour: datetime, conf: dict[str, object], log: Path, **kwargs: Any) -> DagRunResult:
+    """``run_dag`` for the batch of ``hour``: a manual run's data interval is the hour before its logical date."""
+    return run_dag(env, hour + timedelta(hours=1), conf, log, **kwargs)

@@ -24,7 +24,7 @@ from local_aws import server
 from local_run import ROOT
 from local_run.airflow_env import LOCAL_STAGE, airflow_env
 from local_run.batch_state import batch_counts, read_manifest
-from local_run.dag_run import migrate, run_dag
+from local_run.dag_run import migrate, run_batch
 
 DEMO_DIR = ROOT / ".demo"
 
@@ -91,14 +91,8 @@ def main(argv: list[str] | None = None) -> int:
             f"[4/4] running {args.shards} shards x {args.records_per_shard} records for batch {batch_id} "
             f"(hour {hour:%Y-%m-%d %H}:00 UTC); full log: {log.relative_to(ROOT)}"
         )
-        # A manual run's data interval is the last complete hour before its logical date.
-        result = run_dag(
-            env,
-            hour + timedelta(hours=1),
-            {"shards": args.shards, "records_per_shard": args.records_per_shard},
-            log,
-            say,
-        )
+        conf = {"shards": args.shards, "records_per_shard": args.records_per_shard}
+        result = run_batch(env, hour, conf, log, progress=say)
         summary = summarize(target, batch_id, args.shards, generated, result.succeeded)
     finally:
         server.stop(args.port)
