@@ -124,7 +124,6 @@ def employee_batch_pipeline() -> None:
             "lease_table": names.lease_table,
             "lease_owner": lease_owner,
             "manifest_key": layout.manifest_key(batch_id),
-            "quarantine_prefix": layout.quarantine_prefix(batch_id),
             "keys": [layout.raw_key(batch_id, shard) for shard in range(shards)],
             "records_per_shard": per_shard,
             "glue_args": layout.glue_job_arguments(
@@ -187,10 +186,6 @@ def employee_batch_pipeline() -> None:
         # A retried task re-attaches to a still-running run instead of starting a second one.
         resume_glue_job_on_retry=True,
         stop_job_run_on_kill=True,
-        # Where the job writes, for the task's links.
-        table_name=batch["table"],
-        quarantine_bucket=batch["bucket"],
-        quarantine_prefix=batch["quarantine_prefix"],
     )
 
     @task(multiple_outputs=True)

@@ -103,9 +103,9 @@ UNPAIRED_SURROGATE_PATTERN = (
     f"|{_ESCAPE}(?<!\\\\u[dD][89abAB][0-9a-fA-F]{{2}}\\\\u)[dD][c-fC-F][0-9a-fA-F]{{2}}"
 )
 MAX_WRITE_ATTEMPTS = 12
+WRITE_THREADS = 4  # BatchWriteItem requests in flight per Spark task (within botocore's 10-connection pool)
 # Adaptive retries back off on DynamoDB throttling instead of failing the task.
-WRITE_THREADS = 4  # BatchWriteItem requests in flight per Spark task
-BOTO_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 10}, max_pool_connections=2 * WRITE_THREADS)
+BOTO_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 10})
 # The writer's items were checked row by row against DynamoDB's limits (item_problem): botocore's
 # own validation of every 25-item request would only repeat that, at a CPU cost per attribute.
 WRITE_CONFIG = BOTO_CONFIG.merge(Config(parameter_validation=False))

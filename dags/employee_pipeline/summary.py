@@ -12,7 +12,6 @@ from typing import Any
 from employee_pipeline.quality import top_reasons
 
 XCOM_KEY = "batch_summary"
-TOP_REASONS = 3
 # Reasons are the Glue job's fixed labels (32 characters at most): the cap only keeps an
 # unexpected one from pushing the summary over the threshold.
 REASON_CHARS = 40
@@ -27,8 +26,6 @@ def batch_summary(manifest: dict[str, Any], bucket: str) -> dict[str, Any]:
         "valid": int(manifest["valid"]),
         "quarantined": quarantined,
         "quarantined_fraction": round(quarantined / read, 4) if read else 0.0,
-        "top_quarantine_reasons": {
-            reason[:REASON_CHARS]: int(count) for reason, count in top_reasons(manifest, TOP_REASONS)
-        },
+        "top_quarantine_reasons": {reason[:REASON_CHARS]: int(count) for reason, count in top_reasons(manifest)},
         "quarantine": f"s3://{bucket}/{manifest['quarantine_prefix']}",
     }

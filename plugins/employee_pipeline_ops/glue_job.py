@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.amazon.aws.links.glue import GlueJobRunDetailsLink
 from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
 from airflow.providers.amazon.aws.triggers.glue import GlueJobCompleteTrigger
 from airflow.sdk.exceptions import AirflowException
@@ -48,9 +47,12 @@ class GlueJobRunOperator(GlueJobOperator):
     Besides the provider's link to the job run, the task links to where the job writes.
     Every other argument is ``GlueJobOperator``'s.
 
-    :param table_name: DynamoDB table the job loads, for the task's link to it. (templated)
-    :param quarantine_bucket: S3 bucket of the job's quarantined rows, for the task's link. (templated)
-    :param quarantine_prefix: Key prefix of the job's quarantined rows, for the task's link. (templated)
+    :param table_name: DynamoDB table the job loads, for the task's link to it; default the
+        ``--table`` script argument. (templated)
+    :param quarantine_bucket: S3 bucket of the job's quarantined rows, for the task's link; default
+        the ``--bucket`` script argument. (templated)
+    :param quarantine_prefix: Key prefix of the job's quarantined rows, for the task's link; default
+        the ``--quarantine_prefix`` script argument. (templated)
     """
 
     template_fields: Sequence[str] = (
@@ -59,7 +61,7 @@ class GlueJobRunOperator(GlueJobOperator):
         "quarantine_bucket",
         "quarantine_prefix",
     )
-    operator_extra_links = (GlueJobRunDetailsLink(), S3QuarantineLink(), DynamoDBTableLink())
+    operator_extra_links = (*GlueJobOperator.operator_extra_links, S3QuarantineLink(), DynamoDBTableLink())
 
     def __init__(
         self,
@@ -84,8 +86,11 @@ class GlueJobRunOperator(GlueJobOperator):
 
     def execute(self, context: Context) -> Any:
         # Before the run starts (and the task defers): the links show while the job runs.
-        persist_link(S3QuarantineLink, context, self, bucket_name=self.quarantine_bucket, prefix=self.quarantine_prefix)
-        persist_link(DynamoDBTableLink, context, self, table_name=self.table_name)
+        args = self.script_args or {}
+        bucket = self.quarantine_bucket or args.get("--bucket")
+        prefix = self.quarantine_prefix or args.get("--quarantine_prefix")
+        persist_link(S3QuarantineLink, context, self, bucket_name=bucket, prefix=prefix)
+        persist_link(DynamoDBTableLink, context, self, table_name=self.table_name or args.get("--table"))
         try:
             return super().execute(context)
         except AirflowException as err:
