@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from employee_pipeline.config import DAG_ID
 from local_run import ROOT
 from local_run.airflow_env import airflow_env
 
@@ -25,7 +26,7 @@ DAG_FILE = ROOT / "dags" / "employee_batch_pipeline.py"
 MINIMAL_DAG_FILE = ROOT / "bench" / "minimal_dag" / "minimal_dag.py"
 TASKFLOW_DAG_FILE = ROOT / "bench" / "minimal_dag" / "minimal_taskflow_dag.py"
 DAG_IDS = {
-    DAG_FILE: "employee_batch_pipeline",
+    DAG_FILE: DAG_ID,
     MINIMAL_DAG_FILE: "minimal_provider_operators",
     TASKFLOW_DAG_FILE: "minimal_with_taskflow",
 }

@@ -35,13 +35,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--worker-log-port",
         type=int,
-        default=int(os.environ.get("AIRFLOW_WORKER_LOG_PORT", "8793")),
+        default=int(os.environ.get("AIRFLOW_WORKER_LOG_PORT", airflow_standalone.WORKER_LOG_PORT)),
         help="the log server of running tasks",
     )
     parser.add_argument(
         "--trigger-log-port",
         type=int,
-        default=int(os.environ.get("AIRFLOW_TRIGGER_LOG_PORT", "8794")),
+        default=int(os.environ.get("AIRFLOW_TRIGGER_LOG_PORT", airflow_standalone.TRIGGER_LOG_PORT)),
         help="the triggerer's log server",
     )
     args = parser.parse_args(argv)

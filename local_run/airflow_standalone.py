@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# Airflow's default ports for the worker's and the triggerer's log servers.
+WORKER_LOG_PORT, TRIGGER_LOG_PORT = 8793, 8794
+
 USER = "admin"
 READY_TIMEOUT_S = 180
 BUSY_RETRIES = 5
@@ -94,7 +97,11 @@ def executor_slots(cpus: int | None = None) -> int:
 
 
 def standalone_env(
-    env: dict[str, str], home: Path, port: int, worker_log_port: int = 8793, trigger_log_port: int = 8794
+    env: dict[str, str],
+    home: Path,
+    port: int,
+    worker_log_port: int = WORKER_LOG_PORT,
+    trigger_log_port: int = TRIGGER_LOG_PORT,
 ) -> dict[str, str]:
     """``env`` plus what the local standalone needs: its API on 127.0.0.1 only, its ports, its executor size."""
     return {
@@ -113,7 +120,11 @@ def standalone_env(
 
 
 def start(
-    env: dict[str, str], home: Path, port: int, worker_log_port: int = 8793, trigger_log_port: int = 8794
+    env: dict[str, str],
+    home: Path,
+    port: int,
+    worker_log_port: int = WORKER_LOG_PORT,
+    trigger_log_port: int = TRIGGER_LOG_PORT,
 ) -> Standalone:
     """Start ``airflow standalone`` on ``port`` with AIRFLOW_HOME ``home``; return once the API answers."""
     home.mkdir(parents=True, exist_ok=True)
