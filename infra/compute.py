@@ -53,7 +53,7 @@ def ensure_layer(
     """Publish a new layer version only when the zip's hash differs from the latest one. ``apply=False``:
     publish nothing; the ARN is the one the next version would get."""
     client = target.client("lambda")
-    versions = client.list_layer_versions(LayerName=name).get("LayerVersions", [])
+    versions = _layer_versions(client, name)
     latest = max(versions, key=lambda v: v["Version"]) if versions else None
     if latest:
         current = client.get_layer_version(LayerName=name, VersionNumber=latest["Version"])
@@ -69,6 +69,14 @@ def ensure_layer(
         CompatibleRuntimes=[LAMBDA_RUNTIME],
     )
     return action, published["LayerVersionArn"]
+
+
+def _layer_versions(client: Any, name: str) -> list[dict[str, Any]]:
+    return client.list_layer_versions(LayerName=name).get("LayerVersions", [])
+
+
+def layer_exists(target: AwsTarget, name: str) -> bool:
+    return bool(_layer_versions(target.client("lambda"), name))
 
 
 def _wait_updated(client: Any, name: str) -> None:
@@ -109,10 +117,18 @@ def _config_changes(current: dict[str, Any], spec: FunctionSpec) -> list[str]:
     return [key for key in wanted if have[key] != wanted[key]]
 
 
+def _get_function(client: Any, name: str) -> dict[str, Any] | None:
+    return if_exists(lambda: client.get_function(FunctionName=name), ("ResourceNotFoundException",))
+
+
+def function_exists(target: AwsTarget, name: str) -> bool:
+    return _get_function(target.client("lambda"), name) is not None
+
+
 def ensure_function(target: AwsTarget, spec: FunctionSpec, *, apply: bool = True) -> tuple[Action, str]:
     """Create or converge the function; ``apply=False``: only say what would change (and its ARN)."""
     client = target.client("lambda")
-    current = if_exists(lambda: client.get_function(FunctionName=spec.name), ("ResourceNotFoundException",))
+    current = _get_function(client, spec.name)
     if current is None and not apply:
         return outcome("lambda_function", spec.name, False, []), target.arn("lambda", f"function:{spec.name}")
     if current is None:
@@ -120,7 +136,8 @@ def ensure_function(target: AwsTarget, spec: FunctionSpec, *, apply: bool = True
         return outcome("lambda_function", spec.name, False, []), _function_arn(client, spec.name)
     changes = []
     configuration = current["Configuration"]
-    have = client.list_tags(Resource=configuration["FunctionArn"]).get("Tags", {})
+    # GetFunction leaves Tags out when the function has none, or (TagsError) when the caller may not list them.
+    have = current["Tags"] if "Tags" in current else client.list_tags(Resource=configuration["FunctionArn"])["Tags"]
     lacking = tagging.missing(have, spec.tags)
     if lacking:
         if apply:
@@ -146,7 +163,7 @@ def _function_arn(client: Any, name: str) -> str:
 
 def destroy_function(target: AwsTarget, name: str) -> Action:
     client = target.client("lambda")
-    if if_exists(lambda: client.get_function(FunctionName=name), ("ResourceNotFoundException",)) is None:
+    if _get_function(client, name) is None:
         return Action("lambda_function", name, ABSENT)
     client.delete_function(FunctionName=name)
     return Action("lambda_function", name, DELETED)
@@ -154,7 +171,7 @@ def destroy_function(target: AwsTarget, name: str) -> Action:
 
 def destroy_layer(target: AwsTarget, name: str) -> Action:
     client = target.client("lambda")
-    versions = client.list_layer_versions(LayerName=name).get("LayerVersions", [])
+    versions = _layer_versions(client, name)
     for version in versions:
         client.delete_layer_version(LayerName=name, VersionNumber=version["Version"])
     return Action("lambda_layer", name, DELETED if versions else ABSENT)
@@ -179,11 +196,19 @@ def glue_job_definition(role_arn: str, script_location: str, default_arguments: 
     }
 
 
+def _get_job(glue: Any, name: str) -> dict[str, Any] | None:
+    return if_exists(lambda: glue.get_job(JobName=name), ("EntityNotFoundException",))
+
+
+def glue_job_exists(target: AwsTarget, name: str) -> bool:
+    return _get_job(target.client("glue"), name) is not None
+
+
 def ensure_glue_job(
     target: AwsTarget, name: str, definition: dict[str, Any], tags: dict[str, str], *, apply: bool = True
 ) -> Action:
     glue = target.client("glue")
-    current = if_exists(lambda: glue.get_job(JobName=name), ("EntityNotFoundException",))
+    current = _get_job(glue, name)
     if current is None:
         if apply:
             glue.create_job(Name=name, Tags=tags, **definition)
@@ -203,7 +228,7 @@ def ensure_glue_job(
 
 def destroy_glue_job(target: AwsTarget, name: str) -> Action:
     glue = target.client("glue")
-    if if_exists(lambda: glue.get_job(JobName=name), ("EntityNotFoundException",)) is None:
+    if _get_job(glue, name) is None:
         return Action("glue_job", name, ABSENT)
     glue.delete_job(JobName=name)
     return Action("glue_job", name, DELETED)

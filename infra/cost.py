@@ -154,9 +154,8 @@ def estimate(
         )
     mwaa = prices["mwaa_classes"]["classes"][environment_class]
 
-    memory = LAMBDA_MEMORY_MB
     seconds = {"generator": a["lambda_generator_s"], "writer": a["lambda_writer_s"]}
-    gb_s = lambda_gb_seconds(shards, {name: (memory[name], seconds[name]) for name in memory})
+    gb_s = lambda_gb_seconds(shards, {name: (mb, seconds[name]) for name, mb in LAMBDA_MEMORY_MB.items()})
     dpu, vcpu = GLUE_WORKER_TYPES[worker_type]
     runtime = glue_runtime_s(loaded, rate, (workers - 1) * vcpu, a["glue_startup_s"])
     wru = write_units(loaded, a["item_bytes"], a["gsi_item_bytes"]) + a["lease_writes_per_run"]

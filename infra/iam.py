@@ -15,8 +15,9 @@ from infra.session import AwsTarget, if_exists
 INLINE_POLICY = "pipeline-access"
 
 
-def trust_policy(target: AwsTarget, service: str) -> dict[str, Any]:
-    """``service`` may assume the role on behalf of this account's resources only (confused deputy)."""
+def trust_policy(target: AwsTarget, service: str | list[str]) -> dict[str, Any]:
+    """``service`` (one or several) may assume the role on behalf of this account's resources only (confused
+    deputy)."""
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -106,38 +107,46 @@ def _document(value: Any) -> Any:
     return json.loads(unquote(value)) if isinstance(value, str) else value
 
 
+def _get_role(iam: Any, role: str) -> dict[str, Any] | None:
+    return if_exists(lambda: iam.get_role(RoleName=role), ("NoSuchEntity",))
+
+
+def role_exists(target: AwsTarget, role: str) -> bool:
+    return _get_role(target.client("iam"), role) is not None
+
+
 def ensure_role(
     target: AwsTarget,
     role: str,
-    service: str,
+    service: str | list[str],
     policy: dict[str, Any],
-    trust: dict[str, Any] | None = None,
     tags: dict[str, str] | None = None,
     *,
     apply: bool = True,
-) -> Action:
-    """Create or converge ``role``: trusted by ``service`` (or the ``trust`` document), one inline policy,
-    ``tags``. ``apply=False``: only say what would change."""
-    trust = trust or trust_policy(target, service)
+) -> tuple[Action, str]:
+    """Create or converge ``role``: trusted by ``service``, one inline policy, ``tags``. Returns the Action and
+    the role's ARN. ``apply=False``: only say what would change (and the ARN a new role would get)."""
+    trust = trust_policy(target, service)
     tags = tags or {}
     iam = target.client("iam")
-    current = if_exists(lambda: iam.get_role(RoleName=role), ("NoSuchEntity",))
+    current = _get_role(iam, role)
     changes = []
     if current is None and not apply:
-        return outcome("iam_role", role, False, [])
+        return outcome("iam_role", role, False, []), expected_role_arn(target, role)
     if current is None:
-        iam.create_role(
+        arn = iam.create_role(
             RoleName=role,
             AssumeRolePolicyDocument=json.dumps(trust),
             Description="employee batch pipeline",
             **({"Tags": tagging.as_list(tags)} if tags else {}),
-        )
+        )["Role"]["Arn"]
     else:
+        arn = current["Role"]["Arn"]
         if _document(current["Role"]["AssumeRolePolicyDocument"]) != trust:
             if apply:
                 iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(trust))
             changes.append("trust policy")
-        lacking = tagging.missing(tagging.from_list(iam.list_role_tags(RoleName=role)["Tags"]), tags)
+        lacking = tagging.missing(tagging.from_list(current["Role"].get("Tags", [])), tags)
         if lacking:
             if apply:
                 iam.tag_role(RoleName=role, Tags=tagging.as_list(lacking))
@@ -148,7 +157,7 @@ def ensure_role(
             iam.put_role_policy(RoleName=role, PolicyName=INLINE_POLICY, PolicyDocument=json.dumps(policy))
         if current is not None:
             changes.append("permissions")
-    return outcome("iam_role", role, current is not None, changes)
+    return outcome("iam_role", role, current is not None, changes), arn
 
 
 def role_arn(target: AwsTarget, role: str) -> str:
@@ -162,7 +171,7 @@ def expected_role_arn(target: AwsTarget, role: str) -> str:
 
 def destroy_role(target: AwsTarget, role: str) -> Action:
     iam = target.client("iam")
-    if if_exists(lambda: iam.get_role(RoleName=role), ("NoSuchEntity",)) is None:
+    if _get_role(iam, role) is None:
         return Action("iam_role", role, ABSENT)
     for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
         iam.delete_role_policy(RoleName=role, PolicyName=name)

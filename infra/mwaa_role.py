@@ -11,6 +11,7 @@ from typing import Any
 
 from employee_pipeline.config import PipelineNames
 from employee_pipeline.layout import MANIFEST_PREFIX, RAW_PREFIX, XCOM_PREFIX
+from infra import iam
 from infra.session import AwsTarget
 
 MWAA_SERVICES = ("airflow.amazonaws.com", "airflow-env.amazonaws.com")
@@ -31,17 +32,7 @@ def role_name(names: PipelineNames) -> str:
 
 
 def trust_policy(target: AwsTarget) -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": list(MWAA_SERVICES)},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": target.account_id}},
-            }
-        ],
-    }
+    return iam.trust_policy(target, list(MWAA_SERVICES))
 
 
 def _pipeline_statements(target: AwsTarget, names: PipelineNames) -> list[dict[str, Any]]:

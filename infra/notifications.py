@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from infra import tagging
 from infra.actions import ABSENT, DELETED, Action, outcome
 from infra.session import AwsTarget, if_exists
@@ -17,10 +19,18 @@ def topic_arn(target: AwsTarget, name: str) -> str:
     return target.arn("sns", name)
 
 
+def _attributes(sns: Any, arn: str) -> dict[str, Any] | None:
+    return if_exists(lambda: sns.get_topic_attributes(TopicArn=arn), ("NotFound",))
+
+
+def topic_exists(target: AwsTarget, name: str) -> bool:
+    return _attributes(target.client("sns"), topic_arn(target, name)) is not None
+
+
 def ensure_topic(target: AwsTarget, name: str, tags: dict[str, str], *, apply: bool = True) -> Action:
     sns = target.client("sns")
     arn = topic_arn(target, name)
-    current = if_exists(lambda: sns.get_topic_attributes(TopicArn=arn), ("NotFound",))
+    current = _attributes(sns, arn)
     if current is None:
         if apply:
             sns.create_topic(Name=name, Attributes=TOPIC_ATTRIBUTES, Tags=tagging.as_list(tags))
@@ -42,7 +52,7 @@ def ensure_topic(target: AwsTarget, name: str, tags: dict[str, str], *, apply: b
 def destroy_topic(target: AwsTarget, name: str) -> Action:
     sns = target.client("sns")
     arn = topic_arn(target, name)
-    if if_exists(lambda: sns.get_topic_attributes(TopicArn=arn), ("NotFound",)) is None:
+    if _attributes(sns, arn) is None:
         return Action("sns_topic", name, ABSENT)
     sns.delete_topic(TopicArn=arn)
     return Action("sns_topic", name, DELETED)

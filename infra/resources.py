@@ -18,7 +18,7 @@ from employee_pipeline.layout import XCOM_PREFIX, XCOM_RETENTION_DAYS
 from infra import compute, iam, log_groups, mwaa_role, notifications, packaging, storage, table, tagging
 from infra.actions import Action
 from infra.packaging import Artifact
-from infra.session import AwsTarget, if_exists
+from infra.session import AwsTarget
 
 GLUE_SCRIPT_KEY = "glue/ingest_employees.py"
 LAYER_KEY = "lambda/faker-layer.zip"
@@ -81,36 +81,28 @@ class Object:
         return None
 
     def exists(self, target: AwsTarget) -> bool:
-        s3 = target.client("s3")
-        missing = ("404", "NoSuchKey", "NotFound", "NoSuchBucket")
-        return if_exists(lambda: s3.head_object(Bucket=self.bucket, Key=self.key), missing) is not None
+        return storage.object_exists(target.client("s3"), self.bucket, self.key)
 
 
 @dataclass(frozen=True)
 class Role:
-    """Trusted by ``service`` (or the ``trust`` document); one inline ``policy``."""
+    """Trusted by ``service`` (one or several); one inline ``policy``."""
 
     name: str
-    service: str
+    service: str | list[str]
     policy: Mapping[str, Any]
     tags: Mapping[str, str]
-    trust: Mapping[str, Any] | None = None
     kind: ClassVar[str] = "iam_role"
     owned: ClassVar[bool] = True
 
     def ensure(self, target: AwsTarget, arns: Arns, *, apply: bool) -> tuple[Action, str | None]:
-        trust = dict(self.trust) if self.trust else None
-        action = iam.ensure_role(
-            target, self.name, self.service, dict(self.policy), trust, dict(self.tags), apply=apply
-        )
-        return action, (iam.role_arn if apply else iam.expected_role_arn)(target, self.name)
+        return iam.ensure_role(target, self.name, self.service, dict(self.policy), dict(self.tags), apply=apply)
 
     def destroy(self, target: AwsTarget) -> Action:
         return iam.destroy_role(target, self.name)
 
     def exists(self, target: AwsTarget) -> bool:
-        iam_client = target.client("iam")
-        return if_exists(lambda: iam_client.get_role(RoleName=self.name), ("NoSuchEntity",)) is not None
+        return iam.role_exists(target, self.name)
 
 
 @dataclass(frozen=True)
@@ -166,7 +158,7 @@ class Layer:
         return compute.destroy_layer(target, self.name)
 
     def exists(self, target: AwsTarget) -> bool:
-        return bool(target.client("lambda").list_layer_versions(LayerName=self.name)["LayerVersions"])
+        return compute.layer_exists(target, self.name)
 
 
 @dataclass(frozen=True)
@@ -205,9 +197,7 @@ class Function:
         return compute.destroy_function(target, self.name)
 
     def exists(self, target: AwsTarget) -> bool:
-        functions = target.client("lambda")
-        missing = ("ResourceNotFoundException",)
-        return if_exists(lambda: functions.get_function(FunctionName=self.name), missing) is not None
+        return compute.function_exists(target, self.name)
 
 
 @dataclass(frozen=True)
@@ -231,8 +221,7 @@ class GlueJob:
         return compute.destroy_glue_job(target, self.name)
 
     def exists(self, target: AwsTarget) -> bool:
-        glue = target.client("glue")
-        return if_exists(lambda: glue.get_job(JobName=self.name), ("EntityNotFoundException",)) is not None
+        return compute.glue_job_exists(target, self.name)
 
 
 @dataclass(frozen=True)
@@ -253,8 +242,7 @@ class Table:
         return table.destroy_table(target, self.name)
 
     def exists(self, target: AwsTarget) -> bool:
-        ddb = target.client("dynamodb")
-        return if_exists(lambda: ddb.describe_table(TableName=self.name), ("ResourceNotFoundException",)) is not None
+        return table.table_exists(target, self.name)
 
 
 @dataclass(frozen=True)
@@ -272,8 +260,7 @@ class Topic:
         return notifications.destroy_topic(target, self.name)
 
     def exists(self, target: AwsTarget) -> bool:
-        sns, arn = target.client("sns"), notifications.topic_arn(target, self.name)
-        return if_exists(lambda: sns.get_topic_attributes(TopicArn=arn), ("NotFound",)) is not None
+        return notifications.topic_exists(target, self.name)
 
 
 def _artifact(bucket: str, key: str, build: Callable[[], Artifact]) -> Object:
@@ -351,10 +338,9 @@ def stage_resources(
         resources.append(
             Role(
                 mwaa_role.role_name(names),
-                mwaa_role.MWAA_SERVICES[0],
+                list(mwaa_role.MWAA_SERVICES),
                 mwaa_role.execution_policy(target, names, environment, source_bucket),
                 tags,
-                trust=mwaa_role.trust_policy(target),
             )
         )
     return tuple(resources)

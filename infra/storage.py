@@ -50,6 +50,15 @@ def bucket_exists(s3: Any, bucket: str) -> bool:
         raise
 
 
+def _head(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    # A plan may look into a bucket that does not exist yet.
+    return if_exists(lambda: s3.head_object(Bucket=bucket, Key=key), ("404", "NoSuchKey", "NotFound", "NoSuchBucket"))
+
+
+def object_exists(s3: Any, bucket: str, key: str) -> bool:
+    return _head(s3, bucket, key) is not None
+
+
 def lifecycle_rules(expire: dict[str, int] | None = None) -> list[dict[str, Any]]:
     """Every bucket is versioned: overwritten and deleted objects' old versions expire after
     NONCURRENT_VERSION_DAYS (and a delete marker left alone is removed). Then one rule per prefix of
@@ -141,8 +150,7 @@ def put_if_changed(
 
     Returns (whether the object existed, or None when it already holds these bytes; its version id).
     """
-    # A plan may look into a bucket that does not exist yet.
-    head = if_exists(lambda: s3.head_object(Bucket=bucket, Key=key), ("404", "NoSuchKey", "NotFound", "NoSuchBucket"))
+    head = _head(s3, bucket, key)
     if head and head.get("Metadata", {}).get("sha256") == sha256_hex:
         return None, head.get("VersionId")
     if not apply:

@@ -27,6 +27,14 @@ def _wait_active(dynamodb: Any, table: str) -> None:
     dynamodb.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 2, "MaxAttempts": 90})
 
 
+def _describe(dynamodb: Any, table: str) -> dict[str, Any] | None:
+    return if_exists(lambda: dynamodb.describe_table(TableName=table), ("ResourceNotFoundException",))
+
+
+def table_exists(target: AwsTarget, table: str) -> bool:
+    return _describe(target.client("dynamodb"), table) is not None
+
+
 def _create(
     dynamodb: Any, table: str, key: str, attributes: list[dict[str, str]], tags: dict[str, str], **extra: Any
 ) -> None:
@@ -57,7 +65,7 @@ def _converge_tags(dynamodb: Any, arn: str, tags: dict[str, str], apply: bool) -
 def ensure_table(target: AwsTarget, table: str, tags: dict[str, str], *, apply: bool = True) -> Action:
     """Create or converge the employees table; ``apply=False``: only say what would change."""
     dynamodb = target.client("dynamodb")
-    current = if_exists(lambda: dynamodb.describe_table(TableName=table), ("ResourceNotFoundException",))
+    current = _describe(dynamodb, table)
     changes = []
     if current is None and not apply:
         return outcome("dynamodb_table", table, False, [])
@@ -108,7 +116,7 @@ def ensure_lease_table(target: AwsTarget, table: str, tags: dict[str, str], *, a
     """One item per batch while a DAG run holds it; TTL sweeps leases a crashed run left behind.
     ``apply=False``: only say what would change."""
     dynamodb = target.client("dynamodb")
-    current = if_exists(lambda: dynamodb.describe_table(TableName=table), ("ResourceNotFoundException",))
+    current = _describe(dynamodb, table)
     changes = []
     if current is None and not apply:
         return outcome("dynamodb_table", table, False, [])
@@ -129,7 +137,7 @@ def ensure_lease_table(target: AwsTarget, table: str, tags: dict[str, str], *, a
 
 def destroy_table(target: AwsTarget, table: str) -> Action:
     dynamodb = target.client("dynamodb")
-    if if_exists(lambda: dynamodb.describe_table(TableName=table), ("ResourceNotFoundException",)) is None:
+    if _describe(dynamodb, table) is None:
         return Action("dynamodb_table", table, ABSENT)
     dynamodb.delete_table(TableName=table)
     dynamodb.get_waiter("table_not_exists").wait(TableName=table, WaiterConfig={"Delay": 2, "MaxAttempts": 90})

@@ -138,8 +138,11 @@ def _existing_maps(table: Any) -> _TableMaps | None:
 def _resync(table: Any, hash_value: Any, range_value: Any) -> None:
     """Refile the item at this key in every map of ``table``, after a write to it."""
     maps = _existing_maps(table)
-    if maps is None:
-        return
+    if maps is not None:
+        _refile(maps, table, hash_value, range_value)
+
+
+def _refile(maps: _TableMaps, table: Any, hash_value: Any, range_value: Any) -> None:
     if not table.range_key_attr:
         range_value = None
     with maps.lock:
@@ -156,14 +159,15 @@ def _resync_attributes(table: Any, attributes: dict[str, Any]) -> None:
     """``_resync`` at the key given as attribute values (a PutItem's item, an UpdateItem's key)."""
     from moto.dynamodb.models.dynamo_type import DynamoType
 
-    if _existing_maps(table) is None:  # no Query on an index yet: nothing to keep
+    maps = _existing_maps(table)
+    if maps is None:  # no Query on an index yet: nothing to keep
         return
     try:
         hash_value = DynamoType(attributes[table.hash_key_attr])
         range_value = DynamoType(attributes[table.range_key_attr]) if table.range_key_attr else None
     except Exception:  # not a key moto can have written under: rebuild the maps when next used
         hash_value = range_value = None
-    _resync(table, hash_value, range_value)
+    _refile(maps, table, hash_value, range_value)
 
 
 def _all_items_order(item: Any) -> Any:

@@ -34,11 +34,10 @@ from urllib.parse import parse_qs
 
 from local_aws.metrics import REQUESTS
 from local_aws.mwaa import MwaaBackend, MwaaBackends, MwaaError, ValidationException
+from local_aws.operations import credential_scope
 
 SERVICE = "mwaa"  # botocore's name, and the request counts'
 SIGNING_NAME = "airflow"
-NOT_IMPLEMENTED = ("CreateCliToken", "CreateWebLoginToken", "InvokeRestApi", "PublishMetrics")
-_SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
 _LABEL = re.compile(r"\{([^}+]+)\+?\}")
 
 log = logging.getLogger(__name__)
@@ -79,17 +78,6 @@ class _Unanswered(MwaaError):
     def __init__(self, code: str, status: int, message: str) -> None:
         super().__init__(message)
         self.code, self.status = code, status
-
-
-def credential_scope(environ: dict[str, Any]) -> tuple[str, str, str] | None:
-    """(access key, region, service) of a SigV4-signed request; None if it is not."""
-    match = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
-    return (match.group(1), match.group(2), match.group(3)) if match else None
-
-
-def is_mwaa_request(environ: dict[str, Any]) -> bool:
-    scope = credential_scope(environ)
-    return scope is not None and scope[2] == SIGNING_NAME
 
 
 def _account_id(environ: dict[str, Any], access_key: str) -> str:

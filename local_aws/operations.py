@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 UNSIGNED = "unsigned"
-_CREDENTIAL = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/]+/([^/]+)/aws4_request")
+_SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
 _TEMPLATE_PART = re.compile(r"\{([^}]+?)(\+?)\}")
 
 
@@ -109,11 +109,18 @@ def _rest_model(service: str) -> dict[str, list[_RestOperation]] | None:
         return _models[service]
 
 
+def credential_scope(environ: dict[str, Any]) -> tuple[str, str, str] | None:
+    """(access key, region, service) of a request signed with SigV4 in its ``Authorization`` header; None if
+    it is not."""
+    match = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    return (match.group(1), match.group(2), match.group(3)) if match else None
+
+
 def _service(environ: dict[str, Any], query: dict[str, list[str]]) -> str:
+    scope = credential_scope(environ)
+    if scope:
+        return scope[2]
     authorization = environ.get("HTTP_AUTHORIZATION", "")
-    match = _CREDENTIAL.search(authorization)
-    if match:
-        return match.group(1)
     credential = query.get("X-Amz-Credential")
     if credential:  # SigV4 presigned URL: key/date/region/service/aws4_request
         parts = credential[0].split("/")

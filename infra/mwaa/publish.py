@@ -8,16 +8,15 @@ option differs from what it has; then the command waits for it to be AVAILABLE a
 
 from __future__ import annotations
 
-import tempfile
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from employee_pipeline.config import AWS_CONN_ID, PipelineNames
 from employee_pipeline.layout import xcom_options
-from infra.mwaa.bundle import PLUGINS_ZIP, REQUIREMENTS_TXT, SOURCE_BUCKET_LAYOUT, STARTUP_SH, build_bundle
+from infra.mwaa.bundle import PLUGINS_ZIP, REQUIREMENTS_TXT, SOURCE_BUCKET_LAYOUT, STARTUP_SH, bundle_contents
 from infra.session import AwsTarget, if_exists
 from infra.storage import PUBLIC_ACCESS_BLOCK, put_if_changed
 
@@ -115,20 +114,20 @@ def publish(
     _check_bucket(s3, bucket)
     result = PublishResult(environment=environment, source_bucket=bucket)
 
-    with tempfile.TemporaryDirectory(prefix="mwaa-bundle-") as scratch:
-        bundle = build_bundle(Path(scratch) / "bundle", names)
-        versions: dict[str, str | None] = {}
-        for key, entry in bundle.objects().items():
-            body = (bundle.root / entry.path).read_bytes()
-            existed, version = put_if_changed(s3, bucket, key, body, entry.sha256)
-            result.artifacts[key] = "unchanged" if existed is None else "uploaded"
-            say(f"  {result.artifacts[key]:<9} s3://{bucket}/{key}")
-            if entry.path in VERSION_SETTINGS:
-                versions[VERSION_SETTINGS[entry.path]] = version
-        for key in _stale_dags(s3, bucket, set(bundle.objects())):
-            s3.delete_object(Bucket=bucket, Key=key)
-            result.artifacts[key] = "deleted"
-            say(f"  deleted   s3://{bucket}/{key}")
+    contents = bundle_contents(names)
+    objects = {SOURCE_BUCKET_LAYOUT.key(path): path for path in contents}  # object key -> bundle path
+    versions: dict[str, str | None] = {}
+    for key, path in objects.items():
+        body = contents[path]
+        existed, version = put_if_changed(s3, bucket, key, body, hashlib.sha256(body).hexdigest())
+        result.artifacts[key] = "unchanged" if existed is None else "uploaded"
+        say(f"  {result.artifacts[key]:<9} s3://{bucket}/{key}")
+        if path in VERSION_SETTINGS:
+            versions[VERSION_SETTINGS[path]] = version
+    for key in _stale_dags(s3, bucket, set(objects)):
+        s3.delete_object(Bucket=bucket, Key=key)
+        result.artifacts[key] = "deleted"
+        say(f"  deleted   s3://{bucket}/{key}")
 
     options = {**current.get("AirflowConfigurationOptions", {}), **xcom_options(names.data_bucket, AWS_CONN_ID)}
     wanted: dict[str, Any] = {**SOURCE_BUCKET_LAYOUT.environment_paths(), **versions}
