@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +16,11 @@ from employee_pipeline import layout
 from employee_pipeline.config import DAG_ID, PipelineNames, pipeline_names
 from infra.deploy import deploy
 from infra.notifications import topic_arn
-from local_run import airflow_records
+from local_run import airflow_records, airflow_standalone
 from local_run.airflow_env import airflow_env
 from local_run.batch_state import batch_counts, read_manifest
-from local_run.dag_run import DagRunResult, migrate, run_dag
+from local_run.dag_run import DagRunResult, migrate, run_batch
+from tests.conftest import free_port
 
 
 @dataclass
@@ -32,7 +35,7 @@ class Pipeline:
     def run(self, hour: datetime, conf: dict[str, Any], name: str, **kwargs: Any) -> DagRunResult:
         """One DAG run processing ``hour`` (a manual run with logical date L processes the hour before L)."""
         log = self.home / f"{name}.log"
-        result = run_dag(self.env, hour + timedelta(hours=1), conf, log, progress=lambda _: None, **kwargs)
+        result = run_batch(self.env, hour, conf, log, progress=lambda _: None, **kwargs)
         result.text = log.read_text()  # type: ignore[attr-defined]
         return result
 
@@ -71,6 +74,31 @@ def pipeline(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     env = airflow_env(home, local_aws, stage=stage)
     migrate(env, home / "migrate.log")
     return Pipeline(aws=aws, names=names, env=env, home=home)
+
+
+@pytest.fixture(scope="module")
+def airflow(pipeline: Pipeline) -> Iterator[airflow_standalone.Standalone]:
+    """`airflow standalone` (a real scheduler, triggerer and API server) on the module's stage, the DAG unpaused."""
+    standalone = airflow_standalone.start(
+        pipeline.env,
+        pipeline.home / "standalone",
+        free_port(),
+        worker_log_port=free_port(),
+        trigger_log_port=free_port(),
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # the DAG processor needs a moment to parse the DAG
+            try:
+                standalone.api("PATCH", f"/api/v2/dags/{DAG_ID}", {"is_paused": False})
+                break
+            except RuntimeError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(2)
+        yield standalone
+    finally:
+        airflow_standalone.stop(standalone)
 
 
 def assert_no_record_in_airflow(

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from employee_pipeline import layout
 from employee_pipeline.config import DAG_ID
-from local_run import airflow_records, airflow_standalone
-from tests.conftest import free_port
+from local_run import airflow_records
 from tests.e2e.conftest import assert_no_record_in_airflow
 
 pytestmark = pytest.mark.e2e
@@ -20,30 +18,6 @@ STAGE = "scheduler"
 DAG = DAG_ID
 CONF = {"shards": 1, "records_per_shard": 40}
 RUN_TIMEOUT_S = 900
-
-
-@pytest.fixture(scope="module")
-def airflow(pipeline) -> Iterator[airflow_standalone.Standalone]:
-    standalone = airflow_standalone.start(
-        pipeline.env,
-        pipeline.home / "standalone",
-        free_port(),
-        worker_log_port=free_port(),
-        trigger_log_port=free_port(),
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while True:  # the DAG processor needs a moment to parse the DAG
-            try:
-                standalone.api("PATCH", f"/api/v2/dags/{DAG}", {"is_paused": False})
-                break
-            except RuntimeError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(2)
-        yield standalone
-    finally:
-        airflow_standalone.stop(standalone)
 
 
 def _wait(condition, what: str) -> None:

@@ -15,6 +15,8 @@ from infra.deploy import deploy
 pytestmark = pytest.mark.integration
 
 TEST_LEASE_OWNER = "integration-tests/run"
+MWAA_TRANSIENT = ("CREATING", "UPDATING", "DELETING")
+MWAA_GONE = "(gone)"  # what statuses_until_settled records once GetEnvironment no longer finds the environment
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +36,23 @@ def finished_run(glue: Any, job_name: str, run_id: str, timeout: float = 300) ->
             return run
         time.sleep(1)
     raise AssertionError(f"run {run_id} still running after {timeout}s")
+
+
+def statuses_until_settled(mwaa: Any, name: str, timeout: float = 60) -> list[str]:
+    """Every status GetEnvironment shows, polled until the environment leaves the transient ones."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            status = mwaa.get_environment(Name=name)["Environment"]["Status"]
+        except mwaa.exceptions.ResourceNotFoundException:
+            status = MWAA_GONE
+        if not seen or seen[-1] != status:
+            seen.append(status)
+        if status not in MWAA_TRANSIENT:
+            return seen
+        assert time.monotonic() < deadline, f"{name} still {status} after {timeout}s"
+        time.sleep(0.2)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from infra import packaging
 from infra.deploy import deploy, destroy, status
 from infra.log_groups import GLUE_SHARED_GROUPS, LOG_RETENTION_DAYS
 from infra.storage import NONCURRENT_VERSION_DAYS, lifecycle_rules
+from infra.tagging import from_list
 from local_aws import stats
 
 pytestmark = pytest.mark.integration
@@ -156,14 +157,11 @@ def _tags(aws, names) -> dict[str, dict[str, str]]:
     s3, iam, lam = aws.client("s3"), aws.client("iam"), aws.client("lambda")
     glue, ddb, sns, logs = aws.client("glue"), aws.client("dynamodb"), aws.client("sns"), aws.client("logs")
 
-    def pairs(tags: list[dict[str, str]]) -> dict[str, str]:
-        return {t["Key"]: t["Value"] for t in tags}
-
     found = {}
     for bucket in (names.data_bucket, names.artifacts_bucket):
-        found[bucket] = pairs(s3.get_bucket_tagging(Bucket=bucket)["TagSet"])
+        found[bucket] = from_list(s3.get_bucket_tagging(Bucket=bucket)["TagSet"])
     for role in (names.generator_role, names.writer_role, names.glue_role):
-        found[role] = pairs(iam.list_role_tags(RoleName=role)["Tags"])
+        found[role] = from_list(iam.list_role_tags(RoleName=role)["Tags"])
     for function in (names.generator_function, names.writer_function):
         arn = lam.get_function(FunctionName=function)["Configuration"]["FunctionArn"]
         found[f"function:{function}"] = lam.list_tags(Resource=arn)["Tags"]
@@ -171,9 +169,9 @@ def _tags(aws, names) -> dict[str, dict[str, str]]:
         found[group] = logs.list_tags_for_resource(resourceArn=aws.arn("logs", f"log-group:{group}"))["tags"]
     found[names.glue_job] = glue.get_tags(ResourceArn=aws.arn("glue", f"job/{names.glue_job}"))["Tags"]
     for table in (names.table, names.lease_table):
-        found[table] = pairs(ddb.list_tags_of_resource(ResourceArn=aws.arn("dynamodb", f"table/{table}"))["Tags"])
+        found[table] = from_list(ddb.list_tags_of_resource(ResourceArn=aws.arn("dynamodb", f"table/{table}"))["Tags"])
     topic = aws.arn("sns", names.alerts_topic)
-    found[names.alerts_topic] = pairs(sns.list_tags_for_resource(ResourceArn=topic)["Tags"])
+    found[names.alerts_topic] = from_list(sns.list_tags_for_resource(ResourceArn=topic)["Tags"])
     return found
 
 
@@ -199,12 +197,18 @@ def test_log_groups_exist_with_a_retention_and_the_roles_cannot_create_them(aws,
 
 def test_the_emulated_lambda_logs_into_the_deployed_group(aws, stage) -> None:
     """The local Lambda executor finds the group deploy created and keeps its retention."""
+    logs, group = aws.client("logs"), f"/aws/lambda/{stage.generator_function}"
+
+    def streams() -> set[str]:
+        pages = logs.get_paginator("describe_log_streams").paginate(logGroupName=group)
+        return {stream["logStreamName"] for page in pages for stream in page["logStreams"]}
+
+    before = streams()  # another test may have invoked the function already
     response = aws.client("lambda").invoke(
         FunctionName=stage.generator_function, Payload=json.dumps({"batch_id": "20260101T00", "shard": 0, "count": 1})
     )
     assert "FunctionError" not in response
-    logs, group = aws.client("logs"), f"/aws/lambda/{stage.generator_function}"
-    assert logs.describe_log_streams(logGroupName=group)["logStreams"]
+    assert streams() - before, f"the invocation wrote no new stream in {group}"
     (described,) = [g for g in logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]]
     assert described["retentionInDays"] == LOG_RETENTION_DAYS
 

@@ -10,13 +10,16 @@ import urllib.request
 
 import pytest
 
+from employee_pipeline.config import GSI_NAME
 from infra import packaging
+from infra.table import ensure_table
 from local_aws import stats
 from tests.integration.conftest import finished_run
 
 pytestmark = pytest.mark.integration
 
 BUCKET = "it-local-aws-metrics"
+TABLE = "it-metrics-employees"
 MB = 2**20
 # Allocates, then runs a child that allocates more: the run's process tree, as Spark's JVM and workers are.
 GLUE_SCRIPT = b"""
@@ -178,47 +181,29 @@ def test_lambda_invocations_are_summarized_per_function(aws, local_aws, bucket) 
     }
 
 
-def test_query_on_an_index_pages_through_the_partition(aws, local_aws) -> None:
+def test_query_on_an_index_pages_through_the_partition(aws) -> None:
     """The count check's Query, and its pagination, through the emulator's narrowed Query."""
     dynamodb = aws.client("dynamodb")
-    dynamodb.create_table(
-        TableName="it-metrics-employees",
-        KeySchema=[{"AttributeName": "emp_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[
-            {"AttributeName": "emp_id", "AttributeType": "S"},
-            {"AttributeName": "batch_shard", "AttributeType": "S"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "by_shard",
-                "KeySchema": [
-                    {"AttributeName": "batch_shard", "KeyType": "HASH"},
-                    {"AttributeName": "emp_id", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["load_id"]},
-            }
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    ensure_table(aws, TABLE, {})  # the employees table as deploy makes it: its GSI projects the load
     items = [
         {"emp_id": {"S": f"e{i:03d}"}, "batch_shard": {"S": f"b#{i % 10}"}, "load_id": {"S": f"L{i % 3}"}}
         for i in range(300)
     ]
     for start in range(0, len(items), 25):
         batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
-        dynamodb.batch_write_item(RequestItems={"it-metrics-employees": batch})
+        dynamodb.batch_write_item(RequestItems={TABLE: batch})
     dynamodb.update_item(  # moves e000 from shard 0 to shard 1, in place
-        TableName="it-metrics-employees",
+        TableName=TABLE,
         Key={"emp_id": {"S": "e000"}},
         UpdateExpression="SET batch_shard = :s",
         ExpressionAttributeValues={":s": {"S": "b#1"}},
     )
-    dynamodb.delete_item(TableName="it-metrics-employees", Key={"emp_id": {"S": "e011"}})
+    dynamodb.delete_item(TableName=TABLE, Key={"emp_id": {"S": "e011"}})
 
     def pages(shard: int, **extra: object) -> list[dict]:
         request = {
-            "TableName": "it-metrics-employees",
-            "IndexName": "by_shard",
+            "TableName": TABLE,
+            "IndexName": GSI_NAME,
             "KeyConditionExpression": "batch_shard = :k",
             "ExpressionAttributeValues": {":k": {"S": f"b#{shard}"}},
             **extra,

@@ -6,23 +6,20 @@ import time
 from typing import Any
 
 import pytest
-from botocore.config import Config
 
 from local_aws import stats
 from local_aws.mwaa import FAULT_TAG, delay_from_env
+from tests.integration.conftest import MWAA_GONE, statuses_until_settled
 
 pytestmark = pytest.mark.integration
 
 BUCKET = "airflow-it-local-aws-mwaa"
 ENVIRONMENT = "it-local-aws-mwaa"
-TRANSIENT = ("CREATING", "UPDATING", "DELETING")
-GONE = "(gone)"
 
 
 @pytest.fixture(scope="module")
-def mwaa(aws, local_aws: str) -> Any:
-    # boto3 would send to api.127.0.0.1 (the model's host prefix): a local endpoint has no such host.
-    return aws.session.client("mwaa", endpoint_url=local_aws, config=Config(inject_host_prefix=False))
+def mwaa(aws) -> Any:
+    return aws.client("mwaa")  # no "api." host prefix in front of the local endpoint
 
 
 @pytest.fixture(scope="module")
@@ -31,23 +28,6 @@ def s3(aws) -> Any:
     client.create_bucket(Bucket=BUCKET)
     client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     return client
-
-
-def _statuses_until_settled(mwaa: Any, name: str, timeout: float = 60) -> list[str]:
-    """Every status GetEnvironment shows, polled until the environment leaves the transient ones."""
-    seen: list[str] = []
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            status = mwaa.get_environment(Name=name)["Environment"]["Status"]
-        except mwaa.exceptions.ResourceNotFoundException:
-            status = GONE
-        if not seen or seen[-1] != status:
-            seen.append(status)
-        if status not in TRANSIENT:
-            return seen
-        assert time.monotonic() < deadline, f"{name} still {status} after {timeout}s"
-        time.sleep(0.2)
 
 
 def _upload(s3: Any) -> dict[str, str]:
@@ -76,9 +56,7 @@ def test_create_update_list_delete(aws, local_aws: str, mwaa: Any, s3: Any) -> N
         EnvironmentClass="mw1.small",
     )["Arn"]
     assert arn == f"arn:aws:airflow:{aws.region_name}:{aws.account_id}:environment/{ENVIRONMENT}"
-    assert _statuses_until_settled(mwaa, ENVIRONMENT) == (
-        ["CREATING", "AVAILABLE"] if transient_seen else ["AVAILABLE"]
-    )
+    assert statuses_until_settled(mwaa, ENVIRONMENT) == (["CREATING", "AVAILABLE"] if transient_seen else ["AVAILABLE"])
 
     second = _upload(s3)
     mwaa.update_environment(
@@ -86,9 +64,7 @@ def test_create_update_list_delete(aws, local_aws: str, mwaa: Any, s3: Any) -> N
         PluginsS3ObjectVersion=second["plugins.zip"],
         RequirementsS3ObjectVersion=second["requirements.txt"],
     )
-    assert _statuses_until_settled(mwaa, ENVIRONMENT) == (
-        ["UPDATING", "AVAILABLE"] if transient_seen else ["AVAILABLE"]
-    )
+    assert statuses_until_settled(mwaa, ENVIRONMENT) == (["UPDATING", "AVAILABLE"] if transient_seen else ["AVAILABLE"])
     environment = mwaa.get_environment(Name=ENVIRONMENT)["Environment"]
     assert environment["PluginsS3ObjectVersion"] == second["plugins.zip"]
     assert environment["RequirementsS3ObjectVersion"] == second["requirements.txt"]
@@ -101,7 +77,7 @@ def test_create_update_list_delete(aws, local_aws: str, mwaa: Any, s3: Any) -> N
     mwaa.tag_resource(ResourceArn=arn, Tags={FAULT_TAG: "UpdateEnvironment:UPDATE_FAILED"})
     third = _upload(s3)
     mwaa.update_environment(Name=ENVIRONMENT, PluginsS3ObjectVersion=third["plugins.zip"])
-    assert _statuses_until_settled(mwaa, ENVIRONMENT)[-1] == "UPDATE_FAILED"
+    assert statuses_until_settled(mwaa, ENVIRONMENT)[-1] == "UPDATE_FAILED"
     environment = mwaa.get_environment(Name=ENVIRONMENT)["Environment"]
     assert environment["PluginsS3ObjectVersion"] == second["plugins.zip"]
     assert environment["LastUpdate"]["Status"] == "FAILED"
@@ -110,7 +86,7 @@ def test_create_update_list_delete(aws, local_aws: str, mwaa: Any, s3: Any) -> N
 
     assert ENVIRONMENT in mwaa.list_environments()["Environments"]
     mwaa.delete_environment(Name=ENVIRONMENT)
-    assert _statuses_until_settled(mwaa, ENVIRONMENT) == (["DELETING", GONE] if transient_seen else [GONE])
+    assert statuses_until_settled(mwaa, ENVIRONMENT) == (["DELETING", MWAA_GONE] if transient_seen else [MWAA_GONE])
     assert ENVIRONMENT not in mwaa.list_environments()["Environments"]
 
     after = stats.request_counts(local_aws)["mwaa"]

@@ -11,6 +11,7 @@ from employee_pipeline.layout import XCOM_BACKEND
 from infra import mwaa_role, storage
 from infra.__main__ import main
 from local_aws.mwaa import FAULT_TAG
+from tests.integration.conftest import statuses_until_settled
 
 pytestmark = pytest.mark.integration
 
@@ -34,8 +35,7 @@ def _environment(aws, stage, name: str, bucket: str) -> str:
         AirflowVersion="3.3.1",
         EnvironmentClass="mw1.small",
     )["Arn"]
-    while mwaa.get_environment(Name=name)["Environment"]["Status"] != "AVAILABLE":
-        pass
+    assert statuses_until_settled(mwaa, name)[-1] == "AVAILABLE"
     return arn
 
 

@@ -148,7 +148,16 @@ def test_the_execution_role_allows_nothing_else_of_the_pipeline(call: tuple[Any,
 
 
 def test_the_source_bucket_cannot_be_listed_among_all_buckets() -> None:
-    assert not allowed(_mwaa_policy(), "s3:ListAllMyBuckets", f"arn:aws:s3:::{SOURCE}")
+    """The ``MwaaNoBucketListing`` Deny refuses it even when another statement allows everything."""
+    call = ("s3:ListAllMyBuckets", f"arn:aws:s3:::{SOURCE}")
+    policy = _mwaa_policy()
+    assert not allowed(policy, *call)
+    everything = {"Sid": "AllowEverything", "Effect": "Allow", "Action": "*", "Resource": "*"}
+    assert not allowed({**policy, "Statement": [*policy["Statement"], everything]}, *call)
+    # Without the Deny, the same allow-everything statement does allow it: the Deny is what refuses.
+    others = [s for s in policy["Statement"] if s.get("Sid") != "MwaaNoBucketListing"]
+    assert len(others) == len(policy["Statement"]) - 1
+    assert allowed({**policy, "Statement": [*others, everything]}, *call) == ["AllowEverything"]
 
 
 def test_the_execution_role_is_trusted_by_mwaa_in_this_account_only() -> None:

@@ -232,7 +232,8 @@ def test_an_empty_directory_or_an_earlier_bundle_is_replaced(tmp_path: Path) -> 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
-def test_bucket_keys_follow_the_mwaa_convention(bundle_dir: Path) -> None:
+def test_bucket_keys_follow_the_mwaa_convention(tmp_path: Path) -> None:
+    bundle_dir = tmp_path / "bundle"
     bundle = build_bundle(bundle_dir, NAMES)
     objects = bundle.objects()
     assert {"plugins.zip", "requirements.txt", "startup.sh", DAG_FILE, "dags/.airflowignore"} <= set(objects)
