@@ -9,6 +9,7 @@ from pathlib import Path
 
 from employee_pipeline.config import AWS_CONN_ID, DEFAULT_PREFIX, PREFIX_VARIABLE, STAGE_VARIABLE, pipeline_names
 from employee_pipeline.layout import xcom_options
+from infra.mwaa.options import env_var_name, option_key
 from local_run import ROOT
 
 LOCAL_STAGE = "local"
@@ -55,6 +56,5 @@ def airflow_env(
 
 
 def config_env_var(option: str) -> str:
-    """``common.io.xcom_objectstorage_path`` -> ``AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH``."""
-    section, key = option.rsplit(".", 1)
-    return f"AIRFLOW__{section.replace('.', '_').upper()}__{key.upper()}"
+    """``common.io.xcom_objectstorage_path`` -> ``AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH``, as on MWAA."""
+    return env_var_name(option_key(option))

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from employee_pipeline.config import AWS_CONN_ID, PipelineNames
-from employee_pipeline.layout import xcom_options
+from employee_pipeline.config import PipelineNames
 from infra.mwaa.bundle import PLUGINS_ZIP, REQUIREMENTS_TXT, SOURCE_BUCKET_LAYOUT, STARTUP_SH, bundle_contents
+from infra.mwaa.options import configuration_options, option_key
 from infra.session import AwsTarget, if_exists
 from infra.storage import PUBLIC_ACCESS_BLOCK, put_if_changed
 
@@ -129,7 +129,15 @@ def publish(
         result.artifacts[key] = "deleted"
         say(f"  deleted   s3://{bucket}/{key}")
 
-    options = {**current.get("AirflowConfigurationOptions", {}), **xcom_options(names.data_bucket, AWS_CONN_ID)}
+    needed = configuration_options(names)
+    # Options set otherwise (by hand) stay; an option needed here under another spelling (an earlier
+    # release's ``common.io.…``) is replaced by its documented key.
+    kept = {
+        key: value
+        for key, value in current.get("AirflowConfigurationOptions", {}).items()
+        if key in needed or "." not in key or option_key(key) not in needed
+    }
+    options = {**kept, **needed}
     wanted: dict[str, Any] = {**SOURCE_BUCKET_LAYOUT.environment_paths(), **versions}
     result.update = {key: value for key, value in wanted.items() if current.get(key) != value}
     if options != current.get("AirflowConfigurationOptions", {}):
