@@ -155,10 +155,18 @@ def _constraint_errors(shape: Any, value: Any, where: str, errors: list[str]) ->
         if kind == "list":
             for index, item in enumerate(value, 1):
                 _constraint_errors(shape.member, item, f"{where}.{index}.member", errors)
-        else:
-            for key, item in value.items():
-                _constraint_errors(shape.key, key, f"{where}.key", errors)
-                _constraint_errors(shape.value, item, f"{where}.{key}.value", errors)
+            return None
+        # A map's keys and values are checked as a whole: "Map keys must satisfy constraint: [Member must ...]".
+        for part, part_shape, items in (("keys", shape.key, list(value)), ("value", shape.value, list(value.values()))):
+            broken: list[str] = []
+            for item in items:
+                _constraint_errors(part_shape, item, where, broken)
+            constraints = dict.fromkeys(error.split("failed to satisfy constraint: ", 1)[-1] for error in broken)
+            if constraints:
+                errors.append(
+                    f"{shown} failed to satisfy constraint: Map {part} must satisfy constraint: "
+                    f"[{', '.join(constraints)}]"
+                )
         return None
     if kind == "string":
         if not isinstance(value, str):

@@ -10,6 +10,7 @@ import pytest
 from employee_pipeline.layout import XCOM_BACKEND
 from infra import mwaa_role, storage
 from infra.__main__ import main
+from infra.mwaa.options import configuration_options, environment_variables
 from local_aws.mwaa import FAULT_TAG
 from tests.integration.conftest import statuses_until_settled
 
@@ -22,7 +23,7 @@ def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]
     return code, (json.loads(out) if code == 0 and "--json" in argv else out), err
 
 
-def _environment(aws, stage, name: str, bucket: str) -> str:
+def _environment(aws, stage, name: str, bucket: str, **extra: Any) -> str:
     storage.ensure_bucket(aws, bucket)  # versioned, public access blocked
     aws.client("s3").put_object(Bucket=bucket, Key="dags/old_helper.py", Body=b"# left by an earlier release\n")
     mwaa = aws.client("mwaa")
@@ -34,6 +35,7 @@ def _environment(aws, stage, name: str, bucket: str) -> str:
         NetworkConfiguration={"SubnetIds": ["subnet-a1", "subnet-b2"], "SecurityGroupIds": ["sg-c3"]},
         AirflowVersion="3.3.1",
         EnvironmentClass="mw1.small",
+        **extra,
     )["Arn"]
     assert statuses_until_settled(mwaa, name)[-1] == "AVAILABLE"
     return arn
@@ -41,7 +43,9 @@ def _environment(aws, stage, name: str, bucket: str) -> str:
 
 def test_publish_uploads_updates_and_waits_then_changes_nothing(aws, local_aws, stage, capsys) -> None:
     name, bucket = "it-publish", "airflow-it-publish"
-    _environment(aws, stage, name, bucket)
+    # An option set by hand stays; an earlier release's undocumented spelling of a needed one is replaced.
+    earlier = {"core.parallelism": "8", "common.io.xcom_objectstorage_path": "s3://aws_default@elsewhere/xcom"}
+    _environment(aws, stage, name, bucket, AirflowConfigurationOptions=earlier)
     publish = ("mwaa", "publish", "--environment", name, "--stage", stage.stage, "--endpoint-url", local_aws)
 
     code, first, err = _cli(capsys, *publish, "--poll", "0.2", "--json")
@@ -55,7 +59,12 @@ def test_publish_uploads_updates_and_waits_then_changes_nothing(aws, local_aws, 
     for key, setting in (("plugins.zip", "PluginsS3ObjectVersion"), ("startup.sh", "StartupScriptS3ObjectVersion")):
         assert environment[setting] == s3.head_object(Bucket=bucket, Key=key)["VersionId"]
     assert environment["RequirementsS3Path"] == "requirements.txt"
-    assert environment["AirflowConfigurationOptions"]["core.xcom_backend"] == XCOM_BACKEND
+    options = environment["AirflowConfigurationOptions"]
+    assert options == {"core.parallelism": "8", **configuration_options(stage)}
+    assert options["core.xcom_backend"] == XCOM_BACKEND
+    assert all(key.count(".") == 1 for key in options)  # section.key: the form MWAA documents
+    variables = environment_variables(options)  # what MWAA gives Airflow
+    assert variables["AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH"] == f"s3://aws_default@{stage.data_bucket}/xcom"
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="dags/")["Contents"]}
     assert keys == {k for k in first["artifacts"] if k.startswith("dags/") and first["artifacts"][k] != "deleted"}
 

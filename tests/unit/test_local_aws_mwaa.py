@@ -423,7 +423,41 @@ def test_missing_required_members_are_refused_by_the_service_too(api: MwaaApi, s
     assert (
         "at 'networkConfiguration.subnetIds' failed to satisfy constraint: Member must have length greater" in message
     )
-    assert "Value at 'airflowConfigurationOptions.core.secret.value'" in message  # sensitive: no value shown
+    assert (
+        "Value at 'airflowConfigurationOptions' failed to satisfy constraint: Map value must satisfy constraint: "
+        "[Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: [ -~]+]"
+        in message  # sensitive: no value shown
+    )
+    assert "core.secret" not in message
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["Core.parallelism", "core.", ".core", "core-x.parallelism", "core." + "p" * 60],
+)
+def test_configuration_option_keys_outside_the_models_pattern_or_length_are_refused(client: Any, key: str) -> None:
+    code, status, message = _error(lambda: _create(client, AirflowConfigurationOptions={key: "8"}))
+    assert (code, status) == ("ValidationException", 400)
+    assert message.startswith(
+        "1 validation error detected: Value at 'airflowConfigurationOptions' failed to satisfy constraint: "
+        "Map keys must satisfy constraint: [Member must "
+    )
+    assert key not in message  # the options are sensitive: AWS shows neither keys nor values
+    assert client.list_environments()["Environments"] == []
+    _create(client)
+    assert _error(lambda: client.update_environment(Name="env", AirflowConfigurationOptions={key: "8"}))[0] == (
+        "ValidationException"
+    )
+
+
+def test_configuration_option_values_must_be_printable_ascii_up_to_64_kib(client: Any) -> None:
+    message = _error(lambda: _create(client, AirflowConfigurationOptions={"core.x": "caf\u00e9"}))[2]
+    assert "Map value must satisfy constraint: [Member must satisfy regular expression pattern: [ -~]+]" in message
+    message = _error(lambda: _create(client, AirflowConfigurationOptions={"core.x": "v" * 65537}))[2]
+    assert "[Member must have length less than or equal to 65536]" in message
+    long_key = "core." + "k" * 59  # 64 characters: the longest key
+    _create(client, AirflowConfigurationOptions={long_key: "v" * 65536, "common_io.xcom_objectstorage_path": "s3://b"})
+    assert set(_environment(client)["AirflowConfigurationOptions"]) == {long_key, "common_io.xcom_objectstorage_path"}
 
 
 def test_errors_are_the_modeled_exceptions(client: Any) -> None:
