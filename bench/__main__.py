@@ -21,6 +21,7 @@ import psutil
 
 from bench.run import STAGES, Size, measure, write_json
 from employee_pipeline.config import pipeline_names
+from infra import mwaa_role
 from infra.deploy import deploy
 from infra.session import AwsTarget
 from local_aws import server
@@ -144,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         target, names = AwsTarget(endpoint_url=endpoint), pipeline_names(STAGE)
         say(f"deploying stage '{STAGE}'")
-        deploy(target, names)
+        deploy(target, names, mwaa=mwaa_role.default_environment(names))
         env = airflow_env(home, endpoint, stage=STAGE)
         migrate(env, home / "migrate.log")
         for index, size in enumerate(sizes):

@@ -47,8 +47,7 @@ def deploy(
 def _every_resource(target: AwsTarget, names: PipelineNames) -> tuple[Any, ...]:
     """The description with the MWAA execution role, which destroy and status cover whether or not deploy
     was asked to make it (its policy does not matter to them)."""
-    defaults = (mwaa_role.environment_name(names), mwaa_role.source_bucket_name(names))
-    return tuple(r for r in stage_resources(target, names, defaults) if r.owned)
+    return tuple(r for r in stage_resources(target, names, mwaa_role.default_environment(names)) if r.owned)
 
 
 def destroy(target: AwsTarget, names: PipelineNames) -> list[Action]:

@@ -34,6 +34,7 @@ def trust_policy(target: AwsTarget, service: str | list[str]) -> dict[str, Any]:
 def _logs_statement(target: AwsTarget, group_pattern: str) -> dict[str, Any]:
     # No logs:CreateLogGroup: deploy creates the groups (with a retention), so a role cannot make one without.
     return {
+        "Sid": "WriteItsOwnLog",
         "Effect": "Allow",
         "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
         "Resource": target.arn("logs", f"log-group:{group_pattern}"),
@@ -55,7 +56,7 @@ def role_policies(target: AwsTarget, names: PipelineNames) -> dict[str, tuple[st
         "Version": "2012-10-17",
         "Statement": [
             _logs_statement(target, f"{log_groups.lambda_group(names.writer_function)}:*"),
-            {"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": f"{data}/{RAW_PREFIX}/*"},
+            {"Sid": "WriteShards", "Effect": "Allow", "Action": ["s3:PutObject"], "Resource": f"{data}/{RAW_PREFIX}/*"},
         ],
     }
     glue_policy = {
@@ -64,6 +65,7 @@ def role_policies(target: AwsTarget, names: PipelineNames) -> dict[str, tuple[st
             _logs_statement(target, "/aws-glue/*"),
             # The job enables metrics (--enable-metrics): only into Glue's namespace.
             {
+                "Sid": "GlueJobMetrics",
                 "Effect": "Allow",
                 "Action": ["cloudwatch:PutMetricData"],
                 "Resource": "*",
@@ -71,28 +73,46 @@ def role_policies(target: AwsTarget, names: PipelineNames) -> dict[str, tuple[st
             },
             # The job lists a batch's shard objects and its earlier quarantine objects, nothing else.
             {
+                "Sid": "ListShardsAndQuarantine",
                 "Effect": "Allow",
                 "Action": ["s3:ListBucket"],
                 "Resource": data,
                 "Condition": {"StringLike": {"s3:prefix": [f"{RAW_PREFIX}/*", f"{QUARANTINE_PREFIX}/*"]}},
             },
-            {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"{data}/{RAW_PREFIX}/*", f"{artifacts}/*"]},
             {
+                "Sid": "ReadShardsAndScript",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": [f"{data}/{RAW_PREFIX}/*", f"{artifacts}/*"],
+            },
+            {
+                "Sid": "WriteQuarantineAndManifest",
                 "Effect": "Allow",
                 "Action": ["s3:PutObject", "s3:DeleteObject"],
                 "Resource": [f"{data}/{QUARANTINE_PREFIX}/*", f"{data}/{MANIFEST_PREFIX}/*"],
             },
             # Stale shard objects of an earlier run of the batch are removed after the load.
-            {"Effect": "Allow", "Action": ["s3:DeleteObject"], "Resource": f"{data}/{RAW_PREFIX}/*"},
             {
+                "Sid": "RemoveStaleShards",
+                "Effect": "Allow",
+                "Action": ["s3:DeleteObject"],
+                "Resource": f"{data}/{RAW_PREFIX}/*",
+            },
+            {
+                "Sid": "LoadTheTable",
                 "Effect": "Allow",
                 "Action": ["dynamodb:DescribeTable", "dynamodb:BatchWriteItem", "dynamodb:DeleteItem"],
                 "Resource": table,
             },
             # The stale-item sweep queries the batch_id#shard index.
-            {"Effect": "Allow", "Action": ["dynamodb:Query"], "Resource": f"{table}/index/*"},
-            # The job checks and renews the lease its DAG run holds on the batch.
-            {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:UpdateItem"], "Resource": leases},
+            {"Sid": "FindStaleItems", "Effect": "Allow", "Action": ["dynamodb:Query"], "Resource": f"{table}/index/*"},
+            # The job checks the lease table exists, then checks and renews the lease its DAG run holds.
+            {
+                "Sid": "HoldTheBatchLease",
+                "Effect": "Allow",
+                "Action": ["dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:UpdateItem"],
+                "Resource": leases,
+            },
         ],
     }
     return {

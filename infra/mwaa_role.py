@@ -19,16 +19,22 @@ MWAA_SERVICES = ("airflow.amazonaws.com", "airflow-env.amazonaws.com")
 
 def environment_name(names: PipelineNames) -> str:
     """The default MWAA environment name of a stage."""
-    return f"{names.prefix}-{names.stage}"
+    return names.mwaa_environment
 
 
 def source_bucket_name(names: PipelineNames) -> str:
     """The default source bucket of a stage's environment (MWAA requires the ``airflow-`` prefix)."""
-    return f"airflow-{names.prefix}-{names.stage}"
+    return names.mwaa_source_bucket
+
+
+def default_environment(names: PipelineNames) -> tuple[str, str]:
+    """(environment, source bucket) of a stage whose environment keeps the default names: what a local
+    stage's execution role is made for (the local Airflow runs its tasks as that role)."""
+    return environment_name(names), source_bucket_name(names)
 
 
 def role_name(names: PipelineNames) -> str:
-    return f"{names.prefix}-{names.stage}-mwaa-execution"
+    return names.mwaa_execution_role
 
 
 def trust_policy(target: AwsTarget) -> dict[str, Any]:

@@ -1,10 +1,13 @@
 """Runs Glue job runs locally: the job's script from emulated S3, with PySpark, in a subprocess.
 
 A run reports RUNNING while the script runs, then SUCCEEDED, or FAILED with
-the exception line as ``ErrorMessage`` (TIMEOUT past the job's timeout). The
-driver's stdout and stderr go to CloudWatch Logs under ``/aws-glue/jobs/output``
-and ``/aws-glue/jobs/error``, stream = run id, where Glue writes them and where
-``GlueJobOperator(verbose=True)`` reads them.
+the exception line as ``ErrorMessage`` (TIMEOUT past the job's timeout). Its
+output goes to CloudWatch Logs as Glue 5.0 writes it ("Logging for AWS Glue jobs"):
+the script's stdout and stderr to ``/aws-glue/jobs/output``, Spark's own log lines
+(its log4j records and console messages) to ``/aws-glue/jobs/error``, both in the
+stream ``<run id>-driver``. Glue gives each executor a ``<run id>-<executor id>``
+stream too; a local run has no executor output apart from the driver's (local-mode
+Spark's Python workers write to the driver's stderr), so everything is the driver's.
 
 Each run's wall time and peak memory go to ``metrics.GLUE_RUNS`` (``GET /_local/glue-runs``):
 the driver's whole process tree (Spark's JVM, PySpark's daemon and workers are its
@@ -27,8 +30,17 @@ from typing import Any
 import boto3
 
 from local_aws import metrics
+from local_aws.iam_principals import SERVICE_SESSIONS, Credentials
 
 LOG_GROUP = "/aws-glue/jobs"
+# A line that starts one of Spark's log4j records (its default layout: "25/01/31 12:00:00 WARN Class: ..."),
+# or that Spark prints on the console itself (log level hints, the stage progress bar).
+_SPARK_LINE = re.compile(
+    r"^(\d{2}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} (TRACE|DEBUG|INFO|WARN|ERROR|FATAL) "
+    r"|Setting default log level to |To adjust logging level use |\r|\[Stage \d)"
+)
+# A line that continues the record above it (stack frames, "Caused by:").
+_CONTINUATION = re.compile(r"^(\s|Caused by: |Suppressed: )")
 _EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)[\w.]*)(?::\s*(.*))?$")
 _state: dict[str, Any] = {"endpoint_url": None}
 
@@ -59,7 +71,27 @@ class _LogSink:
             self._backend.put_log_events(self._group, self._stream, [event])
 
 
-def _pump(stream: Any, sink: _LogSink, keep: list[str]) -> None:
+def driver_stream(run_id: str) -> str:
+    """The run's driver log stream in ``/aws-glue/jobs/output`` and ``/error`` (Glue 5.0)."""
+    return f"{run_id}-driver"
+
+
+class _StderrRouter:
+    """Splits the driver's stderr as Glue 5.0 does: Spark's log lines to ``error``, the script's to ``output``."""
+
+    def __init__(self, output: _LogSink, error: _LogSink) -> None:
+        self._output, self._error = output, error
+        self._last = output
+
+    def write(self, line: str) -> None:
+        if _SPARK_LINE.match(line):
+            self._last = self._error
+        elif not _CONTINUATION.match(line):
+            self._last = self._output
+        self._last.write(line)
+
+
+def _pump(stream: Any, sink: _LogSink | _StderrRouter, keep: list[str]) -> None:
     for raw in iter(stream.readline, b""):
         line = raw.decode(errors="replace")
         sink.write(line)
@@ -83,7 +115,16 @@ def _script_arguments(job: Any, run: Any) -> list[str]:
     return args
 
 
-def _fetch_script(location: str, region: str) -> bytes:
+def role_credentials(job: Any) -> Credentials:
+    """The job role's session, as Glue assumes it for the run (the role's trust policy must allow Glue)."""
+    region, account = job.backend.region_name, job.backend.account_id
+    role = job.role if str(job.role).startswith("arn:") else f"arn:aws:iam::{account}:role/{job.role}"
+    job_arn = f"arn:aws:glue:{region}:{account}:job/{job.name}"
+    return SERVICE_SESSIONS.credentials(account, region, role, "glue.amazonaws.com", job_arn)
+
+
+def _fetch_script(location: str, region: str, credentials: Credentials) -> bytes:
+    """The script, read with the job's role, as Glue reads it."""
     match = re.match(r"^s3://([^/]+)/(.+)$", location or "")
     if not match:
         raise ValueError(f"ScriptLocation {location!r} is not an s3:// URL")
@@ -91,28 +132,30 @@ def _fetch_script(location: str, region: str) -> bytes:
         "s3",
         endpoint_url=_state["endpoint_url"],
         region_name=region,
-        aws_access_key_id="local-glue",
-        aws_secret_access_key="local-glue",
+        aws_access_key_id=credentials.access_key_id,
+        aws_secret_access_key=credentials.secret_access_key,
+        aws_session_token=credentials.session_token,
     )
     return s3.get_object(Bucket=match.group(1), Key=match.group(2))["Body"].read()
 
 
-def _environment(region: str) -> dict[str, str]:
+def _environment(region: str, credentials: Credentials) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
             "AWS_REGION": region,
             "AWS_DEFAULT_REGION": region,
-            "AWS_ACCESS_KEY_ID": "local-glue",
-            "AWS_SECRET_ACCESS_KEY": "local-glue",
+            "AWS_ACCESS_KEY_ID": credentials.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key,
+            "AWS_SESSION_TOKEN": credentials.session_token,
             "PYSPARK_PYTHON": sys.executable,
             "PYSPARK_DRIVER_PYTHON": sys.executable,
             "SPARK_LOCAL_IP": "127.0.0.1",
             "PYTHONUNBUFFERED": "1",
         }
     )
-    env.pop("AWS_SESSION_TOKEN", None)
-    env.pop("AWS_PROFILE", None)
+    for name in ("AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"):
+        env.pop(name, None)
     if _state["endpoint_url"]:
         env["AWS_ENDPOINT_URL"] = _state["endpoint_url"]
     return env
@@ -150,10 +193,11 @@ def _wait_sampling(proc: subprocess.Popen, timeout_s: float, usage: metrics.Glue
 
 def _execute(job: Any, run: Any, usage: metrics.GlueRun) -> None:
     region, account = job.backend.region_name, job.backend.account_id
-    out_sink = _LogSink(account, region, f"{LOG_GROUP}/output", run.job_run_id)
-    err_sink = _LogSink(account, region, f"{LOG_GROUP}/error", run.job_run_id)
+    out_sink = _LogSink(account, region, f"{LOG_GROUP}/output", driver_stream(run.job_run_id))
+    err_sink = _LogSink(account, region, f"{LOG_GROUP}/error", driver_stream(run.job_run_id))
     try:
-        script = _fetch_script((job.command or {}).get("ScriptLocation", ""), region)
+        credentials = role_credentials(job)
+        script = _fetch_script((job.command or {}).get("ScriptLocation", ""), region, credentials)
     except Exception as exc:  # the run fails, as Glue's does, with the reason
         err_sink.write(f"cannot load the job script: {exc}")
         run.finish("FAILED", f"cannot load the job script: {exc}")
@@ -166,7 +210,7 @@ def _execute(job: Any, run: Any, usage: metrics.GlueRun) -> None:
             [sys.executable, str(path), *_script_arguments(job, run)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=_environment(region),
+            env=_environment(region, credentials),
             cwd=tmp,
             # Out of the emulator's process group: a signal to the group would kill the driver first and
             # orphan Spark's JVM and workers (pyspark's daemon makes its own group); the emulator's
@@ -178,7 +222,9 @@ def _execute(job: Any, run: Any, usage: metrics.GlueRun) -> None:
         err_tail: list[str] = []
         pumps = [
             threading.Thread(target=_pump, args=(proc.stdout, out_sink, out_tail), daemon=True),
-            threading.Thread(target=_pump, args=(proc.stderr, err_sink, err_tail), daemon=True),
+            threading.Thread(
+                target=_pump, args=(proc.stderr, _StderrRouter(out_sink, err_sink), err_tail), daemon=True
+            ),
         ]
         for pump in pumps:
             pump.start()

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from local_aws import metrics
+from local_aws.iam_principals import SERVICE_SESSIONS, Credentials, CredentialsError
 
 RUNTIME_SCRIPT = Path(__file__).with_name("lambda_runtime.py")
 # What the python3.12 managed runtime provides besides the standard library.
@@ -66,7 +67,14 @@ def _layer_archives(function: Any) -> list[bytes]:
     return [backend.layers_versions_by_arn(layer["Arn"]).code_bytes for layer in function.layers]
 
 
-def _environment(function: Any, request_id: str) -> dict[str, str]:
+def role_credentials(function: Any) -> Credentials:
+    """The execution role's session, as Lambda assumes it (the role's trust policy must allow Lambda)."""
+    return SERVICE_SESSIONS.credentials(
+        function.account_id, function.region, function.role, "lambda.amazonaws.com", function.function_arn
+    )
+
+
+def _environment(function: Any, request_id: str, credentials: Credentials) -> dict[str, str]:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
@@ -80,10 +88,10 @@ def _environment(function: Any, request_id: str) -> dict[str, str]:
         "AWS_LAMBDA_REQUEST_ID": request_id,
         "AWS_REGION": function.region,
         "AWS_DEFAULT_REGION": function.region,
-        # Stand-ins for the execution role's session credentials.
-        "AWS_ACCESS_KEY_ID": "local-lambda",
-        "AWS_SECRET_ACCESS_KEY": "local-lambda",
-        "AWS_SESSION_TOKEN": "local-lambda",
+        # The execution role's session, as the Lambda runtime has it.
+        "AWS_ACCESS_KEY_ID": credentials.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key,
+        "AWS_SESSION_TOKEN": credentials.session_token,
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     if _state["endpoint_url"]:
@@ -98,6 +106,15 @@ def run_function(function: Any, event: Any) -> tuple[str, bool, str]:
     invoked = time.monotonic()
     timeout = float(function.timeout or 3)
     max_rss_bytes = None
+    try:
+        credentials = role_credentials(function)
+    except CredentialsError as err:  # as AWS reports a role Lambda cannot assume
+        payload = {
+            "errorMessage": f"The role defined for the function cannot be assumed by Lambda: {err}",
+            "errorType": "Runtime.AssumeRoleFailure",
+        }
+        metrics.LAMBDA_INVOCATIONS.add(function.function_name, time.monotonic() - invoked, None, True)
+        return json.dumps(payload), True, f"START RequestId: {request_id}\n{payload['errorMessage']}\n"
     with tempfile.TemporaryDirectory(prefix="lambda-") as tmp:
         task, opt, result_file = Path(tmp, "task"), Path(tmp, "opt"), Path(tmp, "result.json")
         _extract(function.code_bytes, task)
@@ -123,7 +140,7 @@ def run_function(function: Any, event: Any) -> tuple[str, bool, str]:
                 input=json.dumps(event).encode(),
                 capture_output=True,
                 timeout=timeout,
-                env=_environment(function, request_id),
+                env=_environment(function, request_id, credentials),
                 cwd=task,
                 # Ended by the emulator's shutdown (server._end_children), as the Glue drivers are.
                 start_new_session=True,

@@ -25,6 +25,7 @@ from urllib.parse import parse_qs
 UNSIGNED = "unsigned"
 _SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
 _TEMPLATE_PART = re.compile(r"\{([^}]+?)(\+?)\}")
+_RPC_V2_PATH = re.compile(r"^/service/[^/]+/operation/([^/]+)$")
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def _path_pattern(template: str) -> tuple[re.Pattern[str], int]:
     for match in _TEMPLATE_PART.finditer(template):
         parts.append(re.escape(template[position : match.start()]))
         literal += match.start() - position
-        parts.append(".+" if match.group(2) else "[^/]+")
+        parts.append(f"(?P<{match.group(1)}>{'.+' if match.group(2) else '[^/]+'})")
         position = match.end()
     parts.append(re.escape(template[position:]))
     literal += len(template) - position
@@ -156,6 +157,27 @@ def _s3_path(environ: dict[str, Any], path: str) -> str:
     return path
 
 
+def rest_operation(environ: dict[str, Any], service: str) -> tuple[str, dict[str, str]] | None:
+    """(operation, URI labels such as ``{"Bucket": ..., "Key": ...}``) of a REST request; None if none matches."""
+    rest = _rest_model(service)
+    if rest is None:
+        return None
+    query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    method = environ.get("REQUEST_METHOD", "GET")
+    path = environ.get("PATH_INFO", "") or "/"
+    if service == "s3":
+        path = _s3_path(environ, path)
+    best: tuple[tuple[int, int], str, dict[str, str]] | None = None
+    for operation in rest.get(method, ()):
+        match = operation.path.match(path)  # PATH_INFO is already percent-decoded
+        if not match:
+            continue
+        specificity = operation.specificity(query, environ)
+        if specificity is not None and (best is None or specificity > best[0]):
+            best = specificity, operation.name, match.groupdict()
+    return (best[1], best[2]) if best else None
+
+
 def service_and_operation(environ: dict[str, Any]) -> tuple[str, str]:
     """(service, operation) of the request ``environ`` describes, e.g. ``("s3", "ListObjectsV2")``."""
     query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
@@ -164,18 +186,12 @@ def service_and_operation(environ: dict[str, Any]) -> tuple[str, str]:
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
         return service, target.rpartition(".")[2]
+    rpc = _RPC_V2_PATH.match(environ.get("PATH_INFO", ""))
+    if rpc and method == "POST":  # Smithy RPC v2 CBOR (CloudWatch): /service/<name>/operation/<operation>
+        return service, rpc.group(1)
     rest = _rest_model(service) if service != UNSIGNED else None
     if rest is None:
         action = query.get("Action", [None])[0] or (_form_action(environ) if method == "POST" else None)
         return service, action or f"{method} (unrecognized)"
-    path = environ.get("PATH_INFO", "") or "/"
-    if service == "s3":
-        path = _s3_path(environ, path)
-    best: tuple[tuple[int, int], str] | None = None
-    for operation in rest.get(method, ()):
-        if not operation.path.match(path):  # PATH_INFO is already percent-decoded
-            continue
-        specificity = operation.specificity(query, environ)
-        if specificity is not None and (best is None or specificity > best[0]):
-            best = specificity, operation.name
-    return service, best[1] if best else f"{method} (unrecognized)"
+    matched = rest_operation(environ, service)
+    return service, matched[0] if matched else f"{method} (unrecognized)"

@@ -107,13 +107,14 @@ def serve(host: str, port: int) -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
+    from local_aws.iam_gate import IamGate
     from local_aws.metrics import LocalEndpoints
     from local_aws.mwaa_api import MwaaApi
     from local_aws.patches import install
 
     ensure_port_free(host, port)
     install(endpoint_url(host, port))
-    app = MwaaApi(LocalEndpoints(DomainDispatcherApplication(create_backend_app)))
+    app = IamGate(MwaaApi(LocalEndpoints(DomainDispatcherApplication(create_backend_app))))
     server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
     serving = threading.Thread(target=server.serve_forever, name="local-aws", daemon=True)
     serving.start()

@@ -9,8 +9,14 @@ from pathlib import Path
 
 from employee_pipeline.config import AWS_CONN_ID, DEFAULT_PREFIX, PREFIX_VARIABLE, STAGE_VARIABLE, pipeline_names
 from employee_pipeline.layout import xcom_options
+from infra import mwaa_role
 from infra.mwaa.options import env_var_name, option_key
+from local_aws.iam_gate import CREDENTIALS_PATH as ROLE_CREDENTIALS_PATH
 from local_run import ROOT
+
+# The service principal that assumes the execution role for an MWAA environment's tasks.
+MWAA_SERVICE = "airflow-env.amazonaws.com"
+STATIC_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
 
 LOCAL_STAGE = "local"
 
@@ -23,14 +29,12 @@ def airflow_env(
     prefix: str | None = None,
 ) -> dict[str, str]:
     """os.environ plus an isolated AIRFLOW_HOME (SQLite), this repo's dags/plugins, the AWS connection and the
-    object-storage XCom backend in the stage's data bucket."""
-    connection = {
-        "conn_type": "aws",
-        "login": "testing",
-        "password": "testing",
-        "extra": {"region_name": region, "endpoint_url": endpoint_url},
-    }
-    env = dict(os.environ)
+    object-storage XCom backend in the stage's data bucket. Tasks run as the stage's MWAA execution role,
+    as on MWAA (``task_credentials_env``)."""
+    names = pipeline_names(stage, prefix or DEFAULT_PREFIX)
+    connection = {"conn_type": "aws", "extra": {"region_name": region, "endpoint_url": endpoint_url}}
+    env = {name: value for name, value in os.environ.items() if name not in STATIC_CREDENTIALS}
+    env.update(task_credentials_env(endpoint_url, mwaa_role.role_name(names)))
     venv_bin = str(Path(sys.executable).parent)
     env.update(
         {
@@ -50,9 +54,26 @@ def airflow_env(
     )
     if prefix:
         env[f"AIRFLOW_VAR_{PREFIX_VARIABLE.upper()}"] = prefix
-    data_bucket = pipeline_names(stage, prefix or DEFAULT_PREFIX).data_bucket
-    env.update({config_env_var(option): value for option, value in xcom_options(data_bucket, AWS_CONN_ID).items()})
+    env.update(
+        {config_env_var(option): value for option, value in xcom_options(names.data_bucket, AWS_CONN_ID).items()}
+    )
     return env
+
+
+def task_credentials_env(endpoint_url: str, role: str) -> dict[str, str]:
+    """Environment variables under which boto3 (and so every Airflow task) runs as ``role``.
+
+    On MWAA the execution role reaches the tasks through the container credentials endpoint of the
+    Fargate task they run in; locally the local AWS serves that endpoint and assumes the role as MWAA's
+    service principal does, trust policy checked. botocore renews the credentials before they expire.
+    The caller removes ``STATIC_CREDENTIALS`` (they come first in botocore's chain), and no profile file
+    is read, so nothing runs with the administrator's keys by accident.
+    """
+    return {
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI": f"{endpoint_url}{ROLE_CREDENTIALS_PATH}{MWAA_SERVICE}/{role}",
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_CONFIG_FILE": os.devnull,
+    }
 
 
 def config_env_var(option: str) -> str:

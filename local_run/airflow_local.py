@@ -13,6 +13,7 @@ import signal
 import sys
 
 from employee_pipeline.config import pipeline_names
+from infra import mwaa_role
 from infra.deploy import deploy
 from infra.session import AwsTarget
 from local_aws import server
@@ -58,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     standalone = None
     try:
         print(f"deploying stage '{LOCAL_STAGE}'", flush=True)
-        deploy(AwsTarget(endpoint_url=endpoint), pipeline_names(LOCAL_STAGE))
+        names = pipeline_names(LOCAL_STAGE)
+        deploy(AwsTarget(endpoint_url=endpoint), names, mwaa=mwaa_role.default_environment(names))
         print(
             f"starting Airflow standalone (AIRFLOW_HOME={AIRFLOW_HOME.relative_to(ROOT)}, "
             f"log {AIRFLOW_HOME.relative_to(ROOT)}/standalone.log)",

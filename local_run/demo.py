@@ -18,6 +18,7 @@ from typing import Any
 
 from employee_pipeline import layout
 from employee_pipeline.config import pipeline_names
+from infra import mwaa_role
 from infra.deploy import deploy
 from infra.session import AwsTarget
 from local_aws import server
@@ -81,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         say(f"[2/4] deploying stage '{LOCAL_STAGE}'")
         target = AwsTarget(endpoint_url=endpoint)
-        actions, _ = deploy(target, pipeline_names(LOCAL_STAGE))
+        names = pipeline_names(LOCAL_STAGE)
+        actions, _ = deploy(target, names, mwaa=mwaa_role.default_environment(names))
         for action in actions:
             say(action.line())
         env = airflow_env(airflow_home, endpoint)

@@ -14,6 +14,7 @@ import pytest
 
 from employee_pipeline import layout
 from employee_pipeline.config import DAG_ID, PipelineNames, pipeline_names
+from infra import mwaa_role
 from infra.deploy import deploy
 from infra.notifications import topic_arn
 from local_run import airflow_records, airflow_standalone
@@ -69,7 +70,7 @@ def pipeline(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     """A stage named after the test module, deployed, with a migrated AIRFLOW_HOME."""
     stage = request.module.STAGE
     names = pipeline_names(stage)
-    deploy(aws, names)
+    deploy(aws, names, mwaa=mwaa_role.default_environment(names))
     home = tmp_path_factory.mktemp(f"airflow-{stage}")
     env = airflow_env(home, local_aws, stage=stage)
     migrate(env, home / "migrate.log")
