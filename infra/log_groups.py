@@ -13,8 +13,9 @@ from infra.actions import ABSENT, DELETED, Action, outcome
 from infra.session import AwsTarget, error_code
 
 LOG_RETENTION_DAYS = 30
-# Where every Glue job of the account writes: driver/executor stdout and stderr, and continuous logging.
-GLUE_SHARED_GROUPS = ("/aws-glue/jobs/output", "/aws-glue/jobs/error", "/aws-glue/jobs/logs-v2")
+# Where every Glue 5.0 job of the account writes: the driver's and executors' streams (<run id>-driver,
+# <run id>-<executor id>). /aws-glue/jobs/logs-v2 (continuous logging) belongs to Glue 4.0 and earlier.
+GLUE_SHARED_GROUPS = ("/aws-glue/jobs/output", "/aws-glue/jobs/error")
 
 
 def lambda_group(function: str) -> str:

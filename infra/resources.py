@@ -322,7 +322,6 @@ def stage_resources(
                 "--job-language": "python",
                 "--job-bookmark-option": "job-bookmark-disable",
                 "--enable-metrics": "true",
-                "--enable-continuous-cloudwatch-log": "true",
                 "--bucket": data_bucket,
                 "--table": names.table,
                 "--lease_table": names.lease_table,

@@ -20,6 +20,11 @@ class GlueJobRunFailedError(AirflowException):
     """A Glue job run ended FAILED, TIMEOUT or STOPPED; the message holds its ErrorMessage."""
 
 
+# Glue 5.0 writes a run's driver output to the stream "<run id>-driver" of /aws-glue/jobs/output and
+# /aws-glue/jobs/error ("Logging for AWS Glue jobs"); the provider's verbose mode reads "<run id>".
+DRIVER_STREAM_SUFFIX = "-driver"
+
+
 class GlueJobRunTrigger(GlueJobCompleteTrigger):
     """
     ``GlueJobCompleteTrigger`` that reports a failed run as an event instead of raising.
@@ -27,7 +32,11 @@ class GlueJobRunTrigger(GlueJobCompleteTrigger):
     Raised in the trigger, a failure reaches the task as a bare "Trigger failure" (and
     ``airflow dags test`` fails the task without its retries); as an event it resumes the task,
     whose ``execute_complete`` names the run's ``ErrorMessage`` and leaves retries to Airflow.
+    With ``verbose``, it forwards the run's Glue 5.0 driver streams (``<run id>-driver``) to the task log.
     """
+
+    async def _forward_logs(self, logs_client: Any, log_group: str, log_stream: str, next_token: str | None):
+        return await super()._forward_logs(logs_client, log_group, log_stream + DRIVER_STREAM_SUFFIX, next_token)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         try:
@@ -40,6 +49,7 @@ class GlueJobRunTrigger(GlueJobCompleteTrigger):
 class GlueJobRunOperator(GlueJobOperator):
     """
     Run a Glue job like ``GlueJobOperator``; on failure, raise with the run's ``ErrorMessage``.
+    Deferred with ``verbose``, the task log shows the run's driver output (Glue 5.0's stream names).
 
     The provider only reports ``Exiting Job <run id> Run State: FAILED`` (or, deferred,
     ``Error in glue job: {...}``, and a STOPPED run as a success); the cause is in ``GetJobRun``.

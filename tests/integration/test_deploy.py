@@ -19,7 +19,7 @@ from local_aws import stats
 
 pytestmark = pytest.mark.integration
 
-RESOURCES = 21
+RESOURCES = 20
 
 
 def _cli(*args: str) -> dict:

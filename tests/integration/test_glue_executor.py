@@ -24,8 +24,16 @@ def test_failed_script_reports_failed_with_the_error_and_no_manifest(aws, stage,
     assert run["JobRunState"] == "FAILED"
     assert "ResourceNotFoundException" in run["ErrorMessage"]
     assert run["LogGroupName"] == "/aws-glue/jobs"
-    events = aws.client("logs").get_log_events(logGroupName="/aws-glue/jobs/error", logStreamName=run_id)["events"]
+    # Glue 5.0: the script's stdout and stderr in /aws-glue/jobs/output, Spark's logs in /error, both in the
+    # stream <run id>-driver; no stream is named the bare run id.
+    logs = aws.client("logs")
+    events = logs.get_log_events(logGroupName="/aws-glue/jobs/output", logStreamName=f"{run_id}-driver")["events"]
     assert any("Traceback" in e["message"] for e in events)
+    for group in ("/aws-glue/jobs/output", "/aws-glue/jobs/error"):
+        streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=run_id)["logStreams"]
+        assert [s["logStreamName"] for s in streams] == [f"{run_id}-driver"]
+    spark = logs.get_log_events(logGroupName="/aws-glue/jobs/error", logStreamName=f"{run_id}-driver")["events"]
+    assert not any("Traceback" in e["message"] for e in spark)
     listed = s3.list_objects_v2(Bucket=stage.data_bucket, Prefix=layout.manifest_key(BATCH))
     assert listed.get("KeyCount", 0) == 0
 

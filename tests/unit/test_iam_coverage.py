@@ -89,7 +89,11 @@ AIRFLOW_CALLS = [
         (f"glue:{op}", _arn("glue", f"job/{NAMES.glue_job}"))
         for op in ("GetJob", "StartJobRun", "GetJobRun", "GetJobRuns", "BatchStopJobRun")
     ),
-    ("logs:GetLogEvents", _arn("logs", "log-group:/aws-glue/jobs/output:log-stream:jr_1")),
+    # verbose ingest: the trigger reads the run's Glue 5.0 driver streams
+    *(
+        ("logs:GetLogEvents", _arn("logs", f"log-group:/aws-glue/jobs/{group}:log-stream:jr_1-driver"))
+        for group in ("output", "error")
+    ),
     ("dynamodb:Query", _arn("dynamodb", f"table/{NAMES.table}/index/{NAMES.gsi}")),
     *(
         (f"dynamodb:{op}", _arn("dynamodb", f"table/{NAMES.lease_table}"))
@@ -181,8 +185,8 @@ RUNTIME_CALLS: dict[str, list[tuple[Any, ...]]] = {
         *((op, _log_stream(NAMES.writer_function)) for op in ("logs:CreateLogStream", "logs:PutLogEvents")),
     ],
     NAMES.glue_role: [
-        ("logs:PutLogEvents", _arn("logs", "log-group:/aws-glue/jobs/output:log-stream:jr_1")),
-        ("logs:PutLogEvents", _arn("logs", "log-group:/aws-glue/jobs/logs-v2:log-stream:jr_1-driver")),
+        ("logs:PutLogEvents", _arn("logs", "log-group:/aws-glue/jobs/output:log-stream:jr_1-driver")),
+        ("logs:PutLogEvents", _arn("logs", "log-group:/aws-glue/jobs/error:log-stream:jr_1-driver")),
         ("cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": "Glue"}),
         ("s3:ListBucket", _s3(), {"s3:prefix": layout.raw_prefix(BATCH)}),
         ("s3:ListBucket", _s3(), {"s3:prefix": layout.quarantine_prefix(BATCH)}),

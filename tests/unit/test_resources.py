@@ -94,3 +94,14 @@ def test_values_the_dag_and_infra_share_come_from_the_config_module() -> None:
     definition = compute.glue_job_definition("arn:role", "s3://b/k", {})
     assert definition["ExecutionProperty"]["MaxConcurrentRuns"] == config.MAX_ACTIVE_RUNS
     assert definition["Timeout"] == config.GLUE_TIMEOUT_MINUTES
+
+
+def test_the_glue_job_is_defined_for_glue_5_logging(described) -> None:
+    """Glue 5.0 logs every job in real time to /aws-glue/jobs/output and /error (streams <run id>-driver,
+    <run id>-<executor id>): continuous logging and its logs-v2 group belong to Glue 4.0 and earlier."""
+    (job,) = [r for r in described if r.kind == "glue_job"]
+    definition = compute.glue_job_definition("arn:role", "s3://b/k", dict(job.arguments))
+    assert definition["GlueVersion"] == "5.0"
+    continuous = ("--enable-continuous-cloudwatch-log", "--enable-continuous-log-filter", "--continuous-log-")
+    assert not [arg for arg in definition["DefaultArguments"] if arg.startswith(continuous)]
+    assert log_groups.GLUE_SHARED_GROUPS == ("/aws-glue/jobs/output", "/aws-glue/jobs/error")
