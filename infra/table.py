@@ -3,7 +3,12 @@ and the batch leases (one item per batch while a run holds it)."""
 
 from __future__ import annotations
 
+import sys
+import time
+from collections.abc import Callable
 from typing import Any
+
+from botocore.exceptions import WaiterError
 
 from employee_pipeline.config import GSI_KEY, GSI_NAME, LEASE_KEY, LOAD_ATTRIBUTE, TABLE_KEY
 from infra import tagging
@@ -21,6 +26,71 @@ ATTRIBUTES = [
     {"AttributeName": TABLE_KEY, "AttributeType": "S"},
     {"AttributeName": GSI_KEY, "AttributeType": "S"},
 ]
+
+
+# An index deletion or build runs in the background on AWS: minutes, longer on a large table.
+INDEX_GONE, INDEX_ACTIVE = "gone", "ACTIVE"
+INDEX_WAIT_SECONDS = 3600.0
+INDEX_POLL_SECONDS = 2.0
+PROGRESS_EVERY_SECONDS = 30.0
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def index_state(description: dict[str, Any], index: str, until: str) -> tuple[bool, str]:
+    """(whether ``index`` of the table ``description`` (DescribeTable's ``Table``) is ``until``, its state now).
+
+    ``INDEX_GONE``: no longer listed; ``INDEX_ACTIVE``: listed and ACTIVE; either with the table ACTIVE.
+    """
+    found = next((i for i in description.get("GlobalSecondaryIndexes", []) if i["IndexName"] == index), None)
+    state = "absent" if found is None else str(found.get("IndexStatus", "unknown"))
+    table_status = description.get("TableStatus", "unknown")
+    reached = (found is None) if until == INDEX_GONE else state == INDEX_ACTIVE
+    if table_status != "ACTIVE":
+        return False, f"{state}, table {table_status}"
+    return reached, state
+
+
+def wait_for_index(
+    describe: Callable[[], dict[str, Any]],
+    table: str,
+    index: str,
+    until: str,
+    *,
+    timeout: float = INDEX_WAIT_SECONDS,
+    poll: float = INDEX_POLL_SECONDS,
+    say: Callable[[str], None] = _progress,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Poll ``describe`` (DescribeTable's ``Table``) until ``index`` is ``until``; say each new state (and
+    every ``PROGRESS_EVERY_SECONDS``); WaiterError after ``timeout`` seconds."""
+    started = said_at = clock()
+    said = None
+    while True:
+        description = describe()
+        reached, state = index_state(description, index, until)
+        elapsed = clock() - started
+        if reached:
+            if said is not None:
+                say(f"dynamodb_table {table}: index {index} {until} after {elapsed:.0f}s")
+            return
+        if elapsed >= timeout:
+            raise WaiterError(
+                name=f"index_{until.lower()}",
+                reason=f"index {index} of table {table} still {state} after {timeout:.0f}s",
+                last_response={"Table": description},
+            )
+        if state != said or clock() - said_at >= PROGRESS_EVERY_SECONDS:
+            say(f"dynamodb_table {table}: waiting for index {index} to be {until} ({state}, {elapsed:.0f}s)")
+            said, said_at = state, clock()
+        sleep(poll)
+
+
+def _wait_for_index(dynamodb: Any, table: str, index: str, until: str) -> None:
+    wait_for_index(lambda: dynamodb.describe_table(TableName=table)["Table"], table, index, until)
 
 
 def _wait_active(dynamodb: Any, table: str) -> None:
@@ -80,21 +150,28 @@ def ensure_table(target: AwsTarget, table: str, tags: dict[str, str], *, apply: 
                 _wait_active(dynamodb, table)
             changes.append("on-demand billing")
         indexes = {i["IndexName"]: i for i in description.get("GlobalSecondaryIndexes", [])}
-        if GSI_NAME in indexes and _projection(indexes[GSI_NAME]) != _projection(GSI):
+        gsi = indexes.get(GSI_NAME)
+        deleting = gsi is not None and gsi.get("IndexStatus") == "DELETING"  # an earlier rebuild stopped midway
+        if gsi is not None and (deleting or _projection(gsi) != _projection(GSI)):
             # A GSI's projection cannot change in place: rebuild it (the count check fails meanwhile).
+            # AWS deletes in the background and refuses a new index under the name until the old one is gone.
             if apply:
-                dynamodb.update_table(
-                    TableName=table, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": GSI_NAME}}]
-                )
-                _wait_active(dynamodb, table)
+                if not deleting:
+                    dynamodb.update_table(
+                        TableName=table, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": GSI_NAME}}]
+                    )
+                _wait_for_index(dynamodb, table, GSI_NAME, INDEX_GONE)
             del indexes[GSI_NAME]
         if GSI_NAME not in indexes:
             if apply:
                 dynamodb.update_table(
                     TableName=table, AttributeDefinitions=ATTRIBUTES, GlobalSecondaryIndexUpdates=[{"Create": GSI}]
                 )
-                _wait_active(dynamodb, table)
+                # The table stays ACTIVE while the index builds; the count check needs it ACTIVE.
+                _wait_for_index(dynamodb, table, GSI_NAME, INDEX_ACTIVE)
             changes.append("gsi")
+        elif apply and indexes[GSI_NAME].get("IndexStatus") != INDEX_ACTIVE:  # still building (an earlier deploy)
+            _wait_for_index(dynamodb, table, GSI_NAME, INDEX_ACTIVE)
     backups = dynamodb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
     pitr = backups.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus")
     if pitr != "ENABLED":

@@ -6,7 +6,7 @@ import inspect
 import threading
 from typing import Any
 
-from local_aws import bucket_policy, dynamodb_index, faults, glue_executor, lambda_executor
+from local_aws import bucket_policy, dynamodb_gsi, dynamodb_index, faults, glue_executor, lambda_executor
 
 # The seams, as (qualified name, parameters) in the pinned moto.
 SEAMS = {
@@ -67,6 +67,19 @@ SEAMS = {
         "condition_expression",
         "return_values_on_condition_check_failure",
     ],
+    # dynamodb_gsi: an index deletion takes time, and one index creation or deletion runs at a time.
+    dynamodb_gsi.BACKEND_UPDATE_TABLE: [
+        "self",
+        "name",
+        "attr_definitions",
+        "global_index",
+        "throughput",
+        "billing_mode",
+        "stream_spec",
+        "deletion_protection_enabled",
+        "warm_throughput",
+    ],
+    dynamodb_gsi.TABLE_DESCRIBE: ["self", "base_key"],
 }
 _installed: dict[str, Any] = {}
 
@@ -154,6 +167,7 @@ def install(endpoint_url: str) -> None:
     from moto.s3.models import FakeBucket
 
     check_seams()
+    dynamodb_gsi.delete_seconds()  # a bad LOCAL_AWS_GSI_DELETE_SECONDS fails the start, not an UpdateTable
     lambda_executor.configure(endpoint_url)
     glue_executor.configure(endpoint_url)
     if _installed:
@@ -179,11 +193,12 @@ def install(endpoint_url: str) -> None:
         "moto.dynamodb.responses.DynamoHandler.batch_write_item": DynamoHandler.batch_write_item,
     }
     DynamoHandler.batch_write_item = faults.wrap_batch_write_item(DynamoHandler.batch_write_item)
-    dynamodb_originals = {name: _resolve(name) for name in dynamodb_index.REPLACED}
-    _installed["originals"].update(dynamodb_originals)
-    for name, replacement in dynamodb_index.replacements(dynamodb_originals).items():
-        owner, attribute = _owner(name)
-        setattr(owner, attribute, replacement)
+    for module in (dynamodb_index, dynamodb_gsi):
+        dynamodb_originals = {name: _resolve(name) for name in module.REPLACED}
+        _installed["originals"].update(dynamodb_originals)
+        for name, replacement in module.replacements(dynamodb_originals).items():
+            owner, attribute = _owner(name)
+            setattr(owner, attribute, replacement)
     FakeBucket.get_permission = bucket_policy.bucket_permission
     LambdaFunction._invoke_lambda = lambda_executor.invoke_lambda
     FakeJob.start_job_run = start_job_run

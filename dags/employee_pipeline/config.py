@@ -37,6 +37,26 @@ GLUE_POLL_S = 5  # how often the triggerer asks Glue for the run's state
 
 _NAME_PART = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
 
+# The longest name each service accepts: S3's bucket naming rules; the API references of IAM
+# (RoleName), Lambda (FunctionName: 64 for a name alone; LayerName), Glue (CreateJob Name),
+# DynamoDB (TableName), SNS (CreateTopic Name), CloudWatch Logs (logGroupName) and MWAA
+# (CreateEnvironment Name).
+S3_BUCKET, IAM_ROLE, LAMBDA_FUNCTION, LAMBDA_LAYER = "S3 bucket", "IAM role", "Lambda function", "Lambda layer"
+GLUE_JOB, DYNAMODB_TABLE, SNS_TOPIC = "Glue job", "DynamoDB table", "SNS topic"
+LOG_GROUP, MWAA_ENVIRONMENT = "CloudWatch log group", "MWAA environment"
+NAME_LIMITS = {
+    S3_BUCKET: 63,
+    IAM_ROLE: 64,
+    LAMBDA_FUNCTION: 64,
+    LAMBDA_LAYER: 140,
+    GLUE_JOB: 255,
+    DYNAMODB_TABLE: 255,
+    SNS_TOPIC: 256,
+    LOG_GROUP: 512,
+    MWAA_ENVIRONMENT: 80,
+}
+LAMBDA_LOG_GROUP_PREFIX = "/aws/lambda/"  # where Lambda writes a function's logs
+
 
 @dataclass(frozen=True)
 class PipelineNames:
@@ -56,17 +76,63 @@ class PipelineNames:
     table: str
     lease_table: str
     alerts_topic: str
+    # The stage's MWAA environment, by default (deploy and publish can be given others).
+    mwaa_environment: str
+    mwaa_source_bucket: str
+    mwaa_execution_role: str
     gsi: str = GSI_NAME
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
+
+    def kinds(self) -> dict[str, str]:
+        """Every AWS name of the stage -> what it names (a ``NAME_LIMITS`` key)."""
+        functions = (self.generator_function, self.writer_function)
+        return {
+            self.data_bucket: S3_BUCKET,
+            self.artifacts_bucket: S3_BUCKET,
+            self.mwaa_source_bucket: S3_BUCKET,
+            self.generator_role: IAM_ROLE,
+            self.writer_role: IAM_ROLE,
+            self.glue_role: IAM_ROLE,
+            self.mwaa_execution_role: IAM_ROLE,
+            **dict.fromkeys(functions, LAMBDA_FUNCTION),
+            **{f"{LAMBDA_LOG_GROUP_PREFIX}{function}": LOG_GROUP for function in functions},
+            self.faker_layer: LAMBDA_LAYER,
+            self.glue_job: GLUE_JOB,
+            self.table: DYNAMODB_TABLE,
+            self.lease_table: DYNAMODB_TABLE,
+            self.alerts_topic: SNS_TOPIC,
+            self.mwaa_environment: MWAA_ENVIRONMENT,
+        }
+
+
+def _name_problems(names: PipelineNames) -> list[str]:
+    """What AWS would refuse in the stage's names: too long for the service, or (MWAA, S3) a bad first or last
+    character the stage or prefix puts there."""
+    problems = []
+    for name, kind in names.kinds().items():
+        if len(name) > NAME_LIMITS[kind]:
+            problems.append(f"{kind} name {name!r} is {len(name)} characters, over the limit of {NAME_LIMITS[kind]}")
+    if not names.mwaa_environment[0].isalpha():
+        problems.append(f"{MWAA_ENVIRONMENT} name {names.mwaa_environment!r} must start with a letter")
+    if not names.mwaa_source_bucket[-1].isalnum():
+        problems.append(f"{S3_BUCKET} name {names.mwaa_source_bucket!r} must end with a letter or digit")
+    return problems
+
+
+def max_base_length(names: PipelineNames) -> int:
+    """The most characters ``{prefix}-{stage}`` may have with these suffixes and limits."""
+    base = len(f"{names.prefix}-{names.stage}")
+    return min(NAME_LIMITS[kind] - (len(name) - base) for name, kind in names.kinds().items())
 
 
 def pipeline_names(stage: str = DEFAULT_STAGE, prefix: str = DEFAULT_PREFIX) -> PipelineNames:
     """Derive every resource name from ``stage`` and ``prefix``.
 
     Both must be lower-case letters, digits and dashes (S3 bucket rules), so
-    the same string is valid for every service.
+    the same string is valid for every service; ValueError if a name they make
+    is one AWS refuses (too long for its service, see ``NAME_LIMITS``).
     """
     for label, value in (("stage", stage), ("prefix", prefix)):
         if not _NAME_PART.match(value or ""):
@@ -75,7 +141,7 @@ def pipeline_names(stage: str = DEFAULT_STAGE, prefix: str = DEFAULT_PREFIX) -> 
                 "starting with a letter or digit"
             )
     base = f"{prefix}-{stage}"
-    return PipelineNames(
+    names = PipelineNames(
         stage=stage,
         prefix=prefix,
         data_bucket=f"{base}-data",
@@ -90,7 +156,16 @@ def pipeline_names(stage: str = DEFAULT_STAGE, prefix: str = DEFAULT_PREFIX) -> 
         table=f"{base}-employees",
         lease_table=f"{base}-batch-leases",
         alerts_topic=f"{base}-alerts",
+        mwaa_environment=base,
+        mwaa_source_bucket=f"airflow-{base}",  # MWAA requires the airflow- prefix
+        mwaa_execution_role=f"{base}-mwaa-execution",
     )
+    problems = _name_problems(names)
+    if problems:
+        too_long = len(base) > max_base_length(names)
+        hint = f" (prefix and stage may have {max_base_length(names) - 1} characters together)" if too_long else ""
+        raise ValueError(f"stage {stage!r} with prefix {prefix!r} makes names AWS refuses: {'; '.join(problems)}{hint}")
+    return names
 
 
 def names_from_variables() -> PipelineNames:

@@ -34,7 +34,9 @@ def test_keys_follow_the_data_layout() -> None:
 def test_every_name_derives_from_stage_and_prefix() -> None:
     names = pipeline_names("prod", "acme-hr")
     values = [v for k, v in names.as_dict().items() if k not in ("stage", "prefix", "gsi")]
-    assert all(v.startswith("acme-hr-prod-") for v in values)
+    mwaa = {"mwaa_environment": "acme-hr-prod", "mwaa_source_bucket": "airflow-acme-hr-prod"}
+    assert all(v.startswith("acme-hr-prod-") for k, v in names.as_dict().items() if v in values and k not in mwaa)
+    assert {k: getattr(names, k) for k in mwaa} == mwaa
     assert len(set(values)) == len(values)
 
 
