@@ -30,6 +30,7 @@ from typing import Any
 import boto3
 
 from local_aws import metrics
+from local_aws.iam_gate import may_write_log
 from local_aws.iam_principals import SERVICE_SESSIONS, Credentials
 
 LOG_GROUP = "/aws-glue/jobs"
@@ -56,16 +57,21 @@ def _now() -> datetime:
 class _LogSink:
     """Appends lines to one CloudWatch log stream of the emulator."""
 
-    def __init__(self, account_id: str, region: str, group: str, stream: str) -> None:
+    def __init__(self, account_id: str, region: str, group: str, stream: str, role_arn: str) -> None:
         from moto.logs.models import logs_backends
 
         self._backend = logs_backends[account_id][region]
         self._group, self._stream = group, stream
-        self._backend.ensure_log_group(group)
-        self._backend.create_log_stream(group, stream)
+        # Glue writes the run's log as the job's role: a role that may not loses the log, not the run.
+        self._allowed = may_write_log(account_id, region, role_arn, "glue", group, stream)
+        if self._allowed:
+            self._backend.ensure_log_group(group)
+            self._backend.create_log_stream(group, stream)
         self._lock = threading.Lock()
 
     def write(self, line: str) -> None:
+        if not self._allowed:
+            return
         event = {"timestamp": int(time.time() * 1000), "message": line.rstrip("\n")}
         with self._lock:
             self._backend.put_log_events(self._group, self._stream, [event])
@@ -115,12 +121,16 @@ def _script_arguments(job: Any, run: Any) -> list[str]:
     return args
 
 
+def role_arn(job: Any) -> str:
+    """The job's Role, which CreateJob takes as a name or an ARN."""
+    return job.role if str(job.role).startswith("arn:") else f"arn:aws:iam::{job.backend.account_id}:role/{job.role}"
+
+
 def role_credentials(job: Any) -> Credentials:
     """The job role's session, as Glue assumes it for the run (the role's trust policy must allow Glue)."""
     region, account = job.backend.region_name, job.backend.account_id
-    role = job.role if str(job.role).startswith("arn:") else f"arn:aws:iam::{account}:role/{job.role}"
     job_arn = f"arn:aws:glue:{region}:{account}:job/{job.name}"
-    return SERVICE_SESSIONS.credentials(account, region, role, "glue.amazonaws.com", job_arn)
+    return SERVICE_SESSIONS.credentials(account, region, role_arn(job), "glue.amazonaws.com", job_arn)
 
 
 def _fetch_script(location: str, region: str, credentials: Credentials) -> bytes:
@@ -193,8 +203,8 @@ def _wait_sampling(proc: subprocess.Popen, timeout_s: float, usage: metrics.Glue
 
 def _execute(job: Any, run: Any, usage: metrics.GlueRun) -> None:
     region, account = job.backend.region_name, job.backend.account_id
-    out_sink = _LogSink(account, region, f"{LOG_GROUP}/output", driver_stream(run.job_run_id))
-    err_sink = _LogSink(account, region, f"{LOG_GROUP}/error", driver_stream(run.job_run_id))
+    out_sink = _LogSink(account, region, f"{LOG_GROUP}/output", driver_stream(run.job_run_id), role_arn(job))
+    err_sink = _LogSink(account, region, f"{LOG_GROUP}/error", driver_stream(run.job_run_id), role_arn(job))
     try:
         credentials = role_credentials(job)
         script = _fetch_script((job.command or {}).get("ScriptLocation", ""), region, credentials)

@@ -202,6 +202,34 @@ def authorize(call: iam_requests.Call, account: str = DEFAULT_ACCOUNT) -> tuple[
     return principal, None, ""
 
 
+def service_may(account: str, region: str, role_arn: str, operation: str, checks: list[tuple[str, str]]) -> bool:
+    """Whether an AWS service acting with ``role_arn`` may make its own calls (Lambda and Glue writing a
+    run's logs): each (action, resource) decided and audited as a request of that role would be. On AWS a
+    refused log write loses the log and the run goes on; the audit shows it."""
+    principal = Principal(
+        role_arn.replace(":iam::", ":sts::").replace(":role/", ":assumed-role/") + "/service",
+        account,
+        "role",
+        role_arn=role_arn,
+    )
+    identity = iam_principals.role_policies(account, role_arn)
+    call = iam_requests.Call(operation.split(":")[0], operation.split(":")[1], region, None, None, {})
+    allowed = True
+    for action, resource in checks:
+        context = iam_requests.global_context(call, principal, resource, {})
+        decision = decide(principal, action, resource, context, identity, [])
+        AUDIT.add(principal, call.operation, action, resource, decision)
+        allowed = allowed and decision.allowed
+    return allowed or not enforced()
+
+
+def may_write_log(account: str, region: str, role_arn: str, service: str, group: str, stream: str) -> bool:
+    """Whether ``service``, acting with ``role_arn``, may create ``stream`` in ``group`` and write to it."""
+    arn = f"arn:aws:logs:{region}:{account}:log-group:{group}:log-stream:{stream}"
+    checks = [("logs:CreateLogStream", arn), ("logs:PutLogEvents", arn)]
+    return service_may(account, region, role_arn, f"{service}:WriteLogs", checks)
+
+
 class IamGate:
     """WSGI middleware: decides each AWS request before ``app`` (the MWAA API and moto) sees it."""
 

@@ -109,6 +109,29 @@ _ABSENT_KEYS = {
 }
 
 
+# Every condition key the local AWS evaluates (a request may lack some: they then do not match).
+KNOWN_KEYS = frozenset(
+    {
+        "aws:securetransport",
+        "aws:currenttime",
+        "aws:epochtime",
+        "aws:requestedregion",
+        "aws:sourceip",
+        "aws:principalarn",
+        "aws:principalaccount",
+        "aws:principaltype",
+        "aws:principalisawsservice",
+        "aws:viaawsservice",
+        "aws:resourceaccount",
+        "aws:sourceaccount",
+        "aws:sourcearn",
+        "aws:sourceowner",
+        *_ABSENT_KEYS,
+        *(key for keys in _SERVICE_KEYS.values() for key in keys),
+    }
+)
+
+
 @dataclass(frozen=True)
 class Call:
     """One AWS API request as the local AWS received it."""
@@ -160,8 +183,10 @@ def _rest_params(environ: dict[str, Any], service: str, operation: str, labels: 
             value = environ.get("HTTP_" + name.upper().replace("-", "_"))
             if value is not None:
                 params[member] = value
-    body_members = shape is not None and "payload" not in shape.serialization and any(
-        "location" not in member.serialization for member in shape.members.values()
+    body_members = (
+        shape is not None
+        and "payload" not in shape.serialization
+        and any("location" not in member.serialization for member in shape.members.values())
     )
     if body_members and service != "s3":  # rest-json: the members without a location are the JSON body
         body = _body(environ)
@@ -342,5 +367,4 @@ def global_context(call: Call, principal: Any, resource: str, keys: dict[str, st
         "aws:resourceaccount": resource_account,
         **keys,
     }
-    known = set(values) | _ABSENT_KEYS | {key for keys in _SERVICE_KEYS.values() for key in keys}
-    return RequestContext(values, known)
+    return RequestContext(values, set(values) | KNOWN_KEYS)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from local_aws import metrics
+from local_aws.iam_gate import may_write_log
 from local_aws.iam_principals import SERVICE_SESSIONS, Credentials, CredentialsError
 
 RUNTIME_SCRIPT = Path(__file__).with_name("lambda_runtime.py")
@@ -175,10 +176,25 @@ def run_function(function: Any, event: Any) -> tuple[str, bool, str]:
     return json.dumps(payload), errored, logs
 
 
+def _save_logs(function: Any, logs: str) -> None:
+    """moto's ``save_logs``, as the function's role: Lambda writes the log with the execution role's
+    permissions, and a role that may not loses the log (the invocation goes on, as on AWS)."""
+    from moto.core.utils import unix_time_millis, utcnow
+
+    date = utcnow()
+    stream = f"{date.year}/{date.month:02d}/{date.day:02d}/[{function.version}]{uuid.uuid4().hex}"
+    group = function.logs_group_name
+    if not may_write_log(function.account_id, function.region, function.role, "lambda", group, stream):
+        return
+    function.logs_backend.ensure_log_group(group)
+    function.logs_backend.create_log_stream(group, stream)
+    events = [{"timestamp": unix_time_millis(), "message": line} for line in logs.splitlines()]
+    function.logs_backend.put_log_events(group, stream, events)
+
+
 def invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
     """Replacement for moto's ``LambdaFunction._invoke_lambda`` (same contract)."""
-    self.logs_backend.ensure_log_group(self.logs_group_name)
     payload, errored, logs = run_function(self, event)
-    self.save_logs(logs)
+    _save_logs(self, logs)
     tail = logs.encode()[-LOG_RESULT_BYTES:].decode(errors="ignore")
     return payload, errored, tail

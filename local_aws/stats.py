@@ -3,6 +3,7 @@
     counts = request_counts(endpoint, reset=True)   # {"dynamodb": {"Query": 1000, ...}, "s3": {...}}
     runs = glue_runs(endpoint)                      # [{"job_name", "run_id", "state", "wall_s", ...}]
     lambdas = lambda_invocations(endpoint)          # {"fn": {"count", "errors", "total_wall_s", ...}}
+    audit = iam_audit(endpoint)                     # {"enforced": True, "calls": [{"principal", "action", ...}]}
 
 ``reset=True`` returns the figures and sets them back to zero in the same request.
 """
@@ -13,6 +14,7 @@ import json
 import urllib.request
 from typing import Any
 
+from local_aws.iam_gate import AUDIT_PATH
 from local_aws.metrics import GLUE_RUNS_PATH, LAMBDA_INVOCATIONS_PATH, REQUESTS_PATH
 
 TIMEOUT_S = 10
@@ -39,3 +41,19 @@ def glue_runs(endpoint_url: str, reset: bool = False) -> list[dict[str, Any]]:
 def lambda_invocations(endpoint_url: str, reset: bool = False) -> dict[str, dict[str, Any]]:
     """Per function: ``count``, ``errors``, ``total_wall_s``, ``max_wall_s``, ``max_peak_rss_bytes``."""
     return _fetch(endpoint_url, LAMBDA_INVOCATIONS_PATH, reset)
+
+
+def iam_audit(endpoint_url: str, reset: bool = False) -> dict[str, Any]:
+    """IAM's decisions: ``enforced`` and ``calls``, each with ``principal``, ``role`` (a session's role),
+    ``operation``, ``action``, ``resource``, ``allowed``, the ``policy`` and ``statement`` that decided it,
+    ``reason`` and ``count``."""
+    return _fetch(endpoint_url, AUDIT_PATH, reset)
+
+
+def refusals(audit: dict[str, Any]) -> list[str]:
+    """One line per refused call of an audit: who, what, on which resource, why."""
+    return [
+        f"{c['principal']}: {c['action']} on {c['resource']} {c['reason']} ({c['count']}x)"
+        for c in audit["calls"]
+        if not c["allowed"]
+    ]

@@ -21,13 +21,15 @@ from employee_pipeline.config import pipeline_names
 from infra import mwaa_role
 from infra.deploy import deploy
 from infra.session import AwsTarget
-from local_aws import server
+from local_aws import server, stats
+from local_aws.iam_gate import SWITCH as IAM_SWITCH
 from local_run import ROOT
 from local_run.airflow_env import LOCAL_STAGE, airflow_env
 from local_run.batch_state import batch_counts, read_manifest
 from local_run.dag_run import migrate, run_batch
 
 DEMO_DIR = ROOT / ".demo"
+AUDIT_FILE = DEMO_DIR / "iam-audit.json"  # every IAM decision of the run, as GET /_local/iam-audit gives it
 
 
 def say(message: str) -> None:
@@ -96,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         conf = {"shards": args.shards, "records_per_shard": args.records_per_shard}
         result = run_batch(env, hour, conf, log, progress=say)
         summary = summarize(target, batch_id, args.shards, generated, result.succeeded)
+        audit = stats.iam_audit(endpoint)
+        AUDIT_FILE.write_text(json.dumps(audit, indent=1))
     finally:
         server.stop(args.port)
         if not args.keep_airflow_home:
@@ -107,6 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     say(f"S3 objects     : {summary['s3_objects']}")
     say(f"quarantined    : {summary['quarantined']}")
     say(f"DynamoDB count : {summary['dynamodb_count']}")
+    refused = stats.refusals(audit)
+    decided = sum(call["count"] for call in audit["calls"])
+    iam = "enforced" if audit["enforced"] else f"NOT enforced ({IAM_SWITCH}=off)"
+    say(f"IAM            : {iam}, {decided} calls decided, {len(refused)} refused ({AUDIT_FILE.relative_to(ROOT)})")
+    for line in refused:
+        say(f"  refused      : {line}")
     say(f"elapsed        : {time.monotonic() - started:.0f}s")
     say(json.dumps(summary))
     return 0 if summary["status"] == "success" else 1

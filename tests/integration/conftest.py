@@ -10,6 +10,7 @@ import pytest
 from employee_pipeline import config, layout
 from employee_pipeline.config import PipelineNames, pipeline_names
 from employee_pipeline_ops import batch_lease
+from infra import mwaa_role
 from infra.deploy import deploy
 
 pytestmark = pytest.mark.integration
@@ -21,9 +22,9 @@ MWAA_GONE = "(gone)"  # what statuses_until_settled records once GetEnvironment 
 
 @pytest.fixture(scope="session")
 def stage(aws) -> PipelineNames:
-    """Stage `it`, deployed once into the session's local AWS."""
+    """Stage `it`, deployed once into the session's local AWS, with its MWAA execution role."""
     names = pipeline_names("it")
-    deploy(aws, names)
+    deploy(aws, names, mwaa=mwaa_role.default_environment(names))
     return names
 
 
