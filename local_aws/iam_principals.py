@@ -111,6 +111,8 @@ def resolve(access_key: str | None, session_token: str | None, account: str) -> 
             raise CredentialsError("InvalidClientTokenId", "The security token included in the request is invalid.")
         if session.expiration.timestamp() < time.time():
             raise CredentialsError("ExpiredToken", "The security token included in the request is expired")
+        if session.policy:
+            raise CredentialsError("AccessDenied", "the local AWS does not evaluate session policies: refused")
         principal = Principal(session.arn, session.account_id, "role", role_arn=session.role_arn)
         return principal, role_policies(session.account_id, session.role_arn)
     if access_key.startswith("ASIA") or session_token:
