@@ -25,13 +25,12 @@ from typing import Any
 from local_aws import iam_principals, iam_requests
 from local_aws.iam_conditions import NotUnderstoodError
 from local_aws.iam_policy import Decision, Policy, Principal, decide
+from local_aws.operations import SERVICE_MODELS
 
 AUDIT_PATH = "/_local/iam-audit"
 CREDENTIALS_PATH = "/_local/role-credentials/"
 SWITCH = "LOCAL_AWS_IAM"
 DEFAULT_ACCOUNT = "123456789012"
-# Signing name -> botocore's service name, where they differ.
-_SERVICE_MODELS = {"monitoring": "cloudwatch", "airflow": "mwaa"}
 _JSON_STATUS = {"dynamodb": 400, "glue": 400, "logs": 400, "sqs": 400, "kms": 400, "events": 400}
 
 
@@ -130,7 +129,7 @@ def error_response(
 
     request_id = str(uuid.uuid4())
     try:
-        protocol = botocore.session.get_session().get_service_model(_SERVICE_MODELS.get(service, service)).protocol
+        protocol = botocore.session.get_session().get_service_model(SERVICE_MODELS.get(service, service)).protocol
     except UnknownServiceError:
         protocol = "rest-json"
     headers = [("x-amzn-RequestId", request_id)]

@@ -20,7 +20,7 @@ import re
 import threading
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote, unquote
 
 UNSIGNED = "unsigned"
 _SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
@@ -90,6 +90,8 @@ def _rest_operations(model: Any) -> dict[str, list[_RestOperation]]:
     return by_method
 
 
+# Signing name -> the name of botocore's model, where they differ.
+SERVICE_MODELS = {"airflow": "mwaa", "monitoring": "cloudwatch"}
 _models: dict[str, dict[str, list[_RestOperation]] | None] = {}
 _models_lock = threading.Lock()
 
@@ -102,7 +104,7 @@ def _rest_model(service: str) -> dict[str, list[_RestOperation]] | None:
             from botocore.exceptions import UnknownServiceError
 
             try:
-                model = botocore.session.get_session().get_service_model(service)
+                model = botocore.session.get_session().get_service_model(SERVICE_MODELS.get(service, service))
             except UnknownServiceError:
                 _models[service] = None
             else:
@@ -164,17 +166,19 @@ def rest_operation(environ: dict[str, Any], service: str) -> tuple[str, dict[str
         return None
     query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
     method = environ.get("REQUEST_METHOD", "GET")
-    path = environ.get("PATH_INFO", "") or "/"
+    # The path as sent: a label may hold an encoded "/" (MWAA's /tags/{ResourceArn}); labels are decoded after.
+    raw = (environ.get("RAW_URI") or environ.get("REQUEST_URI") or "").partition("?")[0]
+    path = raw if raw.startswith("/") else quote(environ.get("PATH_INFO", "") or "/")
     if service == "s3":
         path = _s3_path(environ, path)
     best: tuple[tuple[int, int], str, dict[str, str]] | None = None
     for operation in rest.get(method, ()):
-        match = operation.path.match(path)  # PATH_INFO is already percent-decoded
+        match = operation.path.match(path)
         if not match:
             continue
         specificity = operation.specificity(query, environ)
         if specificity is not None and (best is None or specificity > best[0]):
-            best = specificity, operation.name, match.groupdict()
+            best = specificity, operation.name, {key: unquote(value) for key, value in match.groupdict().items()}
     return (best[1], best[2]) if best else None
 
 
