@@ -5,50 +5,31 @@ DAG and the bundle's ``requirements.txt``, and nothing from the development lock
 ``.venv-mwaa-py312/`` under a key of its inputs, so only the first run (or a change of the
 constraints or requirements) pays for it. An AIRFLOW_HOME is laid out as MWAA's: ``dags/`` is the
 bundle's ``dags/``, ``plugins/`` the unzipped ``plugins.zip``, the environment what ``startup.sh``
-exports, and the working directory the home, so nothing of the repository can be imported. That
-venv's own ``airflow`` then migrates a database, parses the dags folder into it the way the DAG
-processor does, and is asked what it found.
+exports, and the working directory the home, so nothing of the repository can be imported (both in
+``mwaa_airflow``). That venv's own ``airflow`` then migrates a database, parses the dags folder into
+it the way the DAG processor does, and is asked what it found.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
-import hashlib
 import json
-import os
 import re
-import shlex
-import shutil
-import subprocess
-import time
-import zipfile
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from employee_pipeline.config import DAG_ID, STAGE_VARIABLE, pipeline_names
+from employee_pipeline.config import DAG_ID, STAGE_VARIABLE
 from infra import ROOT
-from infra.mwaa.bundle import DAGS_DIR, PLUGINS_ZIP, REQUIREMENTS_TXT, STARTUP_SH, build_bundle, variable_env_name
-from tests import tool_venv
+from infra.mwaa.bundle import variable_env_name
+from tests.mwaa.mwaa_airflow import CONSTRAINTS, MwaaHome, MwaaVenv, json_output, lay_out_home
 from tests.tool_venv import run as _run
 from tests.tool_venv import tail as _tail
 
 pytestmark = [pytest.mark.mwaa, pytest.mark.timeout(2400)]
 
 STAGE = "prod"
-CONSTRAINTS = ROOT / "requirements" / "mwaa-constraints-3.3.1.txt"
-CACHE = ROOT / ".venv-mwaa-py312"
-# What MWAA's Airflow 3.3.1 image already has that this DAG uses; everything else comes from requirements.txt.
-MWAA_IMAGE = (
-    "apache-airflow==3.3.1",
-    "apache-airflow-providers-amazon[aiobotocore]",
-    "apache-airflow-providers-common-io",
-    "apache-airflow-providers-standard",
-)
 # Development-only packages of the lock: the venv must not have them (the DAG would import fine here and not on MWAA).
 DEV_ONLY = ("pytest", "moto", "pyspark", "faker", "employee_pipeline", "employee_pipeline_ops", "infra")
 DAG_FILE = "employee_batch_pipeline.py"
@@ -65,171 +46,12 @@ TASKS = (
     "quarantine_gate",
     "release_batch",
 )
-_CONSTRAINT_LINE = re.compile(r"^\s*(?:-c|--constraint)(?:\s+|=)\s*[\"']?([^\"'\s]+)")
-
-
-def _python312() -> str | None:
-    """A working CPython 3.12's real path: ``python3.12`` on PATH, else an installed pyenv 3.12.
-
-    A pyenv shim named python3.12 exists whenever pyenv has a 3.12, but it only runs while 3.12 is a
-    selected version; the interpreter itself is under ``$PYENV_ROOT/versions``.
-    """
-    candidates = [shutil.which("python3.12")]
-    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    candidates += sorted(str(p) for p in pyenv_root.glob("versions/3.12*/bin/python3.12"))
-    probe = "import sys; print(sys.executable if sys.version_info[:2] == (3, 12) else '')"
-    for candidate in filter(None, candidates):
-        with contextlib.suppress(OSError, subprocess.SubprocessError):
-            found = subprocess.run([candidate, "-c", probe], capture_output=True, text=True, timeout=60)
-            if found.returncode == 0 and found.stdout.strip():
-                return found.stdout.strip()
-    return None
-
-
-def _mwaa_requirements(requirements: str, constraints: Path) -> str:
-    """The bundle's requirements.txt without its ``--constraint`` line, checked to name our local file.
-
-    MWAA installs requirements.txt with the constraint URL on its first line. That URL cannot be
-    fetched here (no network beyond the package registries): the test drops the line and passes
-    the local copy of the same file, requirements/mwaa-constraints-3.3.1.txt, as ``-c`` instead.
-    """
-    urls = [m.group(1) for line in requirements.splitlines() if (m := _CONSTRAINT_LINE.match(line))]
-    copied_from = re.search(r"^#\s*(https://\S+)\s*$", constraints.read_text(), re.MULTILINE)
-    assert copied_from, f"{constraints} does not say which constraints file it copies"
-    assert urls == [copied_from.group(1)], f"requirements.txt's constraints {urls} are not {constraints.name}'s"
-    return "".join(line for line in requirements.splitlines(keepends=True) if not _CONSTRAINT_LINE.match(line))
-
-
-@dataclasses.dataclass(frozen=True)
-class MwaaVenv:
-    root: Path
-    built_seconds: float
-    reused: bool
-
-    @property
-    def python(self) -> Path:
-        return self.root / "bin" / "python"
-
-    @property
-    def airflow(self) -> Path:
-        return self.root / "bin" / "airflow"
-
-
-def _build_venv(venv: Path, python: str, requirements: str, env: dict[str, str]) -> float:
-    started = time.monotonic()
-    uv = tool_venv.uv(CACHE, env)
-    shutil.rmtree(venv, ignore_errors=True)
-    _run([uv, "venv", "--quiet", "--no-project", "--python", python, venv], what="uv venv", timeout=300, env=env)
-    local_requirements = venv / "requirements-mwaa.txt"
-    local_requirements.write_text(requirements)
-    install = [uv, "pip", "install", "--quiet", "--python", venv / "bin" / "python", "-c", CONSTRAINTS]
-    _run(
-        [*install, *MWAA_IMAGE, "-r", local_requirements],
-        what="installing MWAA's packages into the Python 3.12 venv",
-        timeout=1800,
-        env=env,
-    )
-    return time.monotonic() - started
-
-
-@pytest.fixture(scope="module")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("mwaa") / "bundle"
-    build_bundle(out, pipeline_names(STAGE))
-    return out
-
-
-@pytest.fixture(scope="module")
-def mwaa_venv(bundle: Path, pytestconfig: pytest.Config) -> MwaaVenv:
-    python = _python312()
-    if python is None:
-        missing = "python3.12 (MWAA's Python for Airflow 3.3.1) is not installed on this machine"
-        if os.environ.get("CI") == "true":  # CI's machines have it: a skip there would hide the check
-            pytest.fail(f"{missing}, and CI must run this test")
-        pytest.skip(missing)
-    requirements = _mwaa_requirements((bundle / REQUIREMENTS_TXT).read_text(), CONSTRAINTS)
-    version = _run([python, "-c", "import sys; print(sys.version)"], what="python3.12", timeout=60).stdout.strip()
-    key = hashlib.sha256()
-    for part in (CONSTRAINTS.read_bytes(), (bundle / REQUIREMENTS_TXT).read_bytes(), "\n".join(MWAA_IMAGE).encode()):
-        key.update(hashlib.sha256(part).digest())
-    key.update(version.encode())
-    venv = CACHE / f"py312-{key.hexdigest()[:16]}"
-    stamp = venv / ".mwaa-venv.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "CONDA_PREFIX"))}
-    env.update({"UV_PYTHON_DOWNLOADS": "never", "UV_LINK_MODE": "copy", "UV_NO_PROGRESS": "1"})
-
-    CACHE.mkdir(exist_ok=True)
-    with (CACHE / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another run building the same venv waits for it
-        if stamp.is_file():
-            built = MwaaVenv(venv, json.loads(stamp.read_text())["built_seconds"], reused=True)
-        else:
-            for stale in CACHE.glob("py312-*"):
-                shutil.rmtree(stale, ignore_errors=True)
-            seconds = _build_venv(venv, python, requirements, env)
-            stamp.write_text(json.dumps({"built_seconds": round(seconds, 1), "python": version}) + "\n")
-            built = MwaaVenv(venv, round(seconds, 1), reused=False)
-    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
-    capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
-    if reporter is not None and capture is not None:
-        how = "reused" if built.reused else "built"
-        with capture.global_and_fixture_disabled():  # shown in the run's output, not captured
-            reporter.write_line(f"\nMWAA Python 3.12 venv {how}: {venv.name}, first build {built.built_seconds:.0f} s")
-    return built
-
-
-def _startup_exports(script: Path, env: Mapping[str, str]) -> dict[str, str]:
-    """The variables ``startup.sh`` exports when bash sources it, as MWAA does before Airflow starts."""
-    sourced = _run(
-        ["bash", "-c", '. "$1" >/dev/null && env -0', "bash", script], what="sourcing startup.sh", timeout=30, env=env
-    )
-    after = dict(item.split("=", 1) for item in sourced.stdout.split("\0") if "=" in item)
-    return {k: v for k, v in after.items() if env.get(k) != v and k not in {"_", "SHLVL", "PWD", "OLDPWD"}}
-
-
-@dataclasses.dataclass(frozen=True)
-class MwaaHome:
-    home: Path
-    env: dict[str, str]
-    venv: MwaaVenv
-    exports: dict[str, str]
-    reserialized: str = ""  # what `airflow dags reserialize` printed (stdout and stderr)
-
-    def airflow(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        return _run(
-            [self.venv.airflow, *args],
-            what=f"airflow {' '.join(args)}",
-            timeout=timeout,
-            check=check,
-            env=self.env,
-            cwd=self.home,
-        )
 
 
 @pytest.fixture(scope="module")
 def mwaa(bundle: Path, mwaa_venv: MwaaVenv, tmp_path_factory: pytest.TempPathFactory) -> MwaaHome:
     """AIRFLOW_HOME as on MWAA, the database migrated and the dags folder parsed into it."""
-    home = tmp_path_factory.mktemp("mwaa-home")
-    shutil.copytree(bundle / DAGS_DIR, home / "dags")
-    with zipfile.ZipFile(bundle / PLUGINS_ZIP) as plugins:
-        plugins.extractall(home / "plugins")
-    # Nothing of the repository or of the developer's Airflow: no PYTHONPATH, no AIRFLOW_* settings.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PYTHON", "VIRTUAL_ENV"))}
-    env.update(
-        {
-            "PATH": f"{mwaa_venv.root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(home / "plugins"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "NO_COLOR": "1",
-            "TERM": "dumb",
-            "COLUMNS": "250",
-        }
-    )
-    exports = _startup_exports(bundle / STARTUP_SH, env)
-    env.update(exports)
-    result = MwaaHome(home, env, mwaa_venv, exports)
+    result = lay_out_home(bundle, mwaa_venv, tmp_path_factory.mktemp("mwaa-home"))
     result.airflow("db", "migrate", timeout=900)
     reserialize = result.airflow("dags", "reserialize", timeout=900)
     return dataclasses.replace(result, reserialized=reserialize.stdout + reserialize.stderr)
@@ -317,14 +139,6 @@ def probe(mwaa: MwaaHome, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
     return json.loads(lines[-1].removeprefix("PROBE "))
 
 
-def _json_output(result: subprocess.CompletedProcess[str]) -> Any:
-    """The JSON document an ``airflow ... -o json`` command printed (log lines around it are skipped)."""
-    for line in reversed(result.stdout.splitlines()):
-        if line.strip().startswith(("[", "{")):
-            return json.loads(line)
-    pytest.fail(f"no JSON in the output of {shlex.join(result.args)}\n--- stdout\n{_tail(result.stdout)}")
-
-
 def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
@@ -364,7 +178,7 @@ def test_the_home_is_laid_out_as_on_mwaa_and_the_repository_is_out_of_reach(
 def test_airflow_reports_no_import_errors(mwaa: MwaaHome, probe: dict[str, Any]) -> None:
     result = mwaa.airflow("dags", "list-import-errors", "-o", "json", check=False)
     assert result.returncode == 0, f"import errors:\n{_tail(result.stdout)}\n--- stderr\n{_tail(result.stderr)}"
-    assert _json_output(result) == []
+    assert json_output(result) == []
     assert probe["parse_import_errors"] == []
     assert probe["dag_warnings"] == []
 
@@ -387,7 +201,7 @@ def test_only_the_dag_file_is_parsed_as_a_dag_file(mwaa: MwaaHome, probe: dict[s
     assert [Path(f).name for f in probe["dag_code_files"]] == [DAG_FILE]
 
     # The DagBag loading stats (`airflow dags report`): the files parsed, each with its DAGs and tasks.
-    report = _json_output(mwaa.airflow("dags", "report", "-o", "json"))
+    report = json_output(mwaa.airflow("dags", "report", "-o", "json"))
     # (The JSON output carries the counts as strings.)
     assert [(row["file"], int(row["dag_num"]), int(row["task_num"]), row["dags"]) for row in report] == [
         (DAG_FILE, 1, len(TASKS), [DAG_ID])
