@@ -68,7 +68,7 @@ _ACTIONS = {
 # Operations AWS answers without any permission.
 _UNCHECKED = {("sts", "GetCallerIdentity")}
 # A version id turns these into their *Version actions.
-_VERSIONED = {"GetObject": "GetObjectVersion", "DeleteObject": "DeleteObjectVersion", "PutObjectTagging": ""}
+_VERSIONED = {"GetObject": "GetObjectVersion", "DeleteObject": "DeleteObjectVersion"}
 # Catalogue placeholder -> request parameters that carry it (service-specific ones in _SERVICE_ALIASES).
 _ALIASES = {
     "BucketName": ("Bucket",),
