@@ -25,7 +25,7 @@ from typing import Any
 from local_aws import iam_principals, iam_requests
 from local_aws.iam_conditions import NotUnderstoodError
 from local_aws.iam_policy import Decision, Policy, Principal, decide
-from local_aws.operations import SERVICE_MODELS
+from local_aws.operations import service_model
 
 AUDIT_PATH = "/_local/iam-audit"
 CREDENTIALS_PATH = "/_local/role-credentials/"
@@ -124,12 +124,11 @@ def error_response(
     service: str, code: str, message: str, status: int = 403
 ) -> tuple[str, list[tuple[str, str]], bytes]:
     """(status line, headers, body) of an error as ``service``'s protocol carries it."""
-    import botocore.session
     from botocore.exceptions import UnknownServiceError
 
     request_id = str(uuid.uuid4())
     try:
-        protocol = botocore.session.get_session().get_service_model(SERVICE_MODELS.get(service, service)).protocol
+        protocol = service_model(service).protocol
     except UnknownServiceError:
         protocol = "rest-json"
     headers = [("x-amzn-RequestId", request_id)]

@@ -26,7 +26,7 @@ from xml.etree import ElementTree
 
 from local_aws import iam_catalog
 from local_aws.iam_conditions import NotUnderstoodError, RequestContext
-from local_aws.operations import SERVICE_MODELS, credential_scope, rest_operation, service_and_operation
+from local_aws.operations import credential_scope, rest_operation, service_and_operation, service_model
 
 # Signing name -> IAM's service prefix, where they differ.
 _PREFIXES = {"monitoring": "cloudwatch"}
@@ -170,11 +170,8 @@ def _body(environ: dict[str, Any]) -> bytes:
 
 
 def _rest_params(environ: dict[str, Any], service: str, operation: str, labels: dict[str, str]) -> dict[str, Any]:
-    import botocore.session
-
     params: dict[str, Any] = dict(labels)
-    model = botocore.session.get_session().get_service_model(SERVICE_MODELS.get(service, service))
-    shape = model.operation_model(operation).input_shape
+    shape = service_model(service).operation_model(operation).input_shape
     query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
     for member, member_shape in (shape.members if shape is not None else {}).items():
         location, name = member_shape.serialization.get("location"), member_shape.serialization.get("name", member)

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import threading
@@ -93,6 +94,16 @@ def _rest_operations(model: Any) -> dict[str, list[_RestOperation]]:
 # Signing name -> the name of botocore's model, where they differ.
 SERVICE_MODELS = {"airflow": "mwaa", "monitoring": "cloudwatch"}
 _models: dict[str, dict[str, list[_RestOperation]] | None] = {}
+
+
+@functools.cache
+def service_model(service: str) -> Any:
+    """botocore's model of the service a signing name names (loaded once: it is a large JSON file)."""
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model(SERVICE_MODELS.get(service, service))
+
+
 _models_lock = threading.Lock()
 
 
@@ -100,11 +111,10 @@ def _rest_model(service: str) -> dict[str, list[_RestOperation]] | None:
     """The REST operations of botocore's model for ``service`` (a signing name); None if not a REST service."""
     with _models_lock:
         if service not in _models:
-            import botocore.session
             from botocore.exceptions import UnknownServiceError
 
             try:
-                model = botocore.session.get_session().get_service_model(SERVICE_MODELS.get(service, service))
+                model = service_model(service)
             except UnknownServiceError:
                 _models[service] = None
             else:
