@@ -23,6 +23,19 @@ from local_run.batch_state import batch_counts, read_manifest
 from local_run.dag_run import DagRunResult, migrate, run_batch
 from tests.conftest import free_port
 
+AFTER_THE_TIER = "test_iam_audit"  # reads the IAM audit of every other e2e run
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The audit module's tests move to just after the last other e2e test."""
+    audit = [item for item in items if item.module.__name__.endswith(f".{AFTER_THE_TIER}")]
+    if not audit:
+        return
+    rest = [item for item in items if item not in audit]
+    e2e = [index for index, item in enumerate(rest) if item.module.__name__.startswith("tests.e2e.")]
+    at = e2e[-1] + 1 if e2e else len(rest)
+    items[:] = rest[:at] + audit + rest[at:]
+
 
 @dataclass
 class Pipeline:
