@@ -12,6 +12,7 @@ from employee_pipeline.config import PipelineNames, pipeline_names
 from employee_pipeline_ops import batch_lease
 from infra import mwaa_role
 from infra.deploy import deploy
+from local_run.airflow_env import STATIC_CREDENTIALS, task_credentials_env
 
 pytestmark = pytest.mark.integration
 
@@ -57,15 +58,17 @@ def statuses_until_settled(mwaa: Any, name: str, timeout: float = 60) -> list[st
 
 
 @pytest.fixture
-def aws_connection(monkeypatch: pytest.MonkeyPatch, local_aws: str) -> None:
-    """Airflow's ``aws_default`` connection pointing at the local AWS, for operators run directly."""
-    connection = {
-        "conn_type": "aws",
-        "login": "testing",
-        "password": "testing",
-        "extra": {"region_name": "us-east-1", "endpoint_url": local_aws},
-    }
+def aws_connection(monkeypatch: pytest.MonkeyPatch, aws, local_aws: str, stage: PipelineNames) -> None:
+    """Airflow's ``aws_default`` connection pointing at the local AWS, for operators run directly: they run
+    as the stage's MWAA execution role, as tasks do (the test's own ``aws`` keeps the administrator's
+    credentials, which its session resolved when it deployed)."""
+    aws.session.get_credentials()  # resolved before the keys leave the environment
+    connection = {"conn_type": "aws", "extra": {"region_name": "us-east-1", "endpoint_url": local_aws}}
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
+    for name in STATIC_CREDENTIALS:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in task_credentials_env(local_aws, stage.mwaa_execution_role).items():
+        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture

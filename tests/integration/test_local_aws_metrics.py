@@ -12,6 +12,7 @@ import pytest
 
 from employee_pipeline.config import GSI_NAME
 from infra import packaging
+from infra.iam import ensure_role
 from infra.table import ensure_table
 from local_aws import stats
 from tests.integration.conftest import finished_run
@@ -112,10 +113,16 @@ def test_glue_runs_record_state_wall_time_and_peak_memory_of_the_tree(aws, local
     s3, glue = aws.client("s3"), aws.client("glue")
     s3.put_object(Bucket=bucket, Key="scripts/tree.py", Body=GLUE_SCRIPT)
     s3.put_object(Bucket=bucket, Key="scripts/fails.py", Body=b"raise RuntimeError('no')\n")
+    # The job's role reads its scripts (the executor fetches them with it) and lists the bucket (the script).
+    read = [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/scripts/*"},
+        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}"},
+    ]
+    _, role = ensure_role(aws, "it-metrics", "glue.amazonaws.com", {"Version": "2012-10-17", "Statement": read})
     for name, script in (("it-metrics-tree", "tree.py"), ("it-metrics-fails", "fails.py")):
         glue.create_job(
             Name=name,
-            Role=f"arn:aws:iam::{aws.account_id}:role/it-metrics",
+            Role=role,
             Command={"Name": "glueetl", "ScriptLocation": f"s3://{bucket}/scripts/{script}"},
         )
     stats.request_counts(local_aws, reset=True)
@@ -142,18 +149,11 @@ def test_glue_runs_record_state_wall_time_and_peak_memory_of_the_tree(aws, local
 
 
 def test_lambda_invocations_are_summarized_per_function(aws, local_aws, bucket) -> None:
-    iam, lambda_ = aws.client("iam"), aws.client("lambda")
-    role = iam.create_role(
-        RoleName="it-metrics-lambda",
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-                ],
-            }
-        ),
-    )["Role"]["Arn"]
+    lambda_ = aws.client("lambda")
+    write = {"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{bucket}/lambda/*"}
+    _, role = ensure_role(
+        aws, "it-metrics-lambda", "lambda.amazonaws.com", {"Version": "2012-10-17", "Statement": [write]}
+    )
     lambda_.create_function(
         FunctionName="it-metrics-allocator",
         Runtime="python3.12",

@@ -20,7 +20,9 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from infra.iam import ensure_role
 from infra.packaging import deterministic_zip
+from infra.session import AwsTarget
 from local_run.dag_run import run_dag
 
 WORK = os.environ.get("INTERRUPT_FIXTURE_DIR")
@@ -91,7 +93,14 @@ def start_glue_and_lambda(endpoint_url: str, work: Path, glue_script: bytes) -> 
     }
     clients["s3"].create_bucket(Bucket=BUCKET)
     clients["s3"].put_object(Bucket=BUCKET, Key="job.py", Body=glue_script)
-    role = clients["iam"].create_role(RoleName="interrupt-fixture", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    # Glue and Lambda run as this role: it must trust them and let the job read its script.
+    read_script = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{BUCKET}/job.py"}
+    _, role = ensure_role(
+        AwsTarget(endpoint_url=endpoint_url),
+        "interrupt-fixture",
+        ["glue.amazonaws.com", "lambda.amazonaws.com"],
+        {"Version": "2012-10-17", "Statement": [read_script]},
+    )
     clients["glue"].create_job(
         Name="interrupt-fixture", Role=role, Command={"Name": "glueetl", "ScriptLocation": f"s3://{BUCKET}/job.py"}
     )

@@ -65,7 +65,7 @@ def test_conditions_hold_as_iam_evaluates_them(condition: dict[str, Any], values
     ],
 )
 def test_what_the_evaluator_does_not_understand_is_refused_with_its_name(condition: dict[str, Any]) -> None:
-    with pytest.raises(NotUnderstoodError, match="LeadingKeys|StringEqualsSometimes"):
+    with pytest.raises(NotUnderstoodError, match=r"LeadingKeys|StringEqualsSometimes"):
         conditions_hold(condition, _context(s3__prefix="x"))
 
 
@@ -195,7 +195,8 @@ def _environ(method: str, path: str, *, query: str = "", body: bytes = b"", **he
 
 
 def _signed(service: str) -> str:
-    return f"AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=x"
+    scope = f"testing/20260101/us-east-1/{service}/aws4_request"
+    return f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host, Signature=x"
 
 
 def _checks(environ: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
