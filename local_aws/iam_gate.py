@@ -31,7 +31,6 @@ AUDIT_PATH = "/_local/iam-audit"
 CREDENTIALS_PATH = "/_local/role-credentials/"
 SWITCH = "LOCAL_AWS_IAM"
 DEFAULT_ACCOUNT = "123456789012"
-_JSON_STATUS = {"dynamodb": 400, "glue": 400, "logs": 400, "sqs": 400, "kms": 400, "events": 400}
 
 
 def enforced() -> bool:
@@ -75,7 +74,7 @@ class Audit:
 AUDIT = Audit()
 
 
-def resource_policies(account: str, region: str, action: str, resource: str) -> list[Policy]:
+def resource_policies(account: str, action: str, resource: str) -> list[Policy]:
     """The policy the resource itself carries, if any."""
     try:
         if resource.startswith("arn:aws:s3:::"):
@@ -133,7 +132,7 @@ def error_response(
         protocol = "rest-json"
     headers = [("x-amzn-RequestId", request_id)]
     if protocol == "json":
-        status = _JSON_STATUS.get(service, 400)
+        status = 400  # JSON protocols answer client errors, AccessDeniedException included, with 400
         json_code = code if code.endswith("Exception") else "AccessDeniedException"
         headers += [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-ErrorType", json_code)]
         if service == "sqs":
@@ -182,7 +181,7 @@ def authorize(call: iam_requests.Call, account: str = DEFAULT_ACCOUNT) -> tuple[
     for check in needed:
         try:
             context = iam_requests.global_context(call, principal, check.resource, check.keys)
-            policies = resource_policies(principal.account, call.region, check.action, check.resource)
+            policies = resource_policies(principal.account, check.action, check.resource)
             decision = decide(
                 principal,
                 check.action,

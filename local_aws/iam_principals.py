@@ -21,6 +21,7 @@ from urllib.parse import unquote
 
 from local_aws.iam_conditions import RequestContext
 from local_aws.iam_policy import Decision, Policy, Principal, decide
+from local_aws.iam_requests import KNOWN_KEYS
 
 ADMINISTRATOR_POLICY = Policy(
     "the account administrator's access", {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
@@ -80,11 +81,18 @@ def _managed(policies: Any) -> list[Policy]:
     return found
 
 
+def _find_role(account: str, role_arn: str) -> Any | None:
+    """moto's role of that ARN now, or None once it is gone."""
+    try:
+        return _iam(account).get_role_by_arn(role_arn)
+    except Exception:
+        return None
+
+
 def role_policies(account: str, role_arn: str) -> list[Policy]:
     """The role's inline and attached policies now; none if the role is gone (its sessions can do nothing)."""
-    try:
-        role = _iam(account).get_role_by_arn(role_arn)
-    except Exception:
+    role = _find_role(account, role_arn)
+    if role is None:
         return []
     inline = [
         Policy.parse(f"role/{role.name} inline policy {name}", _document(document))
@@ -94,9 +102,8 @@ def role_policies(account: str, role_arn: str) -> list[Policy]:
 
 
 def trust_policy(account: str, role_arn: str) -> Policy | None:
-    try:
-        role = _iam(account).get_role_by_arn(role_arn)
-    except Exception:
+    role = _find_role(account, role_arn)
+    if role is None:
         return None
     return Policy.parse(f"trust policy of role/{role.name}", _document(role.assume_role_policy_document), True)
 
@@ -150,7 +157,9 @@ class ServiceSessions:
         self, account: str, region: str, role_arn: str, service: str, source_arn: str | None
     ) -> Credentials:
         """Assume ``role_arn`` as ``service`` acting for ``source_arn``; the trust policy must allow it."""
-        role = _role(account, role_arn)
+        role = _find_role(account, role_arn)
+        if role is None:
+            raise CredentialsError("AccessDenied", f"the role {role_arn} does not exist")
         key = (role_arn, role.id, service, source_arn or "")
         with self._lock:
             cached = self._sessions.get(key)
@@ -177,13 +186,6 @@ class ServiceSessions:
             return credentials
 
 
-def _role(account: str, role_arn: str) -> Any:
-    try:
-        return _iam(account).get_role_by_arn(role_arn)
-    except Exception:
-        raise CredentialsError("AccessDenied", f"the role {role_arn} does not exist") from None
-
-
 def trust_decision(account: str, role_arn: str, service: str, source_arn: str | None) -> Decision:
     """Whether ``service``, acting for ``source_arn`` of ``account``, may assume ``role_arn``."""
     trust = trust_policy(account, role_arn)
@@ -191,10 +193,8 @@ def trust_decision(account: str, role_arn: str, service: str, source_arn: str | 
     values: dict[str, str | list[str]] = {"aws:sourceaccount": account, "aws:principalisawsservice": "true"}
     if source_arn:
         values["aws:sourcearn"] = source_arn
-    known = {"aws:sourceaccount", "aws:sourcearn", "aws:sourceorgid", "aws:principalisawsservice"}
-    return decide(
-        principal, "sts:AssumeRole", role_arn, RequestContext(values, known), [], [trust] if trust else [], trust=True
-    )
+    context = RequestContext(values, set(KNOWN_KEYS))
+    return decide(principal, "sts:AssumeRole", role_arn, context, [], [trust] if trust else [], trust=True)
 
 
 SERVICE_SESSIONS = ServiceSessions()

@@ -14,7 +14,6 @@ resource the request does not tell, raises ``NotUnderstoodError``: the request i
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import time
@@ -26,7 +25,7 @@ from xml.etree import ElementTree
 
 from local_aws import iam_catalog
 from local_aws.iam_conditions import NotUnderstoodError, RequestContext
-from local_aws.operations import credential_scope, rest_operation, service_and_operation, service_model
+from local_aws.operations import credential_scope, read_body, rest_operation, service_and_operation, service_model
 
 # Signing name -> IAM's service prefix, where they differ.
 _PREFIXES = {"monitoring": "cloudwatch"}
@@ -96,6 +95,7 @@ _SERVICE_KEYS = {
 # Keys known for every request that no request here carries: no organizations, VPCs, MFA or service chains.
 _ABSENT_KEYS = {
     "aws:principalorgid",
+    "aws:sourceorgid",
     "aws:principalorgpaths",
     "aws:sourcevpc",
     "aws:sourcevpce",
@@ -158,17 +158,6 @@ class Check:
     keys: dict[str, str | list[str]]  # the request's service-specific condition keys (lower-cased)
 
 
-def _body(environ: dict[str, Any]) -> bytes:
-    """The request body, put back for moto."""
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    body = environ["wsgi.input"].read(length) if length > 0 else b""
-    environ["wsgi.input"] = io.BytesIO(body)
-    return body
-
-
 def _rest_params(environ: dict[str, Any], service: str, operation: str, labels: dict[str, str]) -> dict[str, Any]:
     params: dict[str, Any] = dict(labels)
     shape = service_model(service).operation_model(operation).input_shape
@@ -187,11 +176,11 @@ def _rest_params(environ: dict[str, Any], service: str, operation: str, labels: 
         and any("location" not in member.serialization for member in shape.members.values())
     )
     if body_members and service != "s3":  # rest-json: the members without a location are the JSON body
-        body = _body(environ)
+        body = read_body(environ)
         document = json.loads(body) if body.strip() else {}
         params.update({key: value for key, value in document.items() if key not in params})
     if operation == "DeleteObjects":  # the keys are in the XML body
-        root = ElementTree.fromstring(_body(environ) or b"<Delete/>")
+        root = ElementTree.fromstring(read_body(environ) or b"<Delete/>")
         params["Objects"] = [
             {child.tag.rpartition("}")[2]: child.text for child in element}
             for element in root
@@ -216,10 +205,10 @@ def read_call(environ: dict[str, Any]) -> Call:
     if matched is not None:
         params = _rest_params(environ, service, operation, matched[1])
     elif environ.get("HTTP_X_AMZ_TARGET"):
-        body = _body(environ)
+        body = read_body(environ)
         params = json.loads(body) if body.strip() else {}
     elif environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
-        form = parse_qs(_body(environ).decode("utf-8", errors="replace"), keep_blank_values=True)
+        form = parse_qs(read_body(environ).decode("utf-8", errors="replace"), keep_blank_values=True)
         params = {key: values[0] for key, values in {**query, **form}.items()}
     return Call(service, operation, region, access_key, token, params, environ.get("REMOTE_ADDR", "127.0.0.1"))
 

@@ -144,18 +144,22 @@ def _service(environ: dict[str, Any], query: dict[str, list[str]]) -> str:
     return UNSIGNED
 
 
-def _form_action(environ: dict[str, Any]) -> str | None:
-    """The ``Action`` of a form-encoded body; the body is put back for moto."""
-    if not environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
-        return None
+def read_body(environ: dict[str, Any]) -> bytes:
+    """The request body, put back for moto (and the next reader)."""
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
-        return None
-    if length <= 0:
-        return None
-    body = environ["wsgi.input"].read(length)
+        length = 0
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
     environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+def _form_action(environ: dict[str, Any]) -> str | None:
+    """The ``Action`` of a form-encoded body."""
+    if not environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        return None
+    body = read_body(environ)
     actions = parse_qs(body.decode("utf-8", errors="replace")).get("Action")
     return actions[0] if actions else None
 
