@@ -1,4 +1,4 @@
-"""IAM's catalogue of actions, resource types, ARN formats and condition keys, as AWS publishes it.
+"""IAM's catalogue of actions, resource types and ARN formats, as AWS publishes it.
 
 Read from the Service Authorization Reference that parliament (in the development lock) ships as
 ``iam_definition.json``, so no table of AWS's actions is written by hand here. An action the catalogue
@@ -40,7 +40,6 @@ class Action:
     service: str  # the IAM prefix: s3, dynamodb, cloudwatch...
     name: str
     resource_types: tuple[ResourceType, ...]
-    condition_keys: frozenset[str]
 
     @property
     def qualified(self) -> str:
@@ -73,15 +72,13 @@ def action(qualified: str) -> Action:
         for privilege in service["privileges"]:
             if privilege["privilege"].lower() != name.lower():
                 continue
-            types, keys = [], set()
+            types = []
             for entry in privilege["resource_types"]:
-                keys.update(entry["condition_keys"])
                 type_name = entry["resource_type"].rstrip("*")
                 if type_name and type_name in resources_by_name:
-                    resource = resources_by_name[type_name]
-                    keys.update(resource["condition_keys"])
-                    types.append(ResourceType(type_name, resource["arn"], entry["resource_type"].endswith("*")))
-            return Action(prefix.lower(), privilege["privilege"], tuple(types), frozenset(keys))
+                    arn = resources_by_name[type_name]["arn"]
+                    types.append(ResourceType(type_name, arn, entry["resource_type"].endswith("*")))
+            return Action(prefix.lower(), privilege["privilege"], tuple(types))
     raise UnknownActionError(f"{qualified} is not an action in IAM's catalogue")
 
 

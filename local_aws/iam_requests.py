@@ -61,8 +61,6 @@ _ACTIONS = {
     ("s3", "DeleteObjects"): "DeleteObject",
     ("s3", "CopyObject"): "PutObject",
     ("lambda", "Invoke"): "InvokeFunction",
-    ("lambda", "GetFunctionConfiguration"): "GetFunctionConfiguration",
-    ("lambda", "ListTags"): "ListTags",
 }
 # Operations AWS answers without any permission.
 _UNCHECKED = {("sts", "GetCallerIdentity")}
@@ -255,11 +253,11 @@ def _template_pattern(arn: str) -> re.Pattern[str]:
     return re.compile("^" + "".join(parts) + "$")
 
 
-def resource_of(action: iam_catalog.Action, call: Call, account: str, values: dict[str, str] | None = None) -> str:
+def resource_of(action: iam_catalog.Action, call: Call, account: str) -> str:
     """The ARN ``action`` is checked against for ``call``: the resource type the request names most precisely."""
     if not action.resource_types:
         return "*"
-    values = _values(call, account) if values is None else values
+    values = _values(call, account)
     filled = [(len(t.placeholders), t.fill(values)) for t in action.resource_types]
     candidates = sorted((n, arn) for n, arn in filled if arn is not None)
     if candidates:
