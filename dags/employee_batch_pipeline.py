@@ -5,7 +5,9 @@ Every hour, for the data interval's hour (the **batch**, `YYYYMMDDTHH` UTC):
 
 1. **plan** - resolve the batch id and the stage's resource names.
    **claim_batch** (setup) - wait until this run holds the batch's lease, so two runs of the
-   same hour never write it at once; **release_batch** (teardown) frees it however the run ends.
+   same hour never write it at once (rescheduled between checks: no worker is held while it
+   waits); **release_batch** (teardown) frees it however the run ends. The lease fences the load:
+   before it changes hands, the Glue run recorded on it is stopped and waited for.
    **shard_events** - one generator event per shard.
 2. **generate** - the generator Lambda makes `records_per_shard` mock employees per shard
    (Faker seeded from batch and shard: a rerun regenerates identical data).
@@ -18,11 +20,14 @@ Every hour, for the data interval's hour (the **batch**, `YYYYMMDDTHH` UTC):
 5. **ingest** - the Glue Spark job validates (DynamoDB's item limits included), quarantines
    bad rows, de-duplicates and upserts into DynamoDB, removes what earlier runs of the hour
    left, then writes the batch manifest. The task defers: the triggerer, not a worker, waits.
+   A retry re-attaches to this run's unfinished Glue run instead of starting a second one;
+   clearing or marking the deferred task stops the Glue run.
 6. **read_manifest** - loads the manifest and checks that it read exactly this run's shard
    objects, in full; its XCom `batch_summary` is the batch at a glance: rows read, valid and
    quarantined, the top quarantine reasons and where the quarantined rows are.
 7. **count_check** - counts every shard of the batch in DynamoDB through the `batch_id#shard`
-   GSI and fails unless each holds exactly this load's valid rows and nothing else.
+   GSI and fails unless each holds exactly this load's valid rows and nothing else, and unless
+   this run still holds the batch for this load once counted.
 8. **quarantine_gate** - fails when more than `max_quarantine_fraction` (default 0) of the
    rows were quarantined, naming the quarantine location and the top reasons.
 
@@ -111,7 +116,7 @@ def employee_batch_pipeline() -> None:
         names = config.names_from_variables()
         batch_id = layout.batch_id_for(batch_hour(data_interval_start, dag_run.run_after))
         shards, per_shard = int(params["shards"]), int(params["records_per_shard"])
-        lease_owner = owner_id(dag_run.dag_id, dag_run.run_id)
+        lease_owner = owner_id(dag_run.dag_id, dag_run.run_id, config.deployment_id())
         return {
             "batch_id": batch_id,
             "shards": shards,
@@ -148,7 +153,9 @@ def employee_batch_pipeline() -> None:
         batch_id=batch["batch_id"],
         lease_owner=batch["lease_owner"],
         lease_seconds=config.LEASE_SECONDS,
+        glue_job_name=batch["glue_job"],
         aws_conn_id=AWS_CONN_ID,
+        mode="reschedule",
         poke_interval=10,
         timeout=timedelta(hours=1).total_seconds(),
     )
@@ -183,8 +190,11 @@ def employee_batch_pipeline() -> None:
         deferrable=True,
         waiter_delay=config.GLUE_POLL_S,
         waiter_max_attempts=config.GLUE_TIMEOUT_MINUTES * 60 // config.GLUE_POLL_S,
-        # A retried task re-attaches to a still-running run instead of starting a second one.
-        resume_glue_job_on_retry=True,
+        # Fenced by the lease: a retry re-attaches to this run's unfinished Glue run (whatever its
+        # state) instead of starting a second one, and no run starts once the lease is lost.
+        lease_table=batch["lease_table"],
+        batch_id=batch["batch_id"],
+        lease_owner=batch["lease_owner"],
         stop_job_run_on_kill=True,
     )
 
@@ -209,6 +219,8 @@ def employee_batch_pipeline() -> None:
         shard_limit=layout.MAX_SHARDS,
         key_name=config.GSI_KEY,
         load_attribute=config.LOAD_ATTRIBUTE,
+        lease_table=batch["lease_table"],
+        lease_owner=batch["lease_owner"],
         aws_conn_id=AWS_CONN_ID,
     )
 
@@ -227,6 +239,7 @@ def employee_batch_pipeline() -> None:
         table_name=batch["lease_table"],
         batch_id=batch["batch_id"],
         lease_owner=batch["lease_owner"],
+        glue_job_name=batch["glue_job"],
         aws_conn_id=AWS_CONN_ID,
     )
 

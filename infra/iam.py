@@ -101,12 +101,13 @@ def role_policies(target: AwsTarget, names: PipelineNames) -> dict[str, tuple[st
             {
                 "Sid": "LoadTheTable",
                 "Effect": "Allow",
-                "Action": ["dynamodb:DescribeTable", "dynamodb:BatchWriteItem", "dynamodb:DeleteItem"],
+                # BatchWriteItem both loads the items and deletes the stale ones.
+                "Action": ["dynamodb:DescribeTable", "dynamodb:BatchWriteItem"],
                 "Resource": table,
             },
             # The stale-item sweep queries the batch_id#shard index.
             {"Sid": "FindStaleItems", "Effect": "Allow", "Action": ["dynamodb:Query"], "Resource": f"{table}/index/*"},
-            # The job checks the lease table exists, then checks and renews the lease its DAG run holds.
+            # The job checks the lease table exists, records its load on the lease, confirms it before each step.
             {
                 "Sid": "HoldTheBatchLease",
                 "Effect": "Allow",

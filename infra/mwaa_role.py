@@ -91,7 +91,8 @@ def _pipeline_statements(target: AwsTarget, names: PipelineNames) -> list[dict[s
         {
             "Sid": "HoldTheBatchLease",
             "Effect": "Allow",
-            "Action": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"],
+            # Taken, released and its load recorded with conditional updates; read to decide and to check.
+            "Action": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
             "Resource": target.arn("dynamodb", f"table/{names.lease_table}"),
         },
         {

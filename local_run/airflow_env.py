@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
 from pathlib import Path
 
-from employee_pipeline.config import AWS_CONN_ID, DEFAULT_PREFIX, PREFIX_VARIABLE, STAGE_VARIABLE, pipeline_names
+from employee_pipeline.config import (
+    AWS_CONN_ID,
+    DEFAULT_PREFIX,
+    DEPLOYMENT_VARIABLE,
+    PREFIX_VARIABLE,
+    STAGE_VARIABLE,
+    pipeline_names,
+)
 from employee_pipeline.layout import xcom_options
 from infra import mwaa_role
 from infra.mwaa.options import env_var_name, option_key
@@ -47,6 +55,8 @@ def airflow_env(
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
             "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection),
             f"AIRFLOW_VAR_{STAGE_VARIABLE.upper()}": stage,
+            # Each AIRFLOW_HOME is its own Airflow (its own metadata database): lease owners say which.
+            f"AIRFLOW_VAR_{DEPLOYMENT_VARIABLE.upper()}": deployment_id(airflow_home),
             "AWS_DEFAULT_REGION": region,
             # macOS: skips the system-proxy lookup that crashes forked task processes.
             "NO_PROXY": "*",
@@ -58,6 +68,11 @@ def airflow_env(
         {config_env_var(option): value for option, value in xcom_options(names.data_bucket, AWS_CONN_ID).items()}
     )
     return env
+
+
+def deployment_id(airflow_home: Path) -> str:
+    """A local Airflow's deployment id: stable for its AIRFLOW_HOME, distinct between homes."""
+    return f"local-{hashlib.sha256(str(airflow_home.resolve()).encode()).hexdigest()[:12]}"
 
 
 def task_credentials_env(endpoint_url: str, role: str) -> dict[str, str]:

@@ -17,6 +17,7 @@ DEFAULT_STAGE = "dev"
 # Airflow Variables the DAG reads at run time (never at parse time).
 STAGE_VARIABLE = "employee_pipeline_stage"
 PREFIX_VARIABLE = "employee_pipeline_prefix"
+DEPLOYMENT_VARIABLE = "employee_pipeline_deployment"  # which Airflow a lease owner belongs to
 
 GSI_NAME = "batch_shard-index"
 GSI_KEY = "batch_shard"
@@ -30,9 +31,10 @@ LEASE_KEY = "batch_id"
 # Values the DAG, the lease and infra share.
 MAX_ACTIVE_RUNS = 3  # also the Glue job's MaxConcurrentRuns: backfilled hours load in parallel
 DAGRUN_TIMEOUT_S = 2 * 3600
-# A lease outlives no run: a run is failed at DAGRUN_TIMEOUT_S, so a crashed holder frees it by then.
-LEASE_SECONDS = DAGRUN_TIMEOUT_S
 GLUE_TIMEOUT_MINUTES = 60  # the Glue job's own Timeout; the deferred ingest waits as long
+# The lease outlives any load its run can start: a run is failed at DAGRUN_TIMEOUT_S, and a Glue run
+# it started just before then ends within GLUE_TIMEOUT_MINUTES. A holder that crashed frees it by then.
+LEASE_SECONDS = DAGRUN_TIMEOUT_S + GLUE_TIMEOUT_MINUTES * 60
 GLUE_POLL_S = 5  # how often the triggerer asks Glue for the run's state
 
 _NAME_PART = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
@@ -166,6 +168,20 @@ def pipeline_names(stage: str = DEFAULT_STAGE, prefix: str = DEFAULT_PREFIX) -> 
         hint = f" (prefix and stage may have {max_base_length(names) - 1} characters together)" if too_long else ""
         raise ValueError(f"stage {stage!r} with prefix {prefix!r} makes names AWS refuses: {'; '.join(problems)}{hint}")
     return names
+
+
+def deployment_id() -> str:
+    """The Airflow deployment this task runs in, part of every lease owner. Call at task run time only.
+
+    Set per deployment (the MWAA environment's name, exported by the bundle's startup script; a local
+    AIRFLOW_HOME's own id): two Airflows writing one stage then never take each other's run for their
+    own. Unset, the worker's host name stands in, which only makes runs wait for each other's leases.
+    """
+    import socket
+
+    from airflow.sdk import Variable
+
+    return Variable.get(DEPLOYMENT_VARIABLE, default=None) or f"host-{socket.gethostname()}"
 
 
 def names_from_variables() -> PipelineNames:

@@ -20,7 +20,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from employee_pipeline.config import DEFAULT_PREFIX, PREFIX_VARIABLE, STAGE_VARIABLE, PipelineNames, pipeline_names
+from employee_pipeline.config import (
+    DEFAULT_PREFIX,
+    DEPLOYMENT_VARIABLE,
+    PREFIX_VARIABLE,
+    STAGE_VARIABLE,
+    PipelineNames,
+    pipeline_names,
+)
 from infra import ROOT
 from infra.packaging import PackagingError, deterministic_zip
 
@@ -182,7 +189,11 @@ def startup_script(names: PipelineNames) -> bytes:
     the caller's ``-e`` and ``-u`` stay as they were.
     """
     names = pipeline_names(names.stage, names.prefix)  # the names go into a shell script: validate again
-    exports = {variable_env_name(STAGE_VARIABLE): names.stage}
+    exports = {
+        variable_env_name(STAGE_VARIABLE): names.stage,
+        # Lease owners name the environment, so two environments on one stage never mistake each other's runs.
+        variable_env_name(DEPLOYMENT_VARIABLE): names.mwaa_environment,
+    }
     if names.prefix != DEFAULT_PREFIX:
         exports[variable_env_name(PREFIX_VARIABLE)] = names.prefix
     lines = [

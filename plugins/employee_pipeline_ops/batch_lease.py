@@ -1,8 +1,13 @@
-"""A per-batch lease in DynamoDB: one DAG run writes a batch at a time.
+"""A per-batch lease in DynamoDB: one DAG run writes a batch at a time, and what it started is fenced.
 
-The lease is one item ``{batch_id, owner, acquired_at, expires_at}``, taken with a
-conditional write and released by its owner. A run that crashed cannot hold it
-forever: it expires, and a holder whose DAG run has ended is taken over at once.
+The lease is one item per batch, kept for good (only its holder comes and goes):
+
+* ``owner``, ``acquired_at``, ``expires_at``: the holder, ``{dag_id}/{run_id}@{deployment}``. The
+  deployment (the Airflow the run belongs to) makes owners unique across Airflows writing one stage.
+* ``loading``: the Glue job run of the holder's current load, recorded before it writes anything.
+  Before the lease changes hands (taken over or released) that run is stopped and waited for.
+* ``shard_counts``: the shard count of every load the batch ever had, so a load knows exactly which
+  shards earlier loads can have written (and a first load knows there are none).
 
 ``client`` is a DynamoDB resource's client (``DynamoDBHook.client``, ``resource.meta.client``),
 which takes and returns plain Python values.
@@ -16,78 +21,114 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 LEASE_KEY = "batch_id"
+HOLDER_ATTRIBUTES = ("owner", "acquired_at", "expires_at", "loading")
+
+
+@dataclass(frozen=True)
+class Owner:
+    """A DAG run of one Airflow deployment."""
+
+    dag_id: str
+    run_id: str
+    deployment: str
+
+    def __str__(self) -> str:
+        return f"{self.dag_id}/{self.run_id}@{self.deployment}"
+
+
+def owner_id(dag_id: str, run_id: str, deployment: str) -> str:
+    """The lease owner of a DAG run of ``deployment``."""
+    return str(Owner(dag_id, run_id, deployment))
+
+
+def parse_owner(owner: str) -> Owner | None:
+    """The DAG run behind an owner string; None for one this version did not write."""
+    run, at, deployment = owner.rpartition("@")
+    dag_id, sep, run_id = run.partition("/")
+    return Owner(dag_id, run_id, deployment) if at and sep and dag_id and run_id and deployment else None
 
 
 @dataclass(frozen=True)
 class Lease:
     batch_id: str
-    owner: str
-    acquired_at: int
-    expires_at: int
+    owner: str | None  # None: free
+    acquired_at: int = 0
+    expires_at: int = 0
+    loading: str | None = None
+    shard_counts: frozenset[int] = frozenset()
 
 
 def _conditional_failed(err: ClientError) -> bool:
     return err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
-def acquire(
-    client: Any,
-    table: str,
-    batch_id: str,
-    owner: str,
-    *,
-    now: int,
-    seconds: int,
-    take_over_from: str | None = None,
-) -> Lease | None:
-    """Take (or renew) the lease; None while another live owner holds it.
+def read(client: Any, table: str, batch_id: str) -> Lease:
+    """The batch's lease record as it is now (free when the batch never had one)."""
+    item = client.get_item(TableName=table, Key={LEASE_KEY: batch_id}, ConsistentRead=True).get("Item") or {}
+    return Lease(
+        batch_id,
+        item.get("owner"),
+        int(item.get("acquired_at", 0)),
+        int(item.get("expires_at", 0)),
+        item.get("loading"),
+        frozenset(int(n) for n in item.get("shard_counts", ())),
+    )
 
-    Free means: no lease, an expired one, one this owner holds already, or one held by
-    ``take_over_from`` (a holder whose DAG run is known to have ended).
+
+def _unchanged(seen: Lease, names: dict[str, str], values: dict[str, Any]) -> str:
+    """A condition that holds while the holder and its load are still what ``seen`` says."""
+    names.update({"#o": "owner", "#l": "loading"})
+    parts = []
+    for placeholder, value in (("#o", seen.owner), ("#l", seen.loading)):
+        if value is None:
+            parts.append(f"attribute_not_exists({placeholder})")
+        else:
+            values[f":seen{placeholder[1:]}"] = value
+            parts.append(f"{placeholder} = :seen{placeholder[1:]}")
+    return " AND ".join(parts)
+
+
+def take(client: Any, table: str, seen: Lease, owner: str, *, now: int, seconds: int) -> Lease | None:
+    """Make ``owner`` the holder, if the lease is still exactly ``seen``; None when it changed meanwhile.
+
+    The caller decided that ``seen``'s holder may be replaced and that its load has ended; the
+    condition makes sure nobody took the lease or started a load since.
     """
-    condition = "attribute_not_exists(#k) OR #o = :me OR expires_at < :now"
-    values: dict[str, Any] = {":me": owner, ":now": now}
-    if take_over_from is not None:
-        condition += " OR #o = :ended"
-        values[":ended"] = take_over_from
-    lease = Lease(batch_id, owner, now, now + seconds)
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {":me": owner, ":at": now, ":until": now + seconds}
+    condition = _unchanged(seen, names, values)
     try:
-        client.put_item(
+        client.update_item(
             TableName=table,
-            Item={
-                LEASE_KEY: batch_id,
-                "owner": owner,
-                "acquired_at": lease.acquired_at,
-                "expires_at": lease.expires_at,
-            },
+            Key={LEASE_KEY: seen.batch_id},
+            UpdateExpression="SET #o = :me, acquired_at = :at, expires_at = :until REMOVE #l",
             ConditionExpression=condition,
-            ExpressionAttributeNames={"#k": LEASE_KEY, "#o": "owner"},
+            ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
         )
     except ClientError as err:
         if _conditional_failed(err):
             return None
         raise
-    return lease
+    return Lease(seen.batch_id, owner, now, now + seconds, None, seen.shard_counts)
 
 
-def holder(client: Any, table: str, batch_id: str) -> Lease | None:
-    """The current lease on ``batch_id``, expired or not; None when there is none."""
-    item = client.get_item(TableName=table, Key={LEASE_KEY: batch_id}, ConsistentRead=True).get("Item")
-    if item is None:
-        return None
-    return Lease(batch_id, item["owner"], int(item["acquired_at"]), int(item["expires_at"]))
+def release(client: Any, table: str, seen: Lease) -> bool:
+    """Free the lease ``seen`` (its load has ended), keeping the batch's record of loads.
 
-
-def release(client: Any, table: str, batch_id: str, owner: str) -> bool:
-    """Drop the lease if ``owner`` holds it; False when it does not (expired and taken, or never held)."""
+    False when the lease changed since it was read (another holder, or a new load).
+    """
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    condition = _unchanged(seen, names, values)
     try:
-        client.delete_item(
+        client.update_item(
             TableName=table,
-            Key={LEASE_KEY: batch_id},
-            ConditionExpression="#o = :me",
-            ExpressionAttributeNames={"#o": "owner"},
-            ExpressionAttributeValues={":me": owner},
+            Key={LEASE_KEY: seen.batch_id},
+            UpdateExpression="REMOVE #o, acquired_at, expires_at, #l",
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            **({"ExpressionAttributeValues": values} if values else {}),
         )
     except ClientError as err:
         if _conditional_failed(err):
@@ -96,11 +137,27 @@ def release(client: Any, table: str, batch_id: str, owner: str) -> bool:
     return True
 
 
-def owner_id(dag_id: str, run_id: str) -> str:
-    """The lease owner of a DAG run."""
-    return f"{dag_id}/{run_id}"
+def record_load(client: Any, table: str, seen: Lease, load_id: str | None) -> bool:
+    """Record ``load_id`` as the holder's load (None: clear an ended one), if the lease is still ``seen``."""
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {} if load_id is None else {":load": load_id}
+    condition = _unchanged(seen, names, values)
+    try:
+        client.update_item(
+            TableName=table,
+            Key={LEASE_KEY: seen.batch_id},
+            UpdateExpression="REMOVE #l" if load_id is None else "SET #l = :load",
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            **({"ExpressionAttributeValues": values} if values else {}),
+        )
+    except ClientError as err:
+        if _conditional_failed(err):
+            return False
+        raise
+    return True
 
 
-def split_owner(owner: str) -> tuple[str, str] | None:
-    dag_id, sep, run_id = owner.partition("/")
-    return (dag_id, run_id) if sep and dag_id and run_id else None
+def holds(lease: Lease, owner: str, *, now: int, load_id: str | None = None) -> bool:
+    """Whether ``owner`` holds the lease now (and, with ``load_id``, for that load)."""
+    return lease.owner == owner and lease.expires_at > now and (load_id is None or lease.loading == load_id)

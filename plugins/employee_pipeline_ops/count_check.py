@@ -10,6 +10,7 @@ from airflow.providers.amazon.aws.hooks.dynamodb import DynamoDBHook
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
+from employee_pipeline_ops import batch_lease
 from employee_pipeline_ops.batch_count import ShardCount, count_shards
 from employee_pipeline_ops.links import DynamoDBTableLink, persist_link
 
@@ -22,6 +23,10 @@ REPORTED_SHARDS = 10
 
 class BatchCountMismatchError(Exception):
     """DynamoDB does not hold exactly the items the batch's load wrote."""
+
+
+class BatchNotHeldError(Exception):
+    """The batch changed hands, or got another load, while it was counted: the count proves nothing."""
 
 
 def shard_mismatches(expected: dict[int, int], counts: dict[int, ShardCount]) -> list[str]:
@@ -48,6 +53,9 @@ class DynamoDBBatchCountCheckOperator(AwsBaseOperator[DynamoDBHook]):
     even where a missing one would balance the total. GSIs are eventually consistent, so a
     mismatch is re-counted a few times before failing.
 
+    With ``lease_table``, the lease is read again after a count that matched: the check fails unless
+    this DAG run still holds the batch for this load, so no other load can have written meanwhile.
+
     :param table_name: DynamoDB table holding the records. (templated)
     :param index_name: GSI keyed by ``batch_id#shard``. (templated)
     :param batch_id: Batch to count, ``YYYYMMDDTHH``. (templated)
@@ -57,6 +65,8 @@ class DynamoDBBatchCountCheckOperator(AwsBaseOperator[DynamoDBHook]):
     :param shard_limit: Shards a batch can have; every one is counted.
     :param key_name: Attribute name of the GSI partition key.
     :param load_attribute: Attribute holding the id of the load that wrote an item.
+    :param lease_table: DynamoDB table of the batch leases; None skips the lease check. (templated)
+    :param lease_owner: The owner this DAG run holds the lease as. (templated)
     :param consistency_checks: Counts taken before a mismatch fails the task.
     :param consistency_delay: Seconds between two counts.
     :param aws_conn_id: The Airflow connection used for AWS credentials.
@@ -68,7 +78,7 @@ class DynamoDBBatchCountCheckOperator(AwsBaseOperator[DynamoDBHook]):
 
     aws_hook_class = DynamoDBHook
     template_fields: Sequence[str] = aws_template_fields(
-        "table_name", "index_name", "batch_id", "expected_per_shard", "load_id"
+        "table_name", "index_name", "batch_id", "expected_per_shard", "load_id", "lease_table", "lease_owner"
     )
     ui_color = "#4b8bbe"
     operator_extra_links = (DynamoDBTableLink(),)
@@ -84,6 +94,8 @@ class DynamoDBBatchCountCheckOperator(AwsBaseOperator[DynamoDBHook]):
         shard_limit: int,
         key_name: str = "batch_shard",
         load_attribute: str = "load_id",
+        lease_table: str | None = None,
+        lease_owner: str | None = None,
         consistency_checks: int = 5,
         consistency_delay: float = 2.0,
         **kwargs: Any,
@@ -97,6 +109,8 @@ class DynamoDBBatchCountCheckOperator(AwsBaseOperator[DynamoDBHook]):
         self.shard_limit = shard_limit
         self.key_name = key_name
         self.load_attribute = load_attribute
+        self.lease_table = lease_table
+        self.lease_owner = lease_owner
         self.consistency_checks = consistency_checks
         self.consistency_delay = consistency_delay
 
@@ -108,6 +122,17 @@ class DynamoDBBatchCountCheckOperator(AwsBaseOperator[DynamoDBHook]):
         if outside:
             raise ValueError(f"expected_per_shard names shards outside 0..{self.shard_limit - 1}: {outside}")
         return expected
+
+    def _check_still_held(self, client: Any) -> None:
+        if not self.lease_table:
+            return
+        lease = batch_lease.read(client, self.lease_table, self.batch_id)
+        if not batch_lease.holds(lease, str(self.lease_owner), now=int(time.time()), load_id=self.load_id):
+            raise BatchNotHeldError(
+                f"batch {self.batch_id} is no longer held by {self.lease_owner} for load {self.load_id} "
+                f"(lease: owner {lease.owner or 'nobody'}, load {lease.loading or 'none'}): another run may "
+                "have written it while it was counted"
+            )
 
     def execute(self, context: Context) -> int:
         persist_link(DynamoDBTableLink, context, self, table_name=self.table_name)
@@ -146,6 +171,7 @@ class DynamoDBBatchCountCheckOperator(AwsBaseOperator[DynamoDBHook]):
                 {shard: counts[shard].total for shard in sorted(expected)},
             )
             if not problems:
+                self._check_still_held(client)
                 self.log.info("Batch %s holds exactly the %d items load %s wrote", self.batch_id, found, self.load_id)
                 return found
             if attempt < self.consistency_checks:

@@ -86,7 +86,11 @@ def test_pipeline_shape() -> None:
     assert dag.get_task("ingest").deferrable
     # A shard of records is never rendered into the metadata database.
     assert "payload" not in dag.get_task("write").template_fields
-    assert dag.get_task("ingest").resume_glue_job_on_retry
+    # The lease fences the load: the ingest task and the count check read it, the claim waits rescheduled.
+    ingest = dag.get_task("ingest")
+    assert ingest.lease_table and ingest.lease_owner and not ingest.resume_glue_job_on_retry
+    assert dag.get_task("count_check").lease_table
+    assert dag.get_task("claim_batch").mode == "reschedule"
     assert all(task.on_failure_callback for task in dag.tasks)
     assert set(dag.params.keys()) == {"shards", "records_per_shard", "max_quarantine_fraction"}
     assert dag.params["max_quarantine_fraction"] == 0

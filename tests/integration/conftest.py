@@ -16,7 +16,7 @@ from local_run.airflow_env import STATIC_CREDENTIALS, task_credentials_env
 
 pytestmark = pytest.mark.integration
 
-TEST_LEASE_OWNER = "integration-tests/run"
+TEST_LEASE_OWNER = batch_lease.owner_id("integration-tests", "run", "integration")
 MWAA_TRANSIENT = ("CREATING", "UPDATING", "DELETING")
 MWAA_GONE = "(gone)"  # what statuses_until_settled records once GetEnvironment no longer finds the environment
 
@@ -76,15 +76,14 @@ def glue_args(aws, stage: PipelineNames) -> Callable[..., dict[str, str]]:
     """The ingest job's arguments for a batch of stage `it`, with the batch leased to the test (as the DAG does)."""
 
     def arguments(batch_id: str, table: str | None = None, shards: int = 1) -> dict[str, str]:
-        lease = batch_lease.acquire(
-            aws.resource("dynamodb").meta.client,
-            stage.lease_table,
-            batch_id,
-            TEST_LEASE_OWNER,
-            now=int(time.time()),
-            seconds=config.LEASE_SECONDS,
+        client = aws.resource("dynamodb").meta.client
+        lease = batch_lease.read(client, stage.lease_table, batch_id)
+        assert lease.owner in (None, TEST_LEASE_OWNER), f"batch {batch_id} is leased to {lease.owner}"
+        # A load the test started before has ended (the job ran to its end): the lease takes a new one.
+        taken = batch_lease.take(
+            client, stage.lease_table, lease, TEST_LEASE_OWNER, now=int(time.time()), seconds=config.LEASE_SECONDS
         )
-        assert lease is not None, f"batch {batch_id} is leased to someone else"
+        assert taken is not None, f"the lease on batch {batch_id} changed while the test took it"
         return layout.glue_job_arguments(
             batch_id,
             stage.data_bucket,

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 
 import pytest
+from airflow.sdk.api.datamodels._generated import DagRunState
+from airflow.sdk.exceptions import AirflowSensorTimeout
 
 from employee_pipeline import config, layout
+from employee_pipeline_ops import batch_lease
 from employee_pipeline_ops.count_check import BatchCountMismatchError, DynamoDBBatchCountCheckOperator
 from employee_pipeline_ops.lease_operators import DynamoDBBatchLeaseReleaseOperator, DynamoDBBatchLeaseSensor
 
@@ -79,6 +83,12 @@ def test_a_stale_item_replacing_a_missing_one_still_fails(aws_connection, aws, s
             aws.client("dynamodb").delete_item(TableName=stage.table, Key={config.TABLE_KEY: {"S": emp_id}})
 
 
+RUN_A = batch_lease.owner_id("dag", "run-a", "env-1")
+RUN_B = batch_lease.owner_id("dag", "run-b", "env-1")
+# The same DAG and run id in another Airflow writing the stage (an upgrade's second environment).
+OTHER_A = batch_lease.owner_id("dag", "run-a", "env-2")
+
+
 def _sensor(stage, owner: str) -> DynamoDBBatchLeaseSensor:
     return DynamoDBBatchLeaseSensor(
         task_id="claim_batch",
@@ -86,58 +96,93 @@ def _sensor(stage, owner: str) -> DynamoDBBatchLeaseSensor:
         batch_id=BATCH,
         lease_owner=owner,
         lease_seconds=config.LEASE_SECONDS,
+        glue_job_name=stage.glue_job,
         poke_interval=0,
         timeout=1,
         mode="poke",
     )
 
 
-class UnknownRuns:
-    """The TI's view of DAG runs when the holder is not a run this Airflow knows."""
-
-    def get_dagrun_state(self, dag_id: str, run_id: str) -> str:
-        raise LookupError(f"no DAG run {dag_id}/{run_id}")
-
-
-class GoneRuns:
-    """The execution API's answer for a DAG run that was deleted (``airflow dags test`` replaces its run)."""
-
-    def get_dagrun_state(self, dag_id: str, run_id: str) -> str:
-        error = RuntimeError("Server returned error")
-        error.response = SimpleNamespace(status_code=404)  # type: ignore[attr-defined]
-        raise error
+def _release(stage, owner: str) -> DynamoDBBatchLeaseReleaseOperator:
+    return DynamoDBBatchLeaseReleaseOperator(
+        task_id="release_batch",
+        table_name=stage.lease_table,
+        batch_id=BATCH,
+        lease_owner=owner,
+        glue_job_name=stage.glue_job,
+    )
 
 
-class EndedRuns:
-    def get_dagrun_state(self, dag_id: str, run_id: str) -> str:
-        return "failed"
+class Runs:
+    """The TI's view of DAG runs: what the execution API answers (DagRunState values, or a 404)."""
+
+    def __init__(self, state: DagRunState | None) -> None:
+        self.state, self.asked = state, []
+
+    def get_dagrun_state(self, dag_id: str, run_id: str) -> DagRunState:
+        self.asked.append((dag_id, run_id))
+        if self.state is None:  # the run was deleted (`airflow dags test` replaces its run)
+            error = RuntimeError("Server returned error")
+            error.response = SimpleNamespace(status_code=404)  # type: ignore[attr-defined]
+            raise error
+        return self.state
 
 
 def test_the_second_run_waits_for_the_lease_and_says_who_holds_it(
     aws_connection, stage, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    first, second = _sensor(stage, "dag/run-a"), _sensor(stage, "dag/run-b")
-    context = {"ti": UnknownRuns()}
-    assert first.poke(context)
-    assert first.poke(context)  # the holder may take it again (a retried task)
+    first, second = _sensor(stage, RUN_A), _sensor(stage, RUN_B)
+    running = {"ti": Runs(DagRunState.RUNNING)}
+    assert first.poke(running)
+    assert first.poke(running)  # the holder may take it again (a retried task)
     capsys.readouterr()
-    assert not second.poke(context)
-    assert "Batch 20260104T05 is being written by DAG run dag/run-a" in capsys.readouterr().out  # the task log
-    from airflow.sdk.exceptions import AirflowSensorTimeout
-
+    assert not second.poke(running)
+    assert f"Batch 20260104T05 is being written by DAG run {RUN_A}" in capsys.readouterr().out  # the task log
     with pytest.raises(AirflowSensorTimeout, match=r"waiting for the lease on batch 20260104T05 \(held by dag/run-a"):
-        second.execute(context)
+        second.execute(running)
 
-    release = DynamoDBBatchLeaseReleaseOperator(
-        task_id="release_batch", table_name=stage.lease_table, batch_id=BATCH, lease_owner="dag/run-a"
+    assert _release(stage, RUN_A).execute({})
+    assert not _release(stage, RUN_A).execute({})  # released already: nothing to do, nothing taken from another run
+    assert second.poke(running)
+    assert not first.poke(running)
+    # A holder of this Airflow whose DAG run has ended (as the execution API answers it), or no longer
+    # exists, is taken over at once.
+    assert first.poke({"ti": Runs(DagRunState.FAILED)})
+    assert second.poke({"ti": Runs(None)})
+    assert _release(stage, RUN_B).execute({})
+
+
+def test_two_airflows_with_the_same_run_id_never_both_hold_the_lease(aws, aws_connection, stage) -> None:
+    ours, theirs = _sensor(stage, RUN_A), _sensor(stage, OTHER_A)
+    ended, gone = Runs(DagRunState.SUCCESS), Runs(None)
+    assert theirs.poke({"ti": ended})
+    # Another Airflow's run: this one cannot see it, so neither "ended" nor "gone" is taken for an answer.
+    assert not ours.poke({"ti": ended})
+    assert not ours.poke({"ti": gone})
+    assert ended.asked == gone.asked == []
+    client = aws.resource("dynamodb").meta.client
+    assert batch_lease.read(client, stage.lease_table, BATCH).owner == OTHER_A
+    # Once its lease has expired, it is taken over.
+    client.update_item(
+        TableName=stage.lease_table,
+        Key={config.LEASE_KEY: BATCH},
+        UpdateExpression="SET expires_at = :past",
+        ExpressionAttributeValues={":past": int(time.time()) - 1},
     )
-    assert release.execute({})
-    assert not release.execute({})  # released already: nothing to do, nothing taken from another run
-    assert second.poke(context)
-    assert not first.poke(context)
-    # A holder whose DAG run has ended, or no longer exists, is taken over at once.
-    assert first.poke({"ti": EndedRuns()})
-    assert second.poke({"ti": GoneRuns()})
-    DynamoDBBatchLeaseReleaseOperator(
-        task_id="release_batch", table_name=stage.lease_table, batch_id=BATCH, lease_owner="dag/run-b"
-    ).execute({})
+    assert ours.poke({"ti": gone})
+    assert not theirs.poke({"ti": ended})
+    assert _release(stage, RUN_A).execute({})
+
+
+def test_the_lease_keeps_the_batch_record_of_loads_after_release(aws, aws_connection, stage) -> None:
+    client = aws.resource("dynamodb").meta.client
+    assert _sensor(stage, RUN_A).poke({"ti": Runs(DagRunState.RUNNING)})
+    client.update_item(
+        TableName=stage.lease_table,
+        Key={config.LEASE_KEY: BATCH},
+        UpdateExpression="ADD shard_counts :n",
+        ExpressionAttributeValues={":n": {3}},
+    )
+    assert _release(stage, RUN_A).execute({})
+    lease = batch_lease.read(client, stage.lease_table, BATCH)
+    assert (lease.owner, lease.loading, lease.shard_counts) == (None, None, frozenset({3}))

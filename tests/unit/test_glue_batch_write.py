@@ -14,11 +14,12 @@ class FlakyClient:
     """BatchWriteItem double: scripted outcomes, then success."""
 
     def __init__(self, script: list[str]) -> None:
-        self.script, self.calls = list(script), []
+        self.script, self.calls, self.sent = list(script), [], []
 
     def batch_write_item(self, RequestItems: dict[str, list]) -> dict[str, Any]:
         requests = RequestItems["t"]
         self.calls.append(len(requests))
+        self.sent.extend(requests)
         outcome = self.script.pop(0) if self.script else "ok"
         if outcome == "throttle":
             raise ClientError(
@@ -80,6 +81,18 @@ class ConcurrentClient:
         import threading
 
         self.lock, self.items, self.in_flight, self.most = threading.Lock(), [], 0, 0
+        self.fence_checks: list[str] = []
+        self.lease_lost = False
+
+    def update_item(self, **request: Any) -> dict[str, Any]:
+        """The lease table: the fence's conditional no-op update."""
+        self.fence_checks.append(request["ConditionExpression"])
+        if self.lease_lost:
+            raise ClientError({"Error": {"Code": "ConditionalCheckFailedException"}}, "UpdateItem")
+        return {"Attributes": {}}
+
+    def get_item(self, **_: Any) -> dict[str, Any]:
+        return {"Item": {"owner": {"S": "dag/other@env"}, "loading": {"S": "jr_other"}}}
 
     def batch_write_item(self, RequestItems: dict[str, list]) -> dict[str, Any]:
         import time
@@ -99,7 +112,28 @@ def test_write_items_sends_every_row_once_with_requests_overlapping(monkeypatch:
     monkeypatch.setattr(job.boto3, "client", lambda *args, **kwargs: client)
     rows = [Row(f"e{i}") for i in range(1001)]
 
-    assert list(job.write_items(iter(rows), "t")) == [(1001, 41)]  # 41 requests: 40 of 25 and one of 1
+    assert list(job.write_items(iter(rows), "t", FENCE)) == [(1001, 41)]  # 41 requests: 40 of 25 and one of 1
+    assert client.fence_checks == ["#o = :owner AND expires_at > :now AND #l = :load"]
     assert sorted(item["emp_id"]["S"] for item in client.items) == sorted(f"e{i}" for i in range(1001))
     assert all("city" not in item and item["age"] == {"N": "30"} for item in client.items)
     assert 1 < client.most <= job.WRITE_THREADS
+
+
+FENCE = job.Fence("leases", "20261125T14", "dag/run@env", "jr_this")
+
+
+def test_write_items_writes_nothing_once_the_lease_is_lost(monkeypatch: pytest.MonkeyPatch) -> None:
+    client = ConcurrentClient()
+    client.lease_lost = True
+    monkeypatch.setattr(job.boto3, "client", lambda *args, **kwargs: client)
+
+    with pytest.raises(job.LeaseLostError, match=r"not leased to DAG run 'dag/run@env' for load jr_this but to "):
+        list(job.write_items(iter([Row("e1")]), "t", FENCE))
+    assert client.items == []
+
+
+def test_stale_keys_are_deleted_25_to_a_request() -> None:
+    client = FlakyClient([])
+    job.batch_write(client, "t", _items(25), sleep=lambda _: None, delete=True)
+    assert client.calls == [25]
+    assert client.sent == [{"DeleteRequest": {"Key": key}} for key in _items(25)]

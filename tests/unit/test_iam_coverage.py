@@ -68,7 +68,7 @@ AIRFLOW_CALLS = [
     ("dynamodb:Query", _arn("dynamodb", f"table/{NAMES.table}/index/{NAMES.gsi}")),
     *(
         (f"dynamodb:{op}", _arn("dynamodb", f"table/{NAMES.lease_table}"))
-        for op in ("PutItem", "GetItem", "DeleteItem")
+        for op in ("GetItem", "UpdateItem")
     ),
     ("sns:Publish", _arn("sns", NAMES.alerts_topic)),
     # MWAA itself
@@ -168,7 +168,7 @@ RUNTIME_CALLS: dict[str, list[tuple[Any, ...]]] = {
         ("s3:DeleteObject", _s3(layout.raw_key(BATCH, 7))),
         *(
             (f"dynamodb:{op}", _arn("dynamodb", f"table/{NAMES.table}"))
-            for op in ("DescribeTable", "BatchWriteItem", "DeleteItem")
+            for op in ("DescribeTable", "BatchWriteItem")
         ),
         ("dynamodb:Query", _arn("dynamodb", f"table/{NAMES.table}/index/{NAMES.gsi}")),
         *((f"dynamodb:{op}", _arn("dynamodb", f"table/{NAMES.lease_table}")) for op in ("GetItem", "UpdateItem")),
