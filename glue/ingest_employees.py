@@ -8,16 +8,20 @@ All S3 and DynamoDB I/O goes through boto3 inside Spark tasks, so the job runs
 unchanged on Glue and on a plain local SparkSession (which cannot read
 ``s3://`` and has no Glue DynamoDB connector):
 
-* the job checks that its DAG run holds the batch's lease (one writer per batch);
+* the job records itself as the load of the DAG run holding the batch's lease (one writer per
+  batch; a load started beside another of the same run is refused), and confirms that lease
+  before every step that changes the batch, in the executors before they write as well;
 * executors fetch exactly this run's shard objects (``part-00000`` .. ``shards - 1``);
 * every line is parsed against ``EMPLOYEE_SCHEMA`` in PERMISSIVE mode and
-  checked, including every per-item limit DynamoDB enforces; a bad line goes to
+  checked, including that its ``emp_id`` is one of its batch and shard and every
+  per-item limit DynamoDB enforces; a bad line goes to
   ``quarantine/`` with its reason, never dropped;
 * valid rows are de-duplicated on ``emp_id`` and upserted per partition with
   ``BatchWriteItem``, each item tagged with this load's id (the job run id);
 * what earlier runs of the batch left is removed: items of the batch written by
-  another load, in every shard an earlier load can have used, then the shard
-  objects this run did not write;
+  another load, in exactly the shards earlier loads had (the lease keeps every load's
+  shard count; a first load reads nothing back), 25 to a ``BatchWriteItem``, then the
+  shard objects this run did not write;
 * a manifest ``{batch_id, load_id, read, valid, quarantined, written, shards, removed, ...}``
   is written last, so its presence means the load succeeded.
 
@@ -32,7 +36,6 @@ import argparse
 import json
 import math
 import random
-import re
 import sys
 import time
 import uuid
@@ -138,18 +141,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def shard_key(source_prefix: str, shard: int) -> str:
     """The object shard ``shard`` of the batch is written to (``layout.raw_key``)."""
     return f"{source_prefix}part-{shard:05d}.jsonl"
-
-
-def shards_to_sweep(source_prefix: str, present: Iterable[str], shards: int, max_shards: int) -> int:
-    """How many shards (``0..n-1``) may hold items of earlier loads of the batch.
-
-    Every load read its shard objects from this prefix, and a load deletes the objects it did not
-    write only after removing the items of the shards they stand for. So no earlier item lies beyond
-    this run's shards and the highest shard object still present.
-    """
-    pattern = re.compile(re.escape(source_prefix) + r"part-(\d{5})\.jsonl$")
-    found = [int(match.group(1)) + 1 for key in present if (match := pattern.match(key))]
-    return min(max_shards, max([shards, *found]))
 
 
 # ---------------------------------------------------------------- DynamoDB's per-item limits
@@ -293,6 +284,18 @@ def _source_shard() -> F.Column:
     return F.regexp_extract("source_key", r"part-(\d+)\.jsonl$", 1).cast(T.IntegerType())
 
 
+def _emp_id_of_row() -> F.Column:
+    """``emp_id`` is ``{batch_id}-{shard:05d}-`` of its own row, then one or more ASCII digits.
+
+    Any number of digits, though the generator pads to 6. The same check as
+    ``employee_pipeline.layout.is_emp_id_of`` (this script cannot import it on Glue; a test holds
+    them together). No pattern is built from data; ``\\z``, unlike ``$``, refuses a trailing newline.
+    """
+    prefix = F.format_string("%s-%05d-", "batch_id", "shard")
+    index = F.col("emp_id").substr(F.length(prefix) + 1, F.length("emp_id"))
+    return F.col("emp_id").startswith(prefix) & index.rlike(r"^[0-9]+\z")
+
+
 def _first_failing_rule(batch_id: str) -> F.Column:
     known = F.array(*[F.lit(name) for name in RECORD_FIELDS])
     rules: list[tuple[F.Column, str]] = [
@@ -312,6 +315,8 @@ def _first_failing_rule(batch_id: str) -> F.Column:
         (F.col("shard") < 0, "invalid_shard"),
         # The count check compares per shard: a row counts for the shard whose object holds it.
         (F.col("shard") != _source_shard(), "shard_mismatch"),
+        # The table's key is emp_id alone: another hour's or shard's id would overwrite that row's item.
+        (~_emp_id_of_row(), "emp_id_mismatch"),
         (F.col("value").rlike(UNPAIRED_SURROGATE_PATTERN), "unpaired_surrogate"),
     ]
     condition, reason = rules[0]
@@ -400,13 +405,16 @@ def _backoff(attempt: int) -> float:
     return min(5.0, 0.05 * 2**attempt) * (0.5 + random.random() / 2)
 
 
-def batch_write(client: Any, table_name: str, items: list[dict[str, Any]], sleep: Any = time.sleep) -> int:
-    """Write up to 25 typed items; retry throttling and unprocessed items. Returns the retries needed.
+def batch_write(
+    client: Any, table_name: str, items: list[dict[str, Any]], sleep: Any = time.sleep, *, delete: bool = False
+) -> int:
+    """Put up to 25 typed items (with ``delete``: delete up to 25 typed keys); retry throttling and
+    unprocessed requests. Returns the retries needed.
 
     botocore retries a throttled call by itself (counted from RetryAttempts);
-    items DynamoDB hands back as unprocessed are re-sent here with backoff.
+    requests DynamoDB hands back as unprocessed are re-sent here with backoff.
     """
-    pending = [{"PutRequest": {"Item": item}} for item in items]
+    pending = [{"DeleteRequest": {"Key": item}} if delete else {"PutRequest": {"Item": item}} for item in items]
     retries = 0
     for attempt in range(MAX_WRITE_ATTEMPTS):
         try:
@@ -441,14 +449,15 @@ def _chunks(rows: Iterable[Any], serializer: TypeSerializer) -> Iterator[list[di
         yield chunk
 
 
-def write_items(rows: Iterable[Any], table_name: str) -> Iterator[tuple[int, int]]:
-    """Executor side: upsert one partition in batches of 25; yields (written, retries).
+def write_items(rows: Iterable[Any], table_name: str, fence: Fence) -> Iterator[tuple[int, int]]:
+    """Executor side: upsert one partition in batches of 25, once ``fence`` holds; yields (written, retries).
 
     WRITE_THREADS requests are in flight at once (a bounded window, so the partition is never held
     twice in memory): one BatchWriteItem at a time leaves the task waiting on the network most of
     the time while this task's items are serialized on the same core.
     """
     client = boto3.client("dynamodb", config=WRITE_CONFIG)
+    fence.confirm(boto3.client("dynamodb", config=BOTO_CONFIG), "before writing items")
     written = retries = 0
     in_flight: set[Future[int]] = set()
     with ThreadPoolExecutor(WRITE_THREADS) as pool:
@@ -465,40 +474,29 @@ def write_items(rows: Iterable[Any], table_name: str) -> Iterator[tuple[int, int
 def sweep_stale_items(shards: Iterable[int], table_name: str, batch_id: str, load_id: str) -> Iterator[int]:
     """Executor side: delete the batch's items that another load wrote, in the given shards; yields the count.
 
-    One paginated Query per shard on the ``batch_id#shard`` index (never a Scan). The
-    delete is conditional: an item this load rewrote after the index was read, or one
-    that has since moved to another batch, is kept.
+    One paginated Query per shard on the ``batch_id#shard`` index (never a Scan), then the stale keys
+    25 to a BatchWriteItem. Unconditional deletes are safe: the load holds the batch's lease (no
+    other load writes it), and an item's ``emp_id`` names its batch and shard, so no other batch's
+    load can have rewritten it since the index was read.
     """
     client = boto3.client("dynamodb", config=BOTO_CONFIG)
     removed = 0
-    names = {"#g": GSI_KEY, "#l": LOAD_ATTRIBUTE, "#k": TABLE_KEY}
-    stale = "attribute_not_exists(#l) OR #l <> :load"
     for shard in shards:
-        partition = {":g": {"S": f"{batch_id}#{shard}"}, ":load": {"S": load_id}}
         request: dict[str, Any] = {
             "TableName": table_name,
             "IndexName": GSI_NAME,
             "KeyConditionExpression": "#g = :g",
-            "FilterExpression": stale,
+            "FilterExpression": "attribute_not_exists(#l) OR #l <> :load",
             "ProjectionExpression": "#k",
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": partition,
+            "ExpressionAttributeNames": {"#g": GSI_KEY, "#l": LOAD_ATTRIBUTE, "#k": TABLE_KEY},
+            "ExpressionAttributeValues": {":g": {"S": f"{batch_id}#{shard}"}, ":load": {"S": load_id}},
         }
         while True:
             page = client.query(**request)
-            for item in page.get("Items", []):
-                try:
-                    client.delete_item(
-                        TableName=table_name,
-                        Key={TABLE_KEY: item[TABLE_KEY]},
-                        ConditionExpression=f"#g = :g AND ({stale})",
-                        ExpressionAttributeNames={"#g": GSI_KEY, "#l": LOAD_ATTRIBUTE},
-                        ExpressionAttributeValues=partition,
-                    )
-                    removed += 1
-                except ClientError as err:
-                    if err.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                        raise
+            keys = [{TABLE_KEY: item[TABLE_KEY]} for item in page.get("Items", [])]
+            for start in range(0, len(keys), DYNAMODB_BATCH):
+                batch_write(client, table_name, keys[start : start + DYNAMODB_BATCH], delete=True)
+            removed += len(keys)
             if "LastEvaluatedKey" not in page:
                 break
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -522,33 +520,65 @@ def write_quarantine_part(index: int, rows: Iterable[Any], bucket: str, prefix: 
 
 
 class LeaseLostError(RuntimeError):
-    """The DAG run that started this load does not hold the batch's lease (any more)."""
+    """The DAG run that started this load does not hold the batch's lease for it (any more)."""
 
 
-def confirm_lease(client: Any, args: argparse.Namespace, load_id: str, step: str) -> None:
-    """Fail unless ``args.lease_owner`` holds the batch's lease; record this load on it."""
-    try:
-        client.update_item(
-            TableName=args.lease_table,
-            Key={LEASE_KEY: {"S": args.batch_id}},
-            UpdateExpression="SET loading = :load",
-            ConditionExpression="#o = :owner AND expires_at > :now",
-            ExpressionAttributeNames={"#o": "owner"},
-            ExpressionAttributeValues={
-                ":owner": {"S": args.lease_owner},
-                ":now": {"N": str(int(time.time()))},
-                ":load": {"S": load_id},
-            },
-        )
-    except ClientError as err:
-        if err.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-            raise
-        held = client.get_item(TableName=args.lease_table, Key={LEASE_KEY: {"S": args.batch_id}}, ConsistentRead=True)
-        holder = held.get("Item", {}).get("owner", {}).get("S", "nobody")
+class Fence:
+    """This load's claim on the batch: its DAG run holds the lease, and the lease records this load.
+
+    Picklable (plain fields), so executors confirm it too before they write.
+    """
+
+    def __init__(self, lease_table: str, batch_id: str, owner: str, load_id: str) -> None:
+        self.lease_table, self.batch_id, self.owner, self.load_id = lease_table, batch_id, owner, load_id
+
+    def _update(self, client: Any, step: str, expression: str, condition: str, values: dict[str, Any]) -> Any:
+        try:
+            return client.update_item(
+                TableName=self.lease_table,
+                Key={LEASE_KEY: {"S": self.batch_id}},
+                UpdateExpression=expression,
+                ConditionExpression=f"#o = :owner AND expires_at > :now AND {condition}",
+                ExpressionAttributeNames={"#o": "owner", "#l": "loading"},
+                ExpressionAttributeValues={
+                    ":owner": {"S": self.owner},
+                    ":now": {"N": str(int(time.time()))},
+                    ":load": {"S": self.load_id},
+                    **values,
+                },
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+        held = client.get_item(TableName=self.lease_table, Key={LEASE_KEY: {"S": self.batch_id}}, ConsistentRead=True)
+        item = held.get("Item", {})
+        holder = item.get("owner", {}).get("S", "nobody")
+        loading = item.get("loading", {}).get("S", "none")
         raise LeaseLostError(
-            f"batch {args.batch_id} is not leased to DAG run {args.lease_owner!r} but to {holder!r} "
-            f"(table {args.lease_table}); stopped {step}, so two runs never write the batch at once"
-        ) from None
+            f"batch {self.batch_id} is not leased to DAG run {self.owner!r} for load {self.load_id} but to "
+            f"{holder!r} for load {loading} (table {self.lease_table}); stopped {step}, so two loads never "
+            "write the batch at once"
+        )
+
+    def begin(self, client: Any, shards: int) -> frozenset[int]:
+        """Record this load on the lease and add its shard count to the batch's record of loads.
+
+        Refused when the run's lease records another load (a second load of the same run). Returns
+        the shard counts of the batch's earlier loads: empty for its first load.
+        """
+        old = self._update(
+            client,
+            "before reading",
+            "SET #l = :load ADD shard_counts :shards",
+            "(attribute_not_exists(#l) OR #l = :load)",
+            {":shards": {"NS": [str(shards)]}},
+        ).get("Attributes", {})
+        return frozenset(int(n) for n in old.get("shard_counts", {}).get("NS", []))
+
+    def confirm(self, client: Any, step: str) -> None:
+        """Fail unless the run still holds the lease for this load."""
+        self._update(client, step, "SET #l = :load", "#l = :load", {})
 
 
 def describe_table(client: Any, table: str) -> None:
@@ -597,7 +627,8 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict[str, Any]:
     # Fail before touching anything if a table is missing or another run holds the batch.
     for name in (table, args.lease_table):
         describe_table(dynamodb, name)
-    confirm_lease(dynamodb, args, load_id, "before reading")
+    fence = Fence(args.lease_table, batch_id, args.lease_owner, load_id)
+    earlier = fence.begin(dynamodb, args.shards)
     # A manifest means "this batch loaded": remove the old one before touching anything.
     s3.delete_object(Bucket=bucket, Key=args.manifest_key)
 
@@ -628,6 +659,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict[str, Any]:
     read_count = sum(o["read"] for o in objects.values())
     _progress(batch_id, started, f"read {read_count} rows, {valid_count} valid")
 
+    fence.confirm(dynamodb, "before rewriting the quarantine")
     old_quarantine = delete_keys(s3, bucket, list_keys(s3, bucket, args.quarantine_prefix, suffix=""))
     rejected = to_quarantine(classified.filter(F.col("reject_reason").isNotNull())).orderBy("source_key", "line_no")
     q_prefix = args.quarantine_prefix
@@ -636,7 +668,8 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict[str, Any]:
     )
     timings["quarantine_s"], step = _since(step)
     items = to_items(classified.filter(F.col("reject_reason").isNull()), load_id)
-    results = items.rdd.mapPartitions(lambda rows: write_items(rows, table)).collect()
+    fence.confirm(dynamodb, "before writing items")
+    results = items.rdd.mapPartitions(lambda rows: write_items(rows, table, fence)).collect()
     timings["load_s"], step = _since(step)
     written, retries = sum(r[0] for r in results), sum(r[1] for r in results)
     classified.unpersist()
@@ -649,20 +682,23 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict[str, Any]:
         )
 
     # Replace, not merge: whatever an earlier run of the batch left goes, in every shard it may have used.
-    confirm_lease(dynamodb, args, load_id, "before removing what earlier runs left")
-    sweep = shards_to_sweep(args.source_prefix, present, args.shards, args.max_shards)
-    slices = min(sweep, 2 * spark.sparkContext.defaultParallelism)
-    removed_items = sum(
-        spark.sparkContext.parallelize(range(sweep), slices)
-        .mapPartitions(lambda shards: sweep_stale_items(shards, table, batch_id, load_id))
-        .collect()
-    )
+    fence.confirm(dynamodb, "before removing what earlier runs left")
+    # Earlier loads wrote shards below their own shard counts, which the lease keeps.
+    sweep = min(args.max_shards, max(earlier, default=0))
+    removed_items = 0
+    if sweep:  # a first load has nothing to sweep: nothing is read back
+        slices = min(sweep, 2 * spark.sparkContext.defaultParallelism)
+        removed_items = sum(
+            spark.sparkContext.parallelize(range(sweep), slices)
+            .mapPartitions(lambda shards: sweep_stale_items(shards, table, batch_id, load_id))
+            .collect()
+        )
+    fence.confirm(dynamodb, "before removing stale objects")
     removed_objects = delete_keys(s3, bucket, stale_objects)
     timings["sweep_s"], step = _since(step)
     timings["total_s"] = round(step - started, 3)
-    _progress(
-        batch_id, started, f"removed {removed_items} stale items (shards 0-{sweep - 1}) and {removed_objects} objects"
-    )
+    swept = f"shards 0-{sweep - 1}" if sweep else "no earlier load"
+    _progress(batch_id, started, f"removed {removed_items} stale items ({swept}) and {removed_objects} objects")
 
     per_shard = {str(shard): objects[key]["valid"] for shard, key in enumerate(keys)}
     manifest = {
@@ -675,6 +711,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict[str, Any]:
         "quarantined": quarantined,
         "written": written,
         "per_shard": per_shard,
+        "swept_shards": sweep,
         "removed": {
             "dynamodb_items": removed_items,
             "raw_objects": removed_objects,
@@ -688,6 +725,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict[str, Any]:
         # Seconds per step of this run (load_s: the DynamoDB writes), for the benchmark.
         "timings": timings,
     }
+    fence.confirm(dynamodb, "before writing the manifest")
     s3.put_object(
         Bucket=bucket,
         Key=args.manifest_key,

@@ -7,9 +7,11 @@ import json
 import pytest
 
 import ingest_employees as job
+from employee_pipeline import layout
 from generator.records import generate_records
 
 BATCH = "20261125T14"
+OTHER_HOUR = "20261125T13"
 
 
 def _raw(spark, lines: list[str], key: str = "raw/part-00000.jsonl"):
@@ -25,6 +27,12 @@ def _good(**changes) -> dict:
     record = generate_records(BATCH, 0, 1)[0]
     record.update(changes)
     return record
+
+
+def _long_emp_id(length: int) -> str:
+    """A valid emp_id of ``length`` characters (shard 0): the index may have any number of digits."""
+    prefix = layout.emp_id_prefix(BATCH, 0)
+    return prefix + "1" * (length - len(prefix))
 
 
 def test_generator_output_is_exactly_the_job_schema(spark) -> None:
@@ -69,20 +77,72 @@ def test_generator_output_is_exactly_the_job_schema(spark) -> None:
         ),
         (json.dumps(_good(salary=1.5)).replace("1.5", "1.2345678901234567890123456789012345678"), None),
         (json.dumps(_good(city="\ud800")), "unpaired_surrogate"),
-        (json.dumps(_good(emp_id="e" * 1025)), "dynamodb_sort_key_too_large"),
-        (json.dumps(_good(emp_id="e" * 2049)), "dynamodb_partition_key_too_large"),
+        (json.dumps(_good(emp_id=_long_emp_id(1025))), "dynamodb_sort_key_too_large"),
+        (json.dumps(_good(emp_id=_long_emp_id(2049))), "dynamodb_partition_key_too_large"),
         (json.dumps(_good(city="c" * 410_000)), "dynamodb_item_too_large"),
     ],
 )
 def test_bad_rows_get_a_reason(spark, line: str, reason: str) -> None:
-    rows = _classified(spark, [json.dumps(_good(emp_id="ok-1")), line])
+    rows = _classified(spark, [json.dumps(_good(emp_id=layout.emp_id(BATCH, 0, 999))), line])
     assert rows[0]["reject_reason"] is None
     assert rows[1]["reject_reason"] == reason
 
 
+# emp_id values that are not of batch BATCH, shard 0 (the object the rows sit in).
+FOREIGN_EMP_IDS = [
+    layout.emp_id(OTHER_HOUR, 0, 0),  # another hour's row: it would overwrite that hour's item
+    layout.emp_id(BATCH, 1, 0),  # another shard's row
+    f"{BATCH}-0-000000",  # shard not padded to 5 digits
+    f"{BATCH}-00000-",  # no index
+    f"{BATCH}-00000-00000a",
+    f"{BATCH}-00000-000000\n",
+    f"{BATCH}-00000-\u0661\u0662",  # Arabic-Indic digits are not ASCII digits
+    f"x{BATCH}-00000-000000",
+    "e-1",
+]
+
+
+@pytest.mark.parametrize("emp_id", FOREIGN_EMP_IDS)
+def test_emp_id_of_another_batch_or_shard_is_quarantined(spark, emp_id: str) -> None:
+    rows = _classified(spark, [json.dumps(_good(emp_id=layout.emp_id(BATCH, 0, 1))), json.dumps(_good(emp_id=emp_id))])
+    assert [r["reject_reason"] for r in rows] == [None, "emp_id_mismatch"]
+
+
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        # Any number of index digits: the rule does not insist on the generator's padding.
+        (_good(emp_id=f"{BATCH}-00000-1234567"), None),
+        (_good(emp_id=f"{BATCH}-00000-1"), None),
+        # The earlier rules keep their own reasons.
+        (_good(emp_id="  "), "empty_emp_id"),
+        (_good(batch_id=OTHER_HOUR, emp_id=layout.emp_id(OTHER_HOUR, 0, 5)), "batch_id_mismatch"),
+        (_good(shard=-1, emp_id=f"{BATCH}--0001-000005"), "invalid_shard"),
+        (_good(shard=1, emp_id=layout.emp_id(BATCH, 1, 5)), "shard_mismatch"),
+        (_good(age=7, emp_id=layout.emp_id(OTHER_HOUR, 0, 5)), "age_out_of_range"),
+    ],
+)
+def test_emp_id_rule_order_and_index_digits(spark, record: dict, reason: str | None) -> None:
+    assert _classified(spark, [json.dumps(record)])[0]["reject_reason"] == reason
+
+
+def test_glue_emp_id_rule_agrees_with_the_layout_helper(spark) -> None:
+    """The job cannot import employee_pipeline on Glue: its rule and the writer's check are held together here."""
+    generated = [(r["emp_id"], BATCH, shard) for shard in (0, 7, 999) for r in generate_records(BATCH, shard, 3)]
+    others = [(emp_id, BATCH, 0) for emp_id in [*FOREIGN_EMP_IDS, f"{BATCH}-00000-1234567", ""]]
+    frame = spark.createDataFrame(generated + others, "emp_id string, batch_id string, shard int")
+    glue = {(r.emp_id, r.shard): r.ok for r in frame.select("*", job._emp_id_of_row().alias("ok")).collect()}
+    helper = {
+        (emp_id, shard): layout.is_emp_id_of(emp_id, batch_id, shard) for emp_id, batch_id, shard in generated + others
+    }
+    assert glue == helper
+    assert all(glue[emp_id, shard] for emp_id, _, shard in generated)  # the generator's ids pass both
+    assert not any(glue[emp_id, 0] for emp_id in FOREIGN_EMP_IDS)
+
+
 def test_duplicate_emp_id_keeps_the_first_and_quarantines_the_rest(spark) -> None:
-    first, again = _good(emp_id="dup", city="First"), _good(emp_id="dup", city="Second")
-    other = _good(emp_id="other", city="Third")
+    first, again = _good(city="First"), _good(city="Second")
+    other = _good(emp_id=layout.emp_id(BATCH, 0, 1), city="Third")
     rows = _classified(spark, [json.dumps(first), json.dumps(again), json.dumps(other)])
     assert [(r["city"], r["reject_reason"]) for r in rows] == [
         ("First", None),
@@ -92,7 +152,7 @@ def test_duplicate_emp_id_keeps_the_first_and_quarantines_the_rest(spark) -> Non
 
 
 def test_items_carry_the_gsi_key_and_the_load(spark) -> None:
-    parsed = job.parse_lines(_raw(spark, [json.dumps(_good(shard=3))], key="raw/part-00003.jsonl"))
+    parsed = job.parse_lines(_raw(spark, [json.dumps(generate_records(BATCH, 3, 1)[0])], key="raw/part-00003.jsonl"))
     item = job.to_items(job.classify(parsed, BATCH, "jr_1"), "jr_1").collect()[0].asDict()
     assert item["batch_shard"] == f"{BATCH}#3"
     assert item["load_id"] == "jr_1"
@@ -206,12 +266,3 @@ def test_the_job_spells_the_shared_names_as_config_does() -> None:
     assert layout.glue_job_arguments(BATCH, "b", "t", shards=1, lease_table="l", lease_owner="o")["--max_shards"] == (
         str(layout.MAX_SHARDS)
     )
-
-
-def test_the_sweep_reaches_every_shard_an_earlier_load_can_have_written() -> None:
-    prefix = "raw/employees/dt=2026-11-25/hour=14/"
-    present = [job.shard_key(prefix, s) for s in (0, 1, 6)] + [prefix + "notes.txt", "raw/other/part-00099.jsonl"]
-    assert job.shards_to_sweep(prefix, present, shards=2, max_shards=1000) == 7  # part-00006 is still there
-    assert job.shards_to_sweep(prefix, present, shards=9, max_shards=1000) == 9
-    assert job.shards_to_sweep(prefix, [], shards=3, max_shards=1000) == 3
-    assert job.shards_to_sweep(prefix, [job.shard_key(prefix, 999)], shards=1, max_shards=1000) == 1000
