@@ -1,4 +1,4 @@
-"""Batch ids and the S3 data layout.
+"""Batch ids, employee ids and the S3 data layout.
 
 A batch is one hour of data, identified as ``YYYYMMDDTHH`` (UTC). A shard is
 one generator invocation inside a batch.
@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 BATCH_ID_FORMAT = "%Y%m%dT%H"
 _BATCH_ID = re.compile(r"^\d{8}T\d{2}$")
+_INDEX = re.compile(r"[0-9]+")  # not \d: that also matches non-ASCII digits
 MAX_SHARDS = 1000
 MAX_RECORDS_PER_SHARD = 5000  # ~1.3 MB of JSON: well under Lambda's 6 MB response limit
 
@@ -40,6 +41,27 @@ def parse_batch_id(batch_id: object) -> datetime:
         return datetime.strptime(batch_id, BATCH_ID_FORMAT).replace(tzinfo=UTC)
     except ValueError as err:
         raise ValueError(f"batch_id {batch_id!r} is not a real hour: {err}") from None
+
+
+def emp_id_prefix(batch_id: str, shard: int) -> str:
+    """What every emp_id of a shard starts with: ``{batch_id}-{shard:05d}-``."""
+    return f"{batch_id}-{shard:05d}-"
+
+
+def emp_id(batch_id: str, shard: int, index: int) -> str:
+    """The id of record ``index`` of a shard: ``{batch_id}-{shard:05d}-{index:06d}``."""
+    return f"{emp_id_prefix(batch_id, shard)}{index:06d}"
+
+
+def is_emp_id_of(value: object, batch_id: str, shard: int) -> bool:
+    """Whether ``value`` is an emp_id of this batch and shard: its prefix, then one or more ASCII digits.
+
+    The table's key is ``emp_id`` alone, so a row carrying another hour's or shard's id would
+    overwrite that row's item. The index may have any number of digits (the generator pads to 6),
+    as in the Glue job's ``emp_id_mismatch`` rule.
+    """
+    prefix = emp_id_prefix(batch_id, shard)
+    return isinstance(value, str) and value.startswith(prefix) and bool(_INDEX.fullmatch(value[len(prefix) :]))
 
 
 def xcom_options(bucket: str, conn_id: str) -> dict[str, str]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from faker import Faker
 
-from employee_pipeline.layout import parse_batch_id
+from employee_pipeline.layout import emp_id, parse_batch_id
 
 from .events import EARLIEST_HIRE
 
@@ -32,10 +32,6 @@ def seed_for(batch_id: str, shard: int) -> int:
     """A stable 64-bit seed (Python's ``hash`` is salted per process)."""
     digest = hashlib.sha256(f"{batch_id}#{shard}".encode()).digest()
     return int.from_bytes(digest[:8], "big")
-
-
-def emp_id(batch_id: str, shard: int, index: int) -> str:
-    return f"{batch_id}-{shard:05d}-{index:06d}"
 
 
 def generate_records(batch_id: str, shard: int, count: int) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from employee_pipeline.layout import MAX_SHARDS, parse_batch_id
+from employee_pipeline.layout import MAX_SHARDS, emp_id_prefix, is_emp_id_of, parse_batch_id
 
 
 class InvalidPayloadError(ValueError):
@@ -52,7 +52,7 @@ def _not_utf8(record: dict[str, Any]) -> str | None:
 
 
 def parse_write_payload(event: object) -> WriteRequest:
-    """Check the generator output and that every record belongs to its batch/shard and encodes as UTF-8."""
+    """Check the generator output: every record, and its emp_id, belongs to its batch/shard and encodes as UTF-8."""
     if not isinstance(event, dict):
         raise InvalidPayloadError(f"payload must be a JSON object, got {type(event).__name__}")
     for field in ("batch_id", "shard", "count", "records"):
@@ -80,6 +80,12 @@ def parse_write_payload(event: object) -> WriteRequest:
             raise InvalidPayloadError(
                 f"records[{index}] belongs to batch {record.get('batch_id')!r} shard {record['shard']!r}, "
                 f"not to batch {batch_id!r} shard {shard}"
+            )
+        # The table's key is emp_id alone: another hour's or shard's id would overwrite its item.
+        if not is_emp_id_of(record.get("emp_id"), batch_id, shard):
+            raise InvalidPayloadError(
+                f"records[{index}] field 'emp_id' is {record.get('emp_id')!r}, "
+                f"not '{emp_id_prefix(batch_id, shard)}' followed by digits"
             )
         # Checked here, not left to the encoder, so a bad record fails before anything is written.
         problem = _not_utf8(record)

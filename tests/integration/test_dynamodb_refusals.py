@@ -39,8 +39,10 @@ def _refused_rows() -> dict[str, str]:
         '"salary": 0.5', '"salary": 123456789.012345678901234567890123456789'
     )
     row("unpaired_surrogate", city="\ud800")
-    row("dynamodb_sort_key_too_large", emp_id="e" * 1025)
-    row("dynamodb_partition_key_too_large", emp_id="e" * 2049)
+    # Still ids of this batch and shard (any number of index digits), so only the length is wrong.
+    prefix = layout.emp_id_prefix(BATCH, 0)
+    row("dynamodb_sort_key_too_large", emp_id=prefix + "1" * (1025 - len(prefix)))
+    row("dynamodb_partition_key_too_large", emp_id=prefix + "2" * (2049 - len(prefix)))
     row("dynamodb_item_too_large", city="c" * (job.MAX_ITEM_BYTES + 1))
     return rows
 
