@@ -16,6 +16,7 @@ descendants) is sampled every ``metrics.SAMPLE_INTERVAL_S`` while the run waits 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -201,6 +202,32 @@ def _wait_sampling(proc: subprocess.Popen, timeout_s: float, usage: metrics.Glue
                 return None
 
 
+def _terminate_tree(proc: subprocess.Popen) -> None:
+    """SIGTERM the driver and every process under it (Spark's JVM, its Python workers): a stopped run's
+    executors write nothing more, as on Glue, where stopping a run tears down its workers too."""
+    import psutil
+
+    try:
+        tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
+    for process in tree:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.terminate()
+    _, alive = psutil.wait_procs(tree, timeout=10)
+    for process in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    psutil.wait_procs(alive, timeout=10)
+
+
+def _terminating(proc: subprocess.Popen) -> threading.Thread:
+    """Terminate ``proc``'s tree in the background: BatchStopJobRun answers at once, as Glue's does."""
+    thread = threading.Thread(target=_terminate_tree, args=(proc,), daemon=True)
+    thread.start()
+    return thread
+
+
 def _execute(job: Any, run: Any, usage: metrics.GlueRun) -> None:
     region, account = job.backend.region_name, job.backend.account_id
     out_sink = _LogSink(account, region, f"{LOG_GROUP}/output", driver_stream(run.job_run_id), role_arn(job))
@@ -213,6 +240,9 @@ def _execute(job: Any, run: Any, usage: metrics.GlueRun) -> None:
         run.finish("FAILED", f"cannot load the job script: {exc}")
         return
     timeout_s = 60 * int(run.timeout or job.timeout or 2880)
+    if run.stop_requested:  # stopped before its driver started, as Glue stops a STARTING run
+        run.finish("STOPPED", None)
+        return
     with tempfile.TemporaryDirectory(prefix="glue-run-") as tmp:
         path = Path(tmp, Path((job.command or {}).get("ScriptLocation", "script.py")).name)
         path.write_bytes(script)
@@ -227,7 +257,10 @@ def _execute(job: Any, run: Any, usage: metrics.GlueRun) -> None:
             # shutdown ends the whole tree instead (server._end_children).
             start_new_session=True,
         )
-        run.process = proc
+        with run.stop_lock:
+            run.process = proc
+            if run.stop_requested:  # asked to stop while the driver was being started
+                run.terminator = _terminating(proc)
         out_tail: list[str] = []
         err_tail: list[str] = []
         pumps = [
@@ -249,6 +282,8 @@ def _execute(job: Any, run: Any, usage: metrics.GlueRun) -> None:
         for pump in pumps:
             pump.join()
     if run.stop_requested:
+        if run.terminator is not None:
+            run.terminator.join()  # STOPPED once no process of the run is left
         run.finish("STOPPED", None)
     elif returncode == 0:
         run.finish("SUCCEEDED", None)
@@ -267,6 +302,8 @@ class LocalJobRun:
         self._glue_version = glue_version
         self.process: subprocess.Popen | None = None
         self.stop_requested = False
+        self.stop_lock = threading.Lock()
+        self.terminator: threading.Thread | None = None
 
     @property
     def status(self) -> str:
@@ -284,10 +321,14 @@ class LocalJobRun:
         self._local_state = state
 
     def stop(self) -> None:
-        if self._local_state == "RUNNING" and self.process is not None:
+        """BatchStopJobRun: a run not yet ended is STOPPING until its driver has exited (or never starts)."""
+        with self.stop_lock:
+            if self._local_state != "RUNNING":
+                return
             self.stop_requested = True
             self._local_state = "STOPPING"
-            self.process.terminate()
+            if self.process is not None:
+                self.terminator = _terminating(self.process)
 
     def as_dict(self) -> dict[str, Any]:
         result = super().as_dict()  # type: ignore[misc]

@@ -9,10 +9,17 @@ import pytest
 from airflow.sdk.exceptions import TaskDeferred
 
 from employee_pipeline import layout
+from employee_pipeline_ops import batch_lease
 from employee_pipeline_ops.batch_keys_sensor import S3BatchKeysSensor
-from employee_pipeline_ops.glue_job import GlueJobRunFailedError, GlueJobRunOperator, GlueJobRunTrigger
+from employee_pipeline_ops.glue_job import (
+    BatchLeaseLostError,
+    GlueJobRunFailedError,
+    GlueJobRunOperator,
+    GlueJobRunTrigger,
+)
 from employee_pipeline_ops.lambda_invoke import LambdaInvokeOperator
 from generator.handler import handler as generate_locally
+from tests.integration.conftest import finished_run
 
 pytestmark = pytest.mark.integration
 
@@ -102,11 +109,14 @@ class FakeTaskInstance:
 
 
 def _operator(stage, arguments: dict[str, str], **kwargs: object) -> GlueJobRunOperator:
+    """The ingest task as the DAG has it: fenced by the batch's lease, which ``glue_args`` gave the test."""
     return GlueJobRunOperator(
         task_id="ingest",
         job_name=stage.glue_job,
         script_args=arguments,
-        resume_glue_job_on_retry=True,
+        lease_table=stage.lease_table,
+        batch_id=arguments["--batch_id"],
+        lease_owner=arguments["--lease_owner"],
         job_poll_interval=1,
         **{"verbose": False, **kwargs},
     )
@@ -162,24 +172,60 @@ def test_deferred_run_returns_the_run_id_once_it_succeeded(aws_connection, aws, 
     assert run["JobRunState"] == "SUCCEEDED"
 
 
-@pytest.mark.parametrize("xcom_survived", [True, False], ids=["run-id-in-xcom", "found-by-task-uuid"])
-def test_a_retried_ingest_reattaches_instead_of_starting_a_second_run(
-    aws_connection, aws, stage, glue_args, xcom_survived
-) -> None:
-    """The first try died while its run kept going: the retry waits for that run (apache/airflow#59075),
-    whether the dead try pushed the run id to XCom or not (then the run is found by its task UUID)."""
-    glue = aws.client("glue")
+def test_a_retried_ingest_reattaches_instead_of_starting_a_second_run(aws_connection, aws, stage, glue_args) -> None:
+    """The first try died while its run kept going: the retry waits for the run the lease records, with
+    no XCom to go by and whatever the run's state (apache/airflow#59075)."""
+    glue, dynamodb = aws.client("glue"), aws.resource("dynamodb").meta.client
     aws.client("s3").put_object(Bucket=stage.data_bucket, Key=layout.raw_key(BATCH, 0), Body=b"{}\n")
-    previous_try = FakeTaskInstance(None)
-    operator_arguments = glue_args(BATCH)
-    arguments = {
-        **operator_arguments,
-        GlueJobRunOperator.TASK_UUID_ARG: _operator(stage, operator_arguments)._get_task_uuid({"ti": previous_try}),
-    }
-    first = glue.start_job_run(JobName=stage.glue_job, Arguments=arguments)["JobRunId"]
+    arguments = glue_args(BATCH)
+    with pytest.raises(TaskDeferred):
+        _operator(stage, arguments, deferrable=True).execute({"ti": FakeTaskInstance(None)})
+    first = batch_lease.read(dynamodb, stage.lease_table, BATCH).loading
+    assert first is not None
     runs_before = len(glue.get_job_runs(JobName=stage.glue_job)["JobRuns"])
 
-    _operator(stage, operator_arguments).execute({"ti": FakeTaskInstance(first if xcom_survived else None)})
+    retry = FakeTaskInstance(None)
+    assert _deferred_to_completion(_operator(stage, arguments, deferrable=True, waiter_delay=1), retry) == first
 
     assert len(glue.get_job_runs(JobName=stage.glue_job)["JobRuns"]) == runs_before
     assert glue.get_job_run(JobName=stage.glue_job, RunId=first)["JobRun"]["JobRunState"] == "SUCCEEDED"
+    # Once that load has ended, a new try (a cleared task) starts a new load and records it instead.
+    assert _operator(stage, arguments).execute({"ti": FakeTaskInstance(None)}) not in (None, first)
+
+
+def test_a_retry_waits_for_a_stopping_run_before_starting_another(aws_connection, aws, stage, glue_args) -> None:
+    glue, dynamodb = aws.client("glue"), aws.resource("dynamodb").meta.client
+    aws.client("s3").put_object(Bucket=stage.data_bucket, Key=layout.raw_key(BATCH, 0), Body=b"{}\n")
+    arguments = glue_args(BATCH)
+    with pytest.raises(TaskDeferred):
+        _operator(stage, arguments, deferrable=True).execute({"ti": FakeTaskInstance(None)})
+    first = batch_lease.read(dynamodb, stage.lease_table, BATCH).loading
+    glue.batch_stop_job_run(JobName=stage.glue_job, JobRunIds=[first])
+
+    second = _operator(stage, arguments).execute({"ti": FakeTaskInstance(None)})
+
+    assert glue.get_job_run(JobName=stage.glue_job, RunId=first)["JobRun"]["JobRunState"] == "STOPPED"
+    assert second != first
+    assert batch_lease.read(dynamodb, stage.lease_table, BATCH).loading == second
+
+
+def test_no_load_starts_without_the_lease(aws_connection, aws, stage, glue_args) -> None:
+    glue = aws.client("glue")
+    arguments = {**glue_args(BATCH), "--lease_owner": batch_lease.owner_id("dag", "not-the-holder", "env")}
+    runs_before = len(glue.get_job_runs(JobName=stage.glue_job)["JobRuns"])
+    with pytest.raises(BatchLeaseLostError, match=f"batch {BATCH} is not leased to dag/not-the-holder@env"):
+        _operator(stage, arguments).execute({"ti": FakeTaskInstance(None)})
+    assert len(glue.get_job_runs(JobName=stage.glue_job)["JobRuns"]) == runs_before
+
+
+def test_killing_the_deferred_task_stops_its_glue_run(aws_connection, aws, stage, glue_args) -> None:
+    """Clearing or marking a deferred ingest cancels its trigger with on_kill (Airflow 3.3): the run stops."""
+    glue = aws.client("glue")
+    aws.client("s3").put_object(Bucket=stage.data_bucket, Key=layout.raw_key(BATCH, 0), Body=b"{}\n")
+    with pytest.raises(TaskDeferred) as deferred:
+        _operator(stage, glue_args(BATCH), deferrable=True).execute({"ti": FakeTaskInstance(None)})
+    trigger = deferred.value.trigger
+
+    asyncio.run(trigger.on_kill())
+
+    assert finished_run(glue, stage.glue_job, trigger.run_id)["JobRunState"] == "STOPPED"
