@@ -24,7 +24,9 @@ TAMPERED_SHARD = 1
 
 
 def _record(index: int, **changes: object) -> str:
-    record = {**generate_records(BATCH, TAMPERED_SHARD, 1)[0], "emp_id": f"{BATCH}-bad-{index:03d}", **changes}
+    # Ids of this batch and shard past the generated ones: only the change makes the row bad.
+    emp_id = layout.emp_id(BATCH, TAMPERED_SHARD, 900 + index)
+    record = {**generate_records(BATCH, TAMPERED_SHARD, 1)[0], "emp_id": emp_id, **changes}
     return json.dumps(record)
 
 
@@ -37,6 +39,7 @@ BAD_LINES = [
     (_record(4, badge="gold"), "unknown_fields"),
     (_record(5, batch_id="20261123T17"), "batch_id_mismatch"),
     (_record(7, shard=0), "shard_mismatch"),
+    (_record(9, emp_id=layout.emp_id("20261123T17", TAMPERED_SHARD, 9)), "emp_id_mismatch"),  # another hour's
     (_record(8, salary=float("nan")), "dynamodb_number_not_representable"),
     (json.dumps(generate_records(BATCH, TAMPERED_SHARD, 1)[0]), "duplicate_emp_id"),  # the object's first row
     (_record(6), "duplicate_emp_id"),  # duplicate inside this object (see below)
