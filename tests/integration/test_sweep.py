@@ -35,7 +35,7 @@ def _reads_of_the_table(audit: dict, stage) -> list[dict]:
 
 
 def test_a_stale_item_in_a_shard_beyond_every_object_present_is_swept(aws, stage, glue_args) -> None:
-    batch = "20260105T06"
+    batch = "20260106T06"
     ddb = aws.client("dynamodb")
     # An earlier load of 8 shards whose objects are gone: only the lease's record says shard 7 was used.
     stale = layout.emp_id(batch, 7, 0)
@@ -65,7 +65,7 @@ def test_a_stale_item_in_a_shard_beyond_every_object_present_is_swept(aws, stage
 def test_a_first_load_reads_nothing_back_and_a_rerun_sweeps_only_its_shards(
     aws, stage, glue_args, local_aws: str
 ) -> None:
-    batch = "20260105T07"
+    batch = "20260106T07"
     stats.iam_audit(local_aws, reset=True)
 
     first = _load(aws, stage, glue_args, batch, records=4)
