@@ -188,6 +188,8 @@ def employee_batch_pipeline() -> None:
         verbose=True,
         # The triggerer waits for the run: no worker slot is held while Glue works.
         deferrable=True,
+        # Scheduled, manual and backfill runs together never start more loads than the job accepts.
+        max_active_tis_per_dag=config.GLUE_CONCURRENT_RUNS,
         waiter_delay=config.GLUE_POLL_S,
         waiter_max_attempts=config.GLUE_TIMEOUT_MINUTES * 60 // config.GLUE_POLL_S,
         # Fenced by the lease: a retry re-attaches to this run's unfinished Glue run (whatever its

@@ -16,7 +16,7 @@ from infra.session import AwsTarget, error_code, if_exists
 
 LAMBDA_RUNTIME = "python3.12"
 GLUE_VERSION = "5.0"
-MAX_CONCURRENT_RUNS = config.MAX_ACTIVE_RUNS
+MAX_CONCURRENT_RUNS = config.GLUE_CONCURRENT_RUNS
 # A role created seconds ago may not be assumable yet (IAM is eventually consistent).
 ROLE_PROPAGATION_SECONDS = 60
 

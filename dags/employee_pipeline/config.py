@@ -29,7 +29,11 @@ LOAD_ATTRIBUTE = "load_id"
 LEASE_KEY = "batch_id"
 
 # Values the DAG, the lease and infra share.
-MAX_ACTIVE_RUNS = 3  # also the Glue job's MaxConcurrentRuns: backfilled hours load in parallel
+MAX_ACTIVE_RUNS = 3  # scheduled and manual runs at once (a backfill has its own limit)
+# The Glue job's MaxConcurrentRuns, and how many ingest tasks may be running or deferred at once across
+# every run of the DAG, backfills included (Airflow counts deferred tasks for max_active_tis_per_dag):
+# Airflow never starts more loads than Glue accepts.
+GLUE_CONCURRENT_RUNS = 3
 DAGRUN_TIMEOUT_S = 2 * 3600
 GLUE_TIMEOUT_MINUTES = 60  # the Glue job's own Timeout; the deferred ingest waits as long
 # The lease outlives any load its run can start: a run is failed at DAGRUN_TIMEOUT_S, and a Glue run

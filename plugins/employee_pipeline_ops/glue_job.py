@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.hooks.dynamodb import DynamoDBHook
 from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
 from airflow.providers.amazon.aws.triggers.glue import GlueJobCompleteTrigger
+from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
 from airflow.sdk.exceptions import AirflowException
 from airflow.triggers.base import TriggerEvent
+from botocore.exceptions import ClientError
 
 from employee_pipeline_ops import batch_lease, glue_runs
 from employee_pipeline_ops.links import DynamoDBTableLink, S3QuarantineLink, persist_link
@@ -146,7 +149,14 @@ class GlueJobRunOperator(GlueJobOperator):
                 if not batch_lease.record_load(dynamodb, table, lease, None):
                     continue
                 lease = batch_lease.read(dynamodb, table, self.batch_id)
-            run_id = self.hook.initialize_job(dict(self.script_args or {}), self.run_job_kwargs)["JobRunId"]
+            try:
+                run_id = self.hook.initialize_job(dict(self.script_args or {}), self.run_job_kwargs)["JobRunId"]
+            except ClientError as err:
+                if err.response.get("Error", {}).get("Code") != "ConcurrentRunsExceededException":
+                    raise
+                # Loads Airflow does not count (another Airflow's, one still stopping): wait without a worker.
+                self.log.info("Glue job %s runs as many loads as it accepts; starting again in %ss", self.job_name, 30)
+                self.defer(trigger=TimeDeltaTrigger(timedelta(seconds=30)), method_name="start_when_free")
             if batch_lease.record_load(dynamodb, table, lease, run_id):
                 return run_id
             if batch_lease.read(dynamodb, table, self.batch_id).loading == run_id:
@@ -162,6 +172,10 @@ class GlueJobRunOperator(GlueJobOperator):
             return None
         detail = f": {run['ErrorMessage']}" if run.get("ErrorMessage") else ""
         return GlueJobRunFailedError(f"Glue job {self.job_name} run {run_id} ended {run['JobRunState']}{detail}")
+
+    def start_when_free(self, context: Context, event: Any = None) -> Any:
+        """Resumed after waiting for the Glue job to accept another run: start (or find) the load again."""
+        return self.execute(context)
 
     def execute(self, context: Context) -> Any:
         # Before the run starts (and the task defers): the links show while the job runs.

@@ -91,6 +91,10 @@ def test_pipeline_shape() -> None:
     assert ingest.lease_table and ingest.lease_owner and not ingest.resume_glue_job_on_retry
     assert dag.get_task("count_check").lease_table
     assert dag.get_task("claim_batch").mode == "reschedule"
+    # Running and deferred ingests of every run, backfills included, never outnumber the Glue job's limit.
+    from infra.compute import MAX_CONCURRENT_RUNS
+
+    assert ingest.max_active_tis_per_dag == MAX_CONCURRENT_RUNS
     assert all(task.on_failure_callback for task in dag.tasks)
     assert set(dag.params.keys()) == {"shards", "records_per_shard", "max_quarantine_fraction"}
     assert dag.params["max_quarantine_fraction"] == 0

@@ -229,3 +229,42 @@ def test_killing_the_deferred_task_stops_its_glue_run(aws_connection, aws, stage
     asyncio.run(trigger.on_kill())
 
     assert finished_run(glue, stage.glue_job, trigger.run_id)["JobRunState"] == "STOPPED"
+
+
+def test_a_glue_job_at_its_concurrency_limit_defers_the_start_instead_of_failing(
+    monkeypatch: pytest.MonkeyPatch, aws, stage, glue_args, local_aws: str
+) -> None:
+    """Loads Airflow does not count (another Airflow's, one still stopping) can fill the job: the task
+    waits in the triggerer and starts its load once Glue accepts it, never failing on it."""
+    connection = {"conn_type": "aws", "extra": {"region_name": "us-east-1", "endpoint_url": local_aws}}
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))  # the test's own job: the admin runs it
+    s3, glue = aws.client("s3"), aws.client("glue")
+    s3.put_object(Bucket=stage.artifacts_bucket, Key="tests/sleep6.py", Body=b"import time\ntime.sleep(6)\n")
+    glue.create_job(
+        Name="it-full",
+        Role=f"arn:aws:iam::{aws.account_id}:role/{stage.glue_role}",
+        Command={"Name": "glueetl", "ScriptLocation": f"s3://{stage.artifacts_bucket}/tests/sleep6.py"},
+        ExecutionProperty={"MaxConcurrentRuns": 1},
+    )
+    busy = glue.start_job_run(JobName="it-full")["JobRunId"]
+    arguments = glue_args(BATCH)
+    operator = GlueJobRunOperator(
+        task_id="ingest",
+        job_name="it-full",
+        script_args=arguments,
+        lease_table=stage.lease_table,
+        batch_id=BATCH,
+        lease_owner=arguments["--lease_owner"],
+        deferrable=True,
+    )
+
+    with pytest.raises(TaskDeferred) as waiting:
+        operator.execute({"ti": FakeTaskInstance(None)})
+
+    assert (type(waiting.value.trigger).__name__, waiting.value.method_name) == ("TimeDeltaTrigger", "start_when_free")
+    assert [run["Id"] for run in glue.get_job_runs(JobName="it-full")["JobRuns"]] == [busy]
+    finished_run(glue, "it-full", busy)
+    with pytest.raises(TaskDeferred) as started:
+        operator.start_when_free({"ti": FakeTaskInstance(None)})
+    assert isinstance(started.value.trigger, GlueJobRunTrigger)
+    assert len(glue.get_job_runs(JobName="it-full")["JobRuns"]) == 2

@@ -92,7 +92,7 @@ def test_describing_builds_no_artifact(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_values_the_dag_and_infra_share_come_from_the_config_module() -> None:
     definition = compute.glue_job_definition("arn:role", "s3://b/k", {})
-    assert definition["ExecutionProperty"]["MaxConcurrentRuns"] == config.MAX_ACTIVE_RUNS
+    assert definition["ExecutionProperty"]["MaxConcurrentRuns"] == config.GLUE_CONCURRENT_RUNS
     assert definition["Timeout"] == config.GLUE_TIMEOUT_MINUTES
 
 
