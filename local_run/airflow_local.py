@@ -1,8 +1,9 @@
-"""``make airflow``: Airflow standalone (SQLite) wired to the local AWS, until Ctrl-C.
+"""``make airflow``: Airflow standalone wired to the local AWS, until Ctrl-C.
 
 Starts the local AWS, deploys stage ``local``, then runs ``airflow standalone``
 with AIRFLOW_HOME=.airflow and the ``aws_default`` connection pointing at the
-emulator. Ctrl-C (or SIGTERM) stops Airflow and the local AWS.
+emulator, on a throwaway PostgreSQL as on MWAA (``AIRFLOW_DB=sqlite``: .airflow's
+SQLite). Ctrl-C (or SIGTERM) stops Airflow, its PostgreSQL and the local AWS.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from infra import mwaa_role
 from infra.deploy import deploy
 from infra.session import AwsTarget
 from local_aws import server
-from local_run import ROOT, airflow_standalone
+from local_run import ROOT, airflow_standalone, postgres
 from local_run.airflow_env import LOCAL_STAGE, airflow_env
 
 AIRFLOW_HOME = ROOT / ".airflow"
@@ -45,6 +46,12 @@ def main(argv: list[str] | None = None) -> int:
         default=int(os.environ.get("AIRFLOW_TRIGGER_LOG_PORT", airflow_standalone.TRIGGER_LOG_PORT)),
         help="the triggerer's log server",
     )
+    parser.add_argument(
+        "--database",
+        choices=airflow_standalone.DATABASES,
+        default=os.environ.get("AIRFLOW_DB", "postgres"),
+        help="Airflow's metadata database: a throwaway PostgreSQL (as MWAA) or AIRFLOW_HOME's SQLite",
+    )
     args = parser.parse_args(argv)
     endpoint = server.endpoint_url(port=args.port)
     signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM ends the session like Ctrl-C does
@@ -62,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         names = pipeline_names(LOCAL_STAGE)
         deploy(AwsTarget(endpoint_url=endpoint), names, mwaa=mwaa_role.default_environment(names))
         print(
-            f"starting Airflow standalone (AIRFLOW_HOME={AIRFLOW_HOME.relative_to(ROOT)}, "
+            f"starting Airflow standalone on {args.database} (AIRFLOW_HOME={AIRFLOW_HOME.relative_to(ROOT)}, "
             f"log {AIRFLOW_HOME.relative_to(ROOT)}/standalone.log)",
             flush=True,
         )
@@ -72,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             args.airflow_port,
             worker_log_port=args.worker_log_port,
             trigger_log_port=args.trigger_log_port,
+            database=args.database,
         )
         print(f"\nAirflow is up: {standalone.url}  (login: {airflow_standalone.USER} / {standalone.password})")
         print("DAG employee_batch_pipeline runs against the local AWS; unpause or trigger it in the UI.")
@@ -79,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         return standalone.proc.wait()
     except airflow_standalone.AirflowStartError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    except postgres.PostgresError as err:
+        print(f"error: {err}\n(or run Airflow on SQLite: AIRFLOW_DB=sqlite make airflow)", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\nstopping", flush=True)

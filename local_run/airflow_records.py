@@ -1,4 +1,7 @@
-"""What a local Airflow recorded about a DAG run: task times, XCom rows and task logs (SQLite home)."""
+"""What a local Airflow recorded about a DAG run: task times, XCom rows and task logs.
+
+The metadata database is the home's SQLite, or the PostgreSQL ``local_run.postgres`` runs for the home.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from local_run import postgres
 
 
 @dataclass(frozen=True)
@@ -26,8 +31,20 @@ class TaskSpan:
 
 
 def _query(home: Path, sql: str, *params: object) -> list[tuple]:
-    with closing(sqlite3.connect(f"file:{home / 'airflow.db'}?mode=ro", uri=True)) as db:
-        return db.execute(sql, params).fetchall()
+    """``sql`` (portable, ``?`` parameters) on the home's metadata database."""
+    url = postgres.url_of(home)
+    if url is None:
+        with closing(sqlite3.connect(f"file:{home / 'airflow.db'}?mode=ro", uri=True)) as db:
+            return db.execute(sql, params).fetchall()
+    import psycopg2
+
+    with closing(psycopg2.connect(url.replace("+psycopg2", ""))) as db, db.cursor() as cursor:
+        cursor.execute(sql.replace("?", "%s"), params)
+        return cursor.fetchall()
+
+
+def _time(value: str | datetime) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 def run_ids(home: Path, dag_id: str) -> list[str]:
@@ -43,26 +60,25 @@ def task_spans(home: Path, dag_id: str, run_id: str) -> dict[str, TaskSpan]:
         dag_id,
         run_id,
     )
-    return {
-        task: TaskSpan(datetime.fromisoformat(start), datetime.fromisoformat(end), count)
-        for task, start, end, count in rows
-    }
+    return {task: TaskSpan(_time(start), _time(end), count) for task, start, end, count in rows}
 
 
 def xcom_bytes(home: Path, dag_id: str, run_id: str | None = None) -> dict[str, int]:
     """Bytes of every XCom row in the metadata database, by ``task[map_index].key``."""
-    sql = "SELECT task_id, map_index, key, LENGTH(CAST(value AS BLOB)) FROM xcom WHERE dag_id = ?"
+    sql = "SELECT task_id, map_index, key, CAST(value AS TEXT) FROM xcom WHERE dag_id = ?"
     params: tuple[object, ...] = (dag_id,)
     if run_id is not None:
         sql, params = sql + " AND run_id = ?", (dag_id, run_id)
-    return {f"{task}[{index}].{key}": size or 0 for task, index, key, size in _query(home, sql, *params)}
+    rows = _query(home, sql, *params)
+    return {f"{task}[{index}].{key}": len(value.encode()) if value else 0 for task, index, key, value in rows}
 
 
 def xcom_values(home: Path, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> list[Any]:
     """The values as the metadata database holds them (a path, for one the XCom backend moved to S3)."""
     rows = _query(
         home,
-        "SELECT value FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = ? AND key = ? ORDER BY map_index",
+        "SELECT CAST(value AS TEXT) FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = ? AND key = ? "
+        "ORDER BY map_index",
         dag_id,
         run_id,
         task_id,
@@ -75,7 +91,8 @@ def rendered_fields(home: Path, dag_id: str, run_id: str) -> dict[str, str]:
     """Each task instance's rendered template fields as stored (JSON text), by ``task[map_index]``."""
     rows = _query(
         home,
-        "SELECT task_id, map_index, rendered_fields FROM rendered_task_instance_fields WHERE dag_id = ? AND run_id = ?",
+        "SELECT task_id, map_index, CAST(rendered_fields AS TEXT) FROM rendered_task_instance_fields "
+        "WHERE dag_id = ? AND run_id = ?",
         dag_id,
         run_id,
     )

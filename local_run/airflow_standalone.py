@@ -1,8 +1,12 @@
-"""A local ``airflow standalone`` (scheduler, triggerer, DAG processor, API server) and its REST API."""
+"""A local ``airflow standalone`` (scheduler, triggerer, DAG processor, API server) and its REST API.
+
+Its metadata database is a throwaway PostgreSQL (``local_run.postgres``), as on MWAA; SQLite on request.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import secrets
@@ -15,12 +19,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local_run import postgres
+
 # Airflow's default ports for the worker's and the triggerer's log servers.
 WORKER_LOG_PORT, TRIGGER_LOG_PORT = 8793, 8794
 
 USER = "admin"
 READY_TIMEOUT_S = 180
-BUSY_RETRIES = 5
+DATABASES = ("postgres", "sqlite")
+# A call that may have taken effect before it failed is sent once: only these are retried.
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+TRANSIENT_ATTEMPTS = 5
+RETRY_DELAY_S = 2.0
 
 
 class AirflowStartError(RuntimeError):
@@ -48,6 +58,7 @@ class Standalone:
     url: str
     password: str
     log: Path
+    database: postgres.Postgres | None = None
     _token: str | None = field(default=None, repr=False)
 
     def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -65,18 +76,23 @@ class Standalone:
         request.add_header("Content-Type", "application/json")
         if token:
             request.add_header("Authorization", f"Bearer {token}")
-        for attempt in range(1, BUSY_RETRIES + 1):
+        attempts = TRANSIENT_ATTEMPTS if method in IDEMPOTENT else 1
+        for attempt in range(1, attempts + 1):
             try:
                 with urllib.request.urlopen(request, timeout=30) as response:
                     return json.loads(response.read() or b"null")
             except urllib.error.HTTPError as err:
                 detail = err.read().decode(errors="replace")
-                # The local standalone runs on SQLite, which answers 503 while another component writes.
-                busy = err.code == 503 and "locked" in detail.lower()
-                if busy and attempt < BUSY_RETRIES:
-                    time.sleep(2 * attempt)
+                if err.code == 503 and attempt < attempts:
+                    time.sleep(RETRY_DELAY_S * attempt)
                     continue
                 raise RuntimeError(f"{method} {path} -> {err.code}: {detail}") from None
+            except (urllib.error.URLError, http.client.HTTPException, ConnectionResetError) as err:
+                reset = isinstance(getattr(err, "reason", err), ConnectionResetError)
+                if reset and attempt < attempts:
+                    time.sleep(RETRY_DELAY_S * attempt)
+                    continue
+                raise RuntimeError(f"{method} {path} -> {err}") from err
         raise AssertionError("unreachable")
 
 
@@ -102,8 +118,11 @@ def standalone_env(
     port: int,
     worker_log_port: int = WORKER_LOG_PORT,
     trigger_log_port: int = TRIGGER_LOG_PORT,
+    database_url: str | None = None,
 ) -> dict[str, str]:
-    """``env`` plus what the local standalone needs: its API on 127.0.0.1 only, its ports, its executor size."""
+    """``env`` plus what the local standalone needs: its API on 127.0.0.1 only, its ports, its executor size,
+    and its metadata database when ``database_url`` is given (AIRFLOW_HOME's SQLite otherwise)."""
+    database = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url} if database_url else {}
     return {
         **env,
         "AIRFLOW__API__HOST": "127.0.0.1",
@@ -116,6 +135,7 @@ def standalone_env(
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(password_file(home)),
+        **database,
     }
 
 
@@ -125,22 +145,37 @@ def start(
     port: int,
     worker_log_port: int = WORKER_LOG_PORT,
     trigger_log_port: int = TRIGGER_LOG_PORT,
+    database: str = "postgres",
 ) -> Standalone:
-    """Start ``airflow standalone`` on ``port`` with AIRFLOW_HOME ``home``; return once the API answers."""
+    """Start ``airflow standalone`` on ``port`` (its password file and log in ``home``) on a fresh PostgreSQL
+    for ``env``'s AIRFLOW_HOME, or on that home's SQLite (``database="sqlite"``); return once the API answers.
+    Standalone creates the tables itself and keeps Airflow's LocalExecutor, sized by ``standalone_env``."""
+    if database not in DATABASES:
+        raise ValueError(f"database must be one of {DATABASES}, not {database!r}")
     home.mkdir(parents=True, exist_ok=True)
     password = local_password(home)
-    env = standalone_env(env, home, port, worker_log_port, trigger_log_port)
     log = home / "standalone.log"
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            ["airflow", "standalone"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
+    server = None
+    try:
+        if database == "postgres":
+            server = postgres.start(Path(env["AIRFLOW_HOME"]))
+        env = standalone_env(
+            env, home, port, worker_log_port, trigger_log_port, database_url=server.url if server else None
         )
-    standalone = Standalone(proc, url=f"http://127.0.0.1:{port}", password=password, log=log)
+        with log.open("ab") as out:
+            proc = subprocess.Popen(
+                ["airflow", "standalone"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+    except BaseException:
+        if server:
+            postgres.stop(server)
+        raise
+    standalone = Standalone(proc, url=f"http://127.0.0.1:{port}", password=password, log=log, database=server)
     deadline = time.monotonic() + READY_TIMEOUT_S
     try:
         while not _healthy(standalone.url):
@@ -159,13 +194,20 @@ def start(
 
 
 def stop(standalone: Standalone) -> None:
-    """Stop every component: SIGINT first (standalone's clean shutdown), then harder.
+    """Stop every component: SIGINT first (standalone's clean shutdown), then harder; then its PostgreSQL.
 
     Components that left standalone's process group are found as descendants first.
     """
+    try:
+        _stop_airflow(standalone.proc)
+    finally:
+        if standalone.database:
+            postgres.stop(standalone.database)
+
+
+def _stop_airflow(proc: subprocess.Popen) -> None:
     import psutil
 
-    proc = standalone.proc
     try:
         family = psutil.Process(proc.pid).children(recursive=True)
     except psutil.NoSuchProcess:

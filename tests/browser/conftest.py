@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-# The same deployed stage and `airflow standalone` as the scheduler tier (the stage is the module's STAGE).
+# The scheduler tier's deployed stage and `airflow standalone` on its PostgreSQL (the stage is the module's STAGE).
 from tests.e2e.conftest import airflow, pipeline  # noqa: F401
 
 UI_TIMEOUT_MS = 30_000  # one UI step on a busy 2-core machine: a page load, a dialog, a toast

@@ -92,13 +92,17 @@ def pipeline(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 
 @pytest.fixture(scope="module")
 def airflow(pipeline: Pipeline) -> Iterator[airflow_standalone.Standalone]:
-    """`airflow standalone` (a real scheduler, triggerer and API server) on the module's stage, the DAG unpaused."""
+    """`airflow standalone` (a real scheduler, triggerer and API server) on the module's stage, the DAG unpaused.
+
+    Its metadata database is a throwaway PostgreSQL, as on MWAA, stopped with it.
+    """
     standalone = airflow_standalone.start(
         pipeline.env,
         pipeline.home / "standalone",
         free_port(),
         worker_log_port=free_port(),
         trigger_log_port=free_port(),
+        database="postgres",
     )
     try:
         deadline = time.monotonic() + 120

@@ -186,27 +186,10 @@ def test_backfill_of_three_hours_then_again_changes_no_count(airflow, pipeline) 
         "dag_run_conf": CONF,
     }
 
-    def start_backfill(reprocess: str) -> int:
-        try:
-            return airflow.api("POST", "/api/v2/backfills", {**request, "reprocess_behavior": reprocess})["id"]
-        except RuntimeError as err:
-            # SQLite (local standalone) can fail a request after committing it: a 500 "Database error" (the
-            # audit log), or a 503 "locked" whose retry finds a backfill already there. Take the newest.
-            if "Database error" not in str(err) and "already a running backfill" not in str(err):
-                raise
-            return max(airflow.api("GET", f"/api/v2/backfills?dag_id={DAG}")["backfills"], key=lambda b: b["id"])["id"]
-
     def backfill(reprocess: str) -> None:
-        for attempt in range(1, 4):
-            path = f"/api/v2/backfills/{start_backfill(reprocess)}"
-            try:
-                _wait(lambda path=path: airflow.api("GET", path)["completed_at"] is not None, path)
-                break
-            except RuntimeError as err:
-                # A backfill Airflow could not finish creating (a lock error, the 503) is removed so that the
-                # caller can retry (airflow.models.backfill._cleanup_partial_backfill): start it again.
-                if "404" not in str(err) or attempt == 3:
-                    raise
+        created = airflow.api("POST", "/api/v2/backfills", {**request, "reprocess_behavior": reprocess})
+        path = f"/api/v2/backfills/{created['id']}"
+        _wait(lambda: airflow.api("GET", path)["completed_at"] is not None, path)
         runs = _runs(airflow, "backfill")
         assert sorted(r["state"] for r in runs) == ["success"] * 3, runs
 
