@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -54,6 +55,10 @@ def _task_state(airflow, run_path: str, task: str) -> str | None:
         if "-> 404" in str(err):  # not created yet (a mapped task before its expansion)
             return None
         raise
+
+
+def _utc(timestamp: str) -> datetime:
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
 
 
 def _glue_runs(pipeline, batch: str) -> list[dict]:
@@ -201,3 +206,73 @@ def test_backfill_of_three_hours_then_again_changes_no_count(airflow, pipeline) 
     backfill("completed")  # every hour again
     assert {batch: pipeline.count(batch, 1) for batch in batches} == first
     assert pipeline.table_items() == items
+
+
+def test_a_run_whose_teardown_never_ran_is_taken_over_by_the_next_run_of_its_hour(airflow, pipeline) -> None:
+    """Run A ends as a dagrun_timeout ends it, its teardown skipped with everything unfinished, so its lease
+    stays held: run B of the same hour takes it over at once, as the execution API says A has ended, not
+    when the lease expires hours later. (Marking a run failed would still run its teardown.)"""
+    batch = "20261121T10"  # both runs' run_after fall in this hour
+
+    def trigger(minute: int) -> dict:
+        return {"logical_date": None, "run_after": f"2026-11-21T10:{minute}:00+00:00", "conf": CONF}
+
+    first = airflow.api("POST", f"/api/v2/dags/{DAG}/dagRuns", trigger(30))["dag_run_id"]
+    first_path = f"/api/v2/dags/{DAG}/dagRuns/{first}"
+    _wait(lambda: _task_state(airflow, first_path, "claim_batch") == "success", "the first run's claim")
+    airflow.api("PATCH", f"{first_path}/taskInstances/release_batch", {"new_state": "skipped"})
+    airflow.api("PATCH", first_path, {"state": "failed"})
+    _wait(lambda: airflow.api("GET", first_path)["state"] == "failed", "the first run's end")
+    assert _task_state(airflow, first_path, "release_batch") == "skipped"
+    lease = pipeline.aws.client("dynamodb").get_item(
+        TableName=pipeline.names.lease_table, Key={"batch_id": {"S": batch}}, ConsistentRead=True
+    )["Item"]
+    assert lease["owner"]["S"].startswith(f"{DAG}/{first}@")  # the teardown never released it
+
+    started = time.monotonic()
+    second = airflow.api("POST", f"/api/v2/dags/{DAG}/dagRuns", trigger(40))["dag_run_id"]
+    second_path = f"/api/v2/dags/{DAG}/dagRuns/{second}"
+    _wait(lambda: airflow.api("GET", second_path)["state"] in ("success", "failed"), "the second run")
+
+    assert airflow.api("GET", second_path)["state"] == "success"
+    assert time.monotonic() - started < 600  # the lease itself would have lasted hours
+    log = airflow.api("GET", f"{second_path}/taskInstances/claim_batch/logs/1?full_content=true")
+    assert f"Took over the lease of {DAG}/{first}@" in json.dumps(log)
+    assert "its DAG run has ended (failed)" in json.dumps(log)
+    assert pipeline.count(batch, 1) == {0: CONF["records_per_shard"]}
+
+
+def test_a_ten_hour_backfill_beside_a_manual_run_of_one_of_its_hours_completes_exactly(airflow, pipeline) -> None:
+    """The REST API's default backfill width (10 runs at once) beside another run: the ingests never
+    outnumber the Glue job's concurrent runs (max_active_tis_per_dag), so no start is refused."""
+    start = datetime(2026, 11, 19, 0, tzinfo=UTC)
+    batches = [layout.batch_id_for(start + timedelta(hours=h)) for h in range(10)]
+    request = {
+        "dag_id": DAG,
+        "from_date": start.isoformat(),
+        "to_date": (start + timedelta(hours=9)).isoformat(),
+        "reprocess_behavior": "none",
+        "dag_run_conf": CONF,
+    }
+    backfill = airflow.api("POST", "/api/v2/backfills", request)
+    assert backfill["max_active_runs"] == 10  # the API's default
+    beside = airflow.api(
+        "POST",
+        f"/api/v2/dags/{DAG}/dagRuns",
+        {"logical_date": None, "run_after": (start + timedelta(hours=4, minutes=30)).isoformat(), "conf": CONF},
+    )["dag_run_id"]
+    path = f"/api/v2/backfills/{backfill['id']}"
+    _wait(lambda: airflow.api("GET", path)["completed_at"] is not None, path)
+    beside_path = f"/api/v2/dags/{DAG}/dagRuns/{beside}"
+    _wait(lambda: airflow.api("GET", beside_path)["state"] in ("success", "failed"), "the run beside the backfill")
+
+    hours = {start + timedelta(hours=h) for h in range(10)}
+    runs = [r for r in _runs(airflow, "backfill") if _utc(r["logical_date"]) in hours]
+    assert sorted(r["state"] for r in runs) == ["success"] * 10, runs
+    assert airflow.api("GET", beside_path)["state"] == "success"
+    for run in [*runs, {"dag_run_id": beside}]:
+        ingest = airflow.api("GET", f"/api/v2/dags/{DAG}/dagRuns/{run['dag_run_id']}/taskInstances/ingest")
+        assert ingest["try_number"] == 1, ingest  # no start was refused and retried
+    assert {batch: pipeline.count(batch, 1) for batch in batches} == {
+        batch: {0: CONF["records_per_shard"]} for batch in batches
+    }
