@@ -21,7 +21,6 @@ GSI = {
     # The count check and the stale-item sweep need only the keys and the load that wrote the item.
     "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": [LOAD_ATTRIBUTE]},
 }
-LEASE_EXPIRY_ATTRIBUTE = "expires_at"
 ATTRIBUTES = [
     {"AttributeName": TABLE_KEY, "AttributeType": "S"},
     {"AttributeName": GSI_KEY, "AttributeType": "S"},
@@ -190,7 +189,10 @@ def _projection(index: dict[str, Any]) -> tuple[str, list[str]]:
 
 
 def ensure_lease_table(target: AwsTarget, table: str, tags: dict[str, str], *, apply: bool = True) -> Action:
-    """One item per batch while a DAG run holds it; TTL sweeps leases a crashed run left behind.
+    """One item per batch: its holder while a DAG run holds it, and the batch's record of loads for good.
+
+    No TTL: an expired holder is replaced by the next claim, and expiring the item would lose the record
+    the sweep relies on. A TTL an earlier version enabled on ``expires_at`` is turned off.
     ``apply=False``: only say what would change."""
     dynamodb = target.client("dynamodb")
     current = _describe(dynamodb, table)
@@ -201,14 +203,14 @@ def ensure_lease_table(target: AwsTarget, table: str, tags: dict[str, str], *, a
         _create(dynamodb, table, LEASE_KEY, [{"AttributeName": LEASE_KEY, "AttributeType": "S"}], tags)
     else:
         changes += _converge_tags(dynamodb, current["Table"]["TableArn"], tags, apply)
-    ttl = dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
-    if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
-        if apply:
-            dynamodb.update_time_to_live(
-                TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": LEASE_EXPIRY_ATTRIBUTE}
-            )
-        if current is not None:
-            changes.append("ttl")
+        ttl = dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+        if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING"):
+            if apply:
+                dynamodb.update_time_to_live(
+                    TableName=table,
+                    TimeToLiveSpecification={"Enabled": False, "AttributeName": ttl["AttributeName"]},
+                )
+            changes.append("ttl off")
     return outcome("dynamodb_table", table, current is not None, changes)
 
 

@@ -274,6 +274,28 @@ def test_table_and_job_are_configured(aws, stage) -> None:
     assert writer["Environment"]["Variables"]["DATA_BUCKET"] == stage.data_bucket
 
 
+def test_the_lease_table_keeps_its_items_for_good(aws) -> None:
+    """The lease item holds the batch's record of loads: no TTL may expire it, one an earlier version
+    enabled included."""
+    names = pipeline_names("leasettl")
+    deploy(aws, names)
+    ddb = aws.client("dynamodb")
+
+    def ttl() -> str:
+        return ddb.describe_time_to_live(TableName=names.lease_table)["TimeToLiveDescription"]["TimeToLiveStatus"]
+
+    try:
+        assert ttl() == "DISABLED"
+        ddb.update_time_to_live(
+            TableName=names.lease_table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+        )
+        actions = {(a.resource, a.name): a for a in deploy(aws, names)[0]}
+        assert actions[("dynamodb_table", names.lease_table)].changes == ["ttl off"]
+        assert ttl() == "DISABLED"
+    finally:
+        destroy(aws, names)
+
+
 def test_changed_code_and_script_are_updated(aws, monkeypatch: pytest.MonkeyPatch) -> None:
     names = pipeline_names("changes")
     deploy(aws, names)
