@@ -21,7 +21,6 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 LEASE_KEY = "batch_id"
-HOLDER_ATTRIBUTES = ("owner", "acquired_at", "expires_at", "loading")
 
 
 @dataclass(frozen=True)
@@ -75,17 +74,31 @@ def read(client: Any, table: str, batch_id: str) -> Lease:
     )
 
 
-def _unchanged(seen: Lease, names: dict[str, str], values: dict[str, Any]) -> str:
-    """A condition that holds while the holder and its load are still what ``seen`` says."""
-    names.update({"#o": "owner", "#l": "loading"})
-    parts = []
+def _update_if_unchanged(client: Any, table: str, seen: Lease, expression: str, values: dict[str, Any]) -> bool:
+    """Apply ``expression`` while the holder and its load are still what ``seen`` says; False if they changed."""
+    names = {"#o": "owner", "#l": "loading"}
+    values = dict(values)
+    condition = []
     for placeholder, value in (("#o", seen.owner), ("#l", seen.loading)):
         if value is None:
-            parts.append(f"attribute_not_exists({placeholder})")
+            condition.append(f"attribute_not_exists({placeholder})")
         else:
             values[f":seen{placeholder[1:]}"] = value
-            parts.append(f"{placeholder} = :seen{placeholder[1:]}")
-    return " AND ".join(parts)
+            condition.append(f"{placeholder} = :seen{placeholder[1:]}")
+    try:
+        client.update_item(
+            TableName=table,
+            Key={LEASE_KEY: seen.batch_id},
+            UpdateExpression=expression,
+            ConditionExpression=" AND ".join(condition),
+            ExpressionAttributeNames=names,
+            **({"ExpressionAttributeValues": values} if values else {}),
+        )
+    except ClientError as err:
+        if _conditional_failed(err):
+            return False
+        raise
+    return True
 
 
 def take(client: Any, table: str, seen: Lease, owner: str, *, now: int, seconds: int) -> Lease | None:
@@ -94,22 +107,9 @@ def take(client: Any, table: str, seen: Lease, owner: str, *, now: int, seconds:
     The caller decided that ``seen``'s holder may be replaced and that its load has ended; the
     condition makes sure nobody took the lease or started a load since.
     """
-    names: dict[str, str] = {}
-    values: dict[str, Any] = {":me": owner, ":at": now, ":until": now + seconds}
-    condition = _unchanged(seen, names, values)
-    try:
-        client.update_item(
-            TableName=table,
-            Key={LEASE_KEY: seen.batch_id},
-            UpdateExpression="SET #o = :me, acquired_at = :at, expires_at = :until REMOVE #l",
-            ConditionExpression=condition,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
-    except ClientError as err:
-        if _conditional_failed(err):
-            return None
-        raise
+    expression = "SET #o = :me, acquired_at = :at, expires_at = :until REMOVE #l"
+    if not _update_if_unchanged(client, table, seen, expression, {":me": owner, ":at": now, ":until": now + seconds}):
+        return None
     return Lease(seen.batch_id, owner, now, now + seconds, None, seen.shard_counts)
 
 
@@ -118,44 +118,14 @@ def release(client: Any, table: str, seen: Lease) -> bool:
 
     False when the lease changed since it was read (another holder, or a new load).
     """
-    names: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    condition = _unchanged(seen, names, values)
-    try:
-        client.update_item(
-            TableName=table,
-            Key={LEASE_KEY: seen.batch_id},
-            UpdateExpression="REMOVE #o, acquired_at, expires_at, #l",
-            ConditionExpression=condition,
-            ExpressionAttributeNames=names,
-            **({"ExpressionAttributeValues": values} if values else {}),
-        )
-    except ClientError as err:
-        if _conditional_failed(err):
-            return False
-        raise
-    return True
+    return _update_if_unchanged(client, table, seen, "REMOVE #o, acquired_at, expires_at, #l", {})
 
 
 def record_load(client: Any, table: str, seen: Lease, load_id: str | None) -> bool:
     """Record ``load_id`` as the holder's load (None: clear an ended one), if the lease is still ``seen``."""
-    names: dict[str, str] = {}
-    values: dict[str, Any] = {} if load_id is None else {":load": load_id}
-    condition = _unchanged(seen, names, values)
-    try:
-        client.update_item(
-            TableName=table,
-            Key={LEASE_KEY: seen.batch_id},
-            UpdateExpression="REMOVE #l" if load_id is None else "SET #l = :load",
-            ConditionExpression=condition,
-            ExpressionAttributeNames=names,
-            **({"ExpressionAttributeValues": values} if values else {}),
-        )
-    except ClientError as err:
-        if _conditional_failed(err):
-            return False
-        raise
-    return True
+    if load_id is None:
+        return _update_if_unchanged(client, table, seen, "REMOVE #l", {})
+    return _update_if_unchanged(client, table, seen, "SET #l = :load", {":load": load_id})
 
 
 def holds(lease: Lease, owner: str, *, now: int, load_id: str | None = None) -> bool:
