@@ -82,5 +82,7 @@ def test_each_run_of_the_hour_replaces_the_batch_exactly(pipeline) -> None:
         previous = conf
     lease = pipeline.aws.client("dynamodb").get_item(
         TableName=pipeline.names.lease_table, Key={config.LEASE_KEY: {"S": BATCH}}
-    )
-    assert "Item" not in lease  # released by the last run's teardown
+    )["Item"]
+    assert "owner" not in lease and "loading" not in lease  # released by the last run's teardown
+    # What stays is the batch's record of loads: every run's shard count, which the next sweep covers.
+    assert sorted(int(n) for n in lease["shard_counts"]["NS"]) == sorted({conf["shards"] for conf in RUNS})
