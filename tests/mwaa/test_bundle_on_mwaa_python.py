@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from employee_pipeline.config import DAG_ID, STAGE_VARIABLE
+from employee_pipeline.config import DAG_ID, DEPLOYMENT_VARIABLE, STAGE_VARIABLE, pipeline_names
 from infra import ROOT
 from infra.mwaa.bundle import variable_env_name
 from tests.mwaa.mwaa_airflow import CONSTRAINTS, MwaaHome, MwaaVenv, json_output, lay_out_home
@@ -164,7 +164,11 @@ def test_the_home_is_laid_out_as_on_mwaa_and_the_repository_is_out_of_reach(
     home = mwaa.home.resolve()
     assert Path(probe["cwd"]).resolve() == home
     assert Path(probe["bundle_path"]).resolve() == home / "dags"
-    assert mwaa.exports == {variable_env_name(STAGE_VARIABLE): STAGE}  # the default prefix needs no Variable
+    # The default prefix needs no Variable; lease owners name the environment.
+    assert mwaa.exports == {
+        variable_env_name(STAGE_VARIABLE): STAGE,
+        variable_env_name(DEPLOYMENT_VARIABLE): pipeline_names(STAGE).mwaa_environment,
+    }
     assert "PYTHONPATH" not in mwaa.env
     repo_roots = {ROOT.resolve(), (ROOT / "dags").resolve(), (ROOT / "plugins").resolve()}
     assert not {Path(p).resolve() for p in probe["sys_path"] if p} & repo_roots

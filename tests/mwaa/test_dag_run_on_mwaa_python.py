@@ -23,7 +23,14 @@ from typing import Any
 import pytest
 
 from employee_pipeline import layout
-from employee_pipeline.config import AWS_CONN_ID, DAG_ID, STAGE_VARIABLE, PipelineNames, pipeline_names
+from employee_pipeline.config import (
+    AWS_CONN_ID,
+    DAG_ID,
+    DEPLOYMENT_VARIABLE,
+    STAGE_VARIABLE,
+    PipelineNames,
+    pipeline_names,
+)
 from infra import mwaa_role
 from infra.deploy import deploy
 from infra.mwaa.bundle import variable_env_name
@@ -118,7 +125,7 @@ def mwaa(
     # The stage variable is startup.sh's (as on MWAA); the local environment names the same stage,
     # and sets the same XCom options as MWAA's.
     stage_variable = variable_env_name(STAGE_VARIABLE)
-    assert home.exports == {stage_variable: STAGE}
+    assert home.exports == {stage_variable: STAGE, variable_env_name(DEPLOYMENT_VARIABLE): names.mwaa_environment}
     assert local[stage_variable] == STAGE
     assert {k: local.get(k) for k in options} == options
     env = {k: v for k, v in home.env.items() if k not in STATIC_CREDENTIALS}

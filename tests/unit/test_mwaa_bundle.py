@@ -168,12 +168,14 @@ def test_startup_script_sets_the_stage_variable(tmp_path: Path, shell: str) -> N
     env = _source(script, shell)
     assert env["AIRFLOW_VAR_EMPLOYEE_PIPELINE_STAGE"] == "prod"
     assert "AIRFLOW_VAR_EMPLOYEE_PIPELINE_PREFIX" not in env  # the default prefix needs no Variable
+    assert env["AIRFLOW_VAR_EMPLOYEE_PIPELINE_DEPLOYMENT"] == NAMES.mwaa_environment  # lease owners name it
     assert "e" not in env["flags"] and "u" not in env["flags"]  # sourced: the strict mode does not leak
 
     build_bundle(tmp_path / "custom", pipeline_names("qa-2", "myorg-employees"))
     env = _source(tmp_path / "custom" / "startup.sh", shell, before="set -eu")
     assert env["AIRFLOW_VAR_EMPLOYEE_PIPELINE_STAGE"] == "qa-2"
     assert env["AIRFLOW_VAR_EMPLOYEE_PIPELINE_PREFIX"] == "myorg-employees"
+    assert env["AIRFLOW_VAR_EMPLOYEE_PIPELINE_DEPLOYMENT"] == "myorg-employees-qa-2"
     assert "e" in env["flags"] and "u" in env["flags"]  # and the caller's own is kept
 
 
