@@ -57,10 +57,6 @@ def _task_state(airflow, run_path: str, task: str) -> str | None:
         raise
 
 
-def _utc(timestamp: str) -> datetime:
-    return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-
-
 def _glue_runs(pipeline, batch: str) -> list[dict]:
     runs = pipeline.aws.client("glue").get_job_runs(JobName=pipeline.names.glue_job)["JobRuns"]
     return [run for run in runs if run["Arguments"].get("--batch_id") == batch]
@@ -180,6 +176,34 @@ def test_two_runs_of_one_hour_started_together_end_as_one_whole_run(airflow, pip
     assert sorted(o["Key"] for o in raw["Contents"]) == [layout.raw_key(batch, s) for s in range(conf["shards"])]
 
 
+def test_backfill_of_three_hours_then_again_changes_no_count(airflow, pipeline) -> None:
+    start = datetime(2026, 11, 20, 0, tzinfo=UTC)
+    batches = [layout.batch_id_for(start + timedelta(hours=h)) for h in range(3)]
+    request = {
+        "dag_id": DAG,
+        "from_date": start.isoformat(),
+        "to_date": (start + timedelta(hours=2)).isoformat(),
+        "max_active_runs": 3,
+        "dag_run_conf": CONF,
+    }
+
+    def backfill(reprocess: str) -> None:
+        created = airflow.api("POST", "/api/v2/backfills", {**request, "reprocess_behavior": reprocess})
+        path = f"/api/v2/backfills/{created['id']}"
+        _wait(lambda: airflow.api("GET", path)["completed_at"] is not None, path)
+        runs = _runs(airflow, "backfill")
+        assert sorted(r["state"] for r in runs) == ["success"] * 3, runs
+
+    backfill("none")
+    first = {batch: pipeline.count(batch, 1) for batch in batches}
+    assert first == {batch: {0: CONF["records_per_shard"]} for batch in batches}
+    items = pipeline.table_items()
+
+    backfill("completed")  # every hour again
+    assert {batch: pipeline.count(batch, 1) for batch in batches} == first
+    assert pipeline.table_items() == items
+
+
 def test_a_run_whose_teardown_never_ran_is_taken_over_by_the_next_run_of_its_hour(airflow, pipeline) -> None:
     """Run A ends as a dagrun_timeout ends it, its teardown skipped with everything unfinished, so its lease
     stays held: run B of the same hour takes it over at once, as the execution API says A has ended, not
@@ -212,60 +236,3 @@ def test_a_run_whose_teardown_never_ran_is_taken_over_by_the_next_run_of_its_hou
     assert f"Took over the lease of {DAG}/{first}@" in json.dumps(log)
     assert "its DAG run has ended (failed)" in json.dumps(log)
     assert pipeline.count(batch, 1) == {0: CONF["records_per_shard"]}
-
-
-def _backfill(airflow, start: datetime, hours: int, reprocess: str, **extra: object) -> dict:
-    """A REST backfill of ``hours`` hours from ``start``, once created (it is waited for by the caller)."""
-    request = {
-        "dag_id": DAG,
-        "from_date": start.isoformat(),
-        "to_date": (start + timedelta(hours=hours - 1)).isoformat(),
-        "reprocess_behavior": reprocess,
-        "dag_run_conf": CONF,
-        **extra,
-    }
-    return airflow.api("POST", "/api/v2/backfills", request)
-
-
-def _backfill_done(airflow, backfill: dict) -> None:
-    path = f"/api/v2/backfills/{backfill['id']}"
-    _wait(lambda: airflow.api("GET", path)["completed_at"] is not None, path)
-
-
-def test_a_ten_hour_backfill_beside_a_manual_run_completes_exactly_and_again_changes_no_count(
-    airflow, pipeline
-) -> None:
-    """The REST API's default backfill width (10 runs at once) beside another run of one of its hours:
-    the ingests never outnumber the Glue job's concurrent runs (max_active_tis_per_dag), so no start is
-    refused and retried. Backfilling three of the hours again changes no count."""
-    start = datetime(2026, 11, 19, 0, tzinfo=UTC)
-    hours = [start + timedelta(hours=h) for h in range(10)]
-    batches = [layout.batch_id_for(hour) for hour in hours]
-    backfill = _backfill(airflow, start, 10, "none")
-    assert backfill["max_active_runs"] == 10  # the API's default
-    beside = airflow.api(
-        "POST",
-        f"/api/v2/dags/{DAG}/dagRuns",
-        {"logical_date": None, "run_after": (start + timedelta(hours=4, minutes=30)).isoformat(), "conf": CONF},
-    )["dag_run_id"]
-    _backfill_done(airflow, backfill)
-    beside_path = f"/api/v2/dags/{DAG}/dagRuns/{beside}"
-    _wait(lambda: airflow.api("GET", beside_path)["state"] in ("success", "failed"), "the run beside the backfill")
-
-    runs = [r for r in _runs(airflow, "backfill") if _utc(r["logical_date"]) in hours]
-    assert sorted(r["state"] for r in runs) == ["success"] * 10, runs
-    assert airflow.api("GET", beside_path)["state"] == "success"
-    for run in [*runs, {"dag_run_id": beside}]:
-        ingest = airflow.api("GET", f"/api/v2/dags/{DAG}/dagRuns/{run['dag_run_id']}/taskInstances/ingest")
-        assert ingest["try_number"] == 1, ingest  # no start was refused and retried
-    exact = {batch: {0: CONF["records_per_shard"]} for batch in batches}
-    assert {batch: pipeline.count(batch, 1) for batch in batches} == exact
-    items = pipeline.table_items()
-    loads = {batch: pipeline.manifest(batch)["load_id"] for batch in batches[:3]}
-
-    _backfill_done(airflow, _backfill(airflow, start, 3, "completed", max_active_runs=3))  # three hours again
-    again = [r for r in _runs(airflow, "backfill") if _utc(r["logical_date"]) in hours[:3]]
-    assert sorted(r["state"] for r in again) == ["success"] * 3, again  # the same runs, run again
-    assert all(pipeline.manifest(batch)["load_id"] != load for batch, load in loads.items())
-    assert {batch: pipeline.count(batch, 1) for batch in batches} == exact
-    assert pipeline.table_items() == items
