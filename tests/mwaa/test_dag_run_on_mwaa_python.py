@@ -55,8 +55,8 @@ DAG_ACTIONS = {
     "lambda:InvokeFunction",
     "glue:StartJobRun",
     "glue:GetJobRun",
-    "dynamodb:PutItem",
-    "dynamodb:DeleteItem",
+    "dynamodb:GetItem",  # the lease: read to decide, taken and released with conditional updates
+    "dynamodb:UpdateItem",
     "dynamodb:Query",
     "s3:PutObject",
     "s3:GetObject",
