@@ -94,3 +94,18 @@ def glue_args(aws, stage: PipelineNames) -> Callable[..., dict[str, str]]:
         )
 
     return arguments
+
+
+def sleeper_job(aws, stage: PipelineNames, name: str, seconds: int) -> str:
+    """A Glue job of one plain-Python script that sleeps, at most one run at a time; returns its name."""
+    key = f"tests/sleep{seconds}.py"
+    aws.client("s3").put_object(
+        Bucket=stage.artifacts_bucket, Key=key, Body=f"import time\ntime.sleep({seconds})\n".encode()
+    )
+    aws.client("glue").create_job(
+        Name=name,
+        Role=f"arn:aws:iam::{aws.account_id}:role/{stage.glue_role}",
+        Command={"Name": "glueetl", "ScriptLocation": f"s3://{stage.artifacts_bucket}/{key}"},
+        ExecutionProperty={"MaxConcurrentRuns": 1},
+    )
+    return name

@@ -7,7 +7,7 @@ from botocore.exceptions import ClientError
 
 from employee_pipeline import layout
 from local_aws.patches import SeamChangedError, check_seams
-from tests.integration.conftest import finished_run
+from tests.integration.conftest import finished_run, sleeper_job
 
 pytestmark = pytest.mark.integration
 
@@ -43,14 +43,8 @@ def test_failed_script_reports_failed_with_the_error_and_no_manifest(aws, stage,
 
 def test_max_concurrent_runs_is_enforced_while_runs_really_run(aws, stage) -> None:
     """A plain-Python job script (no Spark) that sleeps: the second start is refused, as on AWS."""
-    s3, glue = aws.client("s3"), aws.client("glue")
-    s3.put_object(Bucket=stage.artifacts_bucket, Key="tests/sleep.py", Body=b"import time\ntime.sleep(4)\n")
-    glue.create_job(
-        Name="it-sleeper",
-        Role=f"arn:aws:iam::{aws.account_id}:role/{stage.glue_role}",
-        Command={"Name": "glueetl", "ScriptLocation": f"s3://{stage.artifacts_bucket}/tests/sleep.py"},
-        ExecutionProperty={"MaxConcurrentRuns": 1},
-    )
+    glue = aws.client("glue")
+    sleeper_job(aws, stage, "it-sleeper", seconds=4)
     first = glue.start_job_run(JobName="it-sleeper")["JobRunId"]
     with pytest.raises(ClientError, match="ConcurrentRunsExceededException"):
         glue.start_job_run(JobName="it-sleeper")

@@ -19,7 +19,7 @@ from employee_pipeline_ops.glue_job import (
 )
 from employee_pipeline_ops.lambda_invoke import LambdaInvokeOperator
 from generator.handler import handler as generate_locally
-from tests.integration.conftest import finished_run
+from tests.integration.conftest import finished_run, sleeper_job
 
 pytestmark = pytest.mark.integration
 
@@ -172,16 +172,22 @@ def test_deferred_run_returns_the_run_id_once_it_succeeded(aws_connection, aws, 
     assert run["JobRunState"] == "SUCCEEDED"
 
 
-def test_a_retried_ingest_reattaches_instead_of_starting_a_second_run(aws_connection, aws, stage, glue_args) -> None:
-    """The first try died while its run kept going: the retry waits for the run the lease records, with
-    no XCom to go by and whatever the run's state (apache/airflow#59075)."""
-    glue, dynamodb = aws.client("glue"), aws.resource("dynamodb").meta.client
+def _a_deferred_load(aws, stage, glue_args) -> tuple[dict[str, str], str]:
+    """An ingest try that started its load and deferred: its arguments, and the run the lease records."""
     aws.client("s3").put_object(Bucket=stage.data_bucket, Key=layout.raw_key(BATCH, 0), Body=b"{}\n")
     arguments = glue_args(BATCH)
     with pytest.raises(TaskDeferred):
         _operator(stage, arguments, deferrable=True).execute({"ti": FakeTaskInstance(None)})
-    first = batch_lease.read(dynamodb, stage.lease_table, BATCH).loading
+    first = batch_lease.read(aws.resource("dynamodb").meta.client, stage.lease_table, BATCH).loading
     assert first is not None
+    return arguments, first
+
+
+def test_a_retried_ingest_reattaches_instead_of_starting_a_second_run(aws_connection, aws, stage, glue_args) -> None:
+    """The first try died while its run kept going: the retry waits for the run the lease records, with
+    no XCom to go by and whatever the run's state (apache/airflow#59075)."""
+    glue = aws.client("glue")
+    arguments, first = _a_deferred_load(aws, stage, glue_args)
     runs_before = len(glue.get_job_runs(JobName=stage.glue_job)["JobRuns"])
 
     retry = FakeTaskInstance(None)
@@ -194,19 +200,15 @@ def test_a_retried_ingest_reattaches_instead_of_starting_a_second_run(aws_connec
 
 
 def test_a_retry_waits_for_a_stopping_run_before_starting_another(aws_connection, aws, stage, glue_args) -> None:
-    glue, dynamodb = aws.client("glue"), aws.resource("dynamodb").meta.client
-    aws.client("s3").put_object(Bucket=stage.data_bucket, Key=layout.raw_key(BATCH, 0), Body=b"{}\n")
-    arguments = glue_args(BATCH)
-    with pytest.raises(TaskDeferred):
-        _operator(stage, arguments, deferrable=True).execute({"ti": FakeTaskInstance(None)})
-    first = batch_lease.read(dynamodb, stage.lease_table, BATCH).loading
+    glue = aws.client("glue")
+    arguments, first = _a_deferred_load(aws, stage, glue_args)
     glue.batch_stop_job_run(JobName=stage.glue_job, JobRunIds=[first])
 
     second = _operator(stage, arguments).execute({"ti": FakeTaskInstance(None)})
 
     assert glue.get_job_run(JobName=stage.glue_job, RunId=first)["JobRun"]["JobRunState"] == "STOPPED"
     assert second != first
-    assert batch_lease.read(dynamodb, stage.lease_table, BATCH).loading == second
+    assert batch_lease.read(aws.resource("dynamodb").meta.client, stage.lease_table, BATCH).loading == second
 
 
 def test_no_load_starts_without_the_lease(aws_connection, aws, stage, glue_args) -> None:
@@ -238,14 +240,8 @@ def test_a_glue_job_at_its_concurrency_limit_defers_the_start_instead_of_failing
     waits in the triggerer and starts its load once Glue accepts it, never failing on it."""
     connection = {"conn_type": "aws", "extra": {"region_name": "us-east-1", "endpoint_url": local_aws}}
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))  # the test's own job: the admin runs it
-    s3, glue = aws.client("s3"), aws.client("glue")
-    s3.put_object(Bucket=stage.artifacts_bucket, Key="tests/sleep6.py", Body=b"import time\ntime.sleep(6)\n")
-    glue.create_job(
-        Name="it-full",
-        Role=f"arn:aws:iam::{aws.account_id}:role/{stage.glue_role}",
-        Command={"Name": "glueetl", "ScriptLocation": f"s3://{stage.artifacts_bucket}/tests/sleep6.py"},
-        ExecutionProperty={"MaxConcurrentRuns": 1},
-    )
+    glue = aws.client("glue")
+    sleeper_job(aws, stage, "it-full", seconds=6)
     busy = glue.start_job_run(JobName="it-full")["JobRunId"]
     arguments = glue_args(BATCH)
     operator = GlueJobRunOperator(
