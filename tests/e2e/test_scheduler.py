@@ -62,6 +62,57 @@ def _glue_runs(pipeline, batch: str) -> list[dict]:
     return [run for run in runs if run["Arguments"].get("--batch_id") == batch]
 
 
+def _utc(timestamp: str) -> datetime:
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+
+
+def test_a_ten_hour_backfill_beside_another_run_completes_exactly_and_again_changes_no_count(airflow, pipeline) -> None:
+    """A REST backfill at the API's default width (10 runs at once) beside a manual run of one of its hours
+    and the unpaused DAG's scheduled runs: the ingests never outnumber the Glue job's concurrent runs
+    (max_active_tis_per_dag), so no start is refused and retried. Three of its hours again change no count."""
+    start = datetime(2026, 11, 20, 0, tzinfo=UTC)
+    hours = [start + timedelta(hours=h) for h in range(10)]
+    batches = [layout.batch_id_for(hour) for hour in hours]
+    request = {"dag_id": DAG, "from_date": start.isoformat(), "dag_run_conf": CONF}
+
+    def backfill(last: datetime, reprocess: str, **width: int) -> dict:
+        body = {**request, "to_date": last.isoformat(), "reprocess_behavior": reprocess, **width}
+        created = airflow.api("POST", "/api/v2/backfills", body)
+        path = f"/api/v2/backfills/{created['id']}"
+        _wait(lambda: airflow.api("GET", path)["completed_at"] is not None, path)
+        return created
+
+    _wait(lambda: _runs(airflow, "scheduled"), "the unpaused DAG's scheduled run")  # in flight beside the backfill
+    beside = airflow.api(
+        "POST",
+        f"/api/v2/dags/{DAG}/dagRuns",
+        {"logical_date": None, "run_after": (hours[4] + timedelta(minutes=30)).isoformat(), "conf": CONF},
+    )["dag_run_id"]
+    assert backfill(hours[-1], "none")["max_active_runs"] == 10  # the API's default
+    beside_path = f"/api/v2/dags/{DAG}/dagRuns/{beside}"
+    _wait(lambda: airflow.api("GET", beside_path)["state"] in ("success", "failed"), "the run beside the backfill")
+    _wait(lambda: {r["state"] for r in _runs(airflow, "scheduled")} <= {"success", "failed"}, "the scheduled run")
+
+    runs = [r for r in _runs(airflow, "backfill") if _utc(r["logical_date"]) in hours]
+    assert sorted(r["state"] for r in runs) == ["success"] * 10, runs
+    scheduled = _runs(airflow, "scheduled")
+    assert {r["state"] for r in scheduled} == {"success"}, scheduled
+    assert airflow.api("GET", beside_path)["state"] == "success"
+    for run in [*runs, *scheduled, {"dag_run_id": beside}]:
+        ingest = airflow.api("GET", f"/api/v2/dags/{DAG}/dagRuns/{run['dag_run_id']}/taskInstances/ingest")
+        assert ingest["try_number"] == 1, ingest  # no start was refused and retried
+    first = {batch: pipeline.count(batch, 1) for batch in batches}
+    assert first == {batch: {0: CONF["records_per_shard"]} for batch in batches}
+    items = _items_of(pipeline, batches)
+    assert items == 10 * CONF["records_per_shard"]
+
+    backfill(hours[2], "completed", max_active_runs=3)  # three of its hours again
+    again = [r for r in _runs(airflow, "backfill") if _utc(r["logical_date"]) in hours[:3]]
+    assert sorted(r["state"] for r in again) == ["success"] * 3, again
+    assert {batch: pipeline.count(batch, 1) for batch in batches} == first
+    assert _items_of(pipeline, batches) == items
+
+
 def test_rest_run_without_logical_date_then_cleared_from_the_middle(airflow, pipeline) -> None:
     created = airflow.api("POST", f"/api/v2/dags/{DAG}/dagRuns", {"logical_date": None, "conf": CONF})
     assert created["logical_date"] is None
@@ -192,34 +243,6 @@ def _items_of(pipeline, batches: list[str]) -> int:
         if "LastEvaluatedKey" not in page:
             return count
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def test_backfill_of_three_hours_then_again_changes_no_count(airflow, pipeline) -> None:
-    start = datetime(2026, 11, 20, 0, tzinfo=UTC)
-    batches = [layout.batch_id_for(start + timedelta(hours=h)) for h in range(3)]
-    request = {
-        "dag_id": DAG,
-        "from_date": start.isoformat(),
-        "to_date": (start + timedelta(hours=2)).isoformat(),
-        "max_active_runs": 3,
-        "dag_run_conf": CONF,
-    }
-
-    def backfill(reprocess: str) -> None:
-        created = airflow.api("POST", "/api/v2/backfills", {**request, "reprocess_behavior": reprocess})
-        path = f"/api/v2/backfills/{created['id']}"
-        _wait(lambda: airflow.api("GET", path)["completed_at"] is not None, path)
-        runs = _runs(airflow, "backfill")
-        assert sorted(r["state"] for r in runs) == ["success"] * 3, runs
-
-    backfill("none")
-    first = {batch: pipeline.count(batch, 1) for batch in batches}
-    assert first == {batch: {0: CONF["records_per_shard"]} for batch in batches}
-    items = _items_of(pipeline, batches)
-
-    backfill("completed")  # every hour again
-    assert {batch: pipeline.count(batch, 1) for batch in batches} == first
-    assert _items_of(pipeline, batches) == items
 
 
 def test_a_run_whose_teardown_never_ran_is_taken_over_by_the_next_run_of_its_hour(airflow, pipeline) -> None:

@@ -11,7 +11,11 @@ from airflow.sdk.exceptions import AirflowSensorTimeout
 
 from employee_pipeline import config, layout
 from employee_pipeline_ops import batch_lease
-from employee_pipeline_ops.count_check import BatchCountMismatchError, DynamoDBBatchCountCheckOperator
+from employee_pipeline_ops.count_check import (
+    BatchCountMismatchError,
+    BatchNotHeldError,
+    DynamoDBBatchCountCheckOperator,
+)
 from employee_pipeline_ops.lease_operators import DynamoDBBatchLeaseReleaseOperator, DynamoDBBatchLeaseSensor
 
 pytestmark = pytest.mark.integration
@@ -33,7 +37,7 @@ def _put(aws, stage, shard: int, index: int, load_id: str) -> str:
     return emp_id
 
 
-def _check(stage) -> DynamoDBBatchCountCheckOperator:
+def _check(stage, **lease: str) -> DynamoDBBatchCountCheckOperator:
     return DynamoDBBatchCountCheckOperator(
         task_id="count_check",
         table_name=stage.table,
@@ -43,6 +47,7 @@ def _check(stage) -> DynamoDBBatchCountCheckOperator:
         load_id=LOAD,
         shard_limit=layout.MAX_SHARDS,
         consistency_checks=1,
+        **lease,
     )
 
 
@@ -186,3 +191,44 @@ def test_the_lease_keeps_the_batch_record_of_loads_after_release(aws, aws_connec
     assert _release(stage, RUN_A).execute({})
     lease = batch_lease.read(client, stage.lease_table, BATCH)
     assert (lease.owner, lease.loading, lease.shard_counts) == (None, None, frozenset({3}))
+
+
+def test_a_matching_count_fails_unless_the_run_still_holds_the_lease_for_its_load(aws, aws_connection, stage) -> None:
+    """Counted right is not enough: another holder, or another load of this holder, may be writing the batch."""
+    client = aws.resource("dynamodb").meta.client
+    loaded = [_put(aws, stage, s, i, LOAD) for s in (0, 1) for i in range(2)]
+    assert _sensor(stage, RUN_A).poke({"ti": Runs(DagRunState.RUNNING)})
+    fenced = {"lease_table": stage.lease_table, "lease_owner": RUN_A}
+
+    def load_is(load_id: str) -> None:
+        assert batch_lease.record_load(
+            client, stage.lease_table, batch_lease.read(client, stage.lease_table, BATCH), load_id
+        )
+
+    try:
+        load_is(LOAD)
+        assert _check(stage, **fenced).execute({}) == 4
+        load_is("jr_a_later_load")  # a retry's second Glue run under the same owner
+        with pytest.raises(
+            BatchNotHeldError, match=rf"no longer held by {RUN_A} for load {LOAD} .*load jr_a_later_load"
+        ):
+            _check(stage, **fenced).execute({})
+        load_is(LOAD)
+        client.update_item(
+            TableName=stage.lease_table,
+            Key={config.LEASE_KEY: BATCH},
+            UpdateExpression="SET expires_at = :past",
+            ExpressionAttributeValues={":past": int(time.time()) - 1},
+        )
+        with pytest.raises(BatchNotHeldError, match="no longer held"):  # expired: anyone may take it now
+            _check(stage, **fenced).execute({})
+        load_is(None)
+        assert _sensor(stage, RUN_B).poke({"ti": Runs(DagRunState.RUNNING)})
+        with pytest.raises(BatchNotHeldError, match=rf"owner {RUN_B}"):
+            _check(stage, **fenced).execute({})
+        assert _release(stage, RUN_B).execute({})
+        with pytest.raises(BatchNotHeldError, match="owner nobody"):
+            _check(stage, **fenced).execute({})
+    finally:
+        for emp_id in loaded:
+            client.delete_item(TableName=stage.table, Key={config.TABLE_KEY: emp_id})
