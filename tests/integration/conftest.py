@@ -96,11 +96,15 @@ def glue_args(aws, stage: PipelineNames) -> Callable[..., dict[str, str]]:
     return arguments
 
 
-def sleeper_job(aws, stage: PipelineNames, name: str, seconds: int) -> str:
-    """A Glue job of one plain-Python script that sleeps, at most one run at a time; returns its name."""
-    key = f"tests/sleep{seconds}.py"
+def sleeper_job(aws, stage: PipelineNames, name: str, seconds: int, *, slow_to_stop: bool = False) -> str:
+    """A Glue job of one plain-Python script that sleeps, at most one run at a time; returns its name.
+
+    ``slow_to_stop``: the script ignores SIGTERM, so a stopped run stays STOPPING until the emulator
+    kills it 10 s later (Glue's own runs take up to a minute to stop)."""
+    key = f"tests/sleep{seconds}{'-slow-to-stop' if slow_to_stop else ''}.py"
+    ignore = "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n" if slow_to_stop else ""
     aws.client("s3").put_object(
-        Bucket=stage.artifacts_bucket, Key=key, Body=f"import time\ntime.sleep({seconds})\n".encode()
+        Bucket=stage.artifacts_bucket, Key=key, Body=f"{ignore}import time\ntime.sleep({seconds})\n".encode()
     )
     aws.client("glue").create_job(
         Name=name,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
@@ -108,11 +109,11 @@ class FakeTaskInstance:
         self.pushed[key] = value
 
 
-def _operator(stage, arguments: dict[str, str], **kwargs: object) -> GlueJobRunOperator:
+def _operator(stage, arguments: dict[str, str], job_name: str = "", **kwargs: object) -> GlueJobRunOperator:
     """The ingest task as the DAG has it: fenced by the batch's lease, which ``glue_args`` gave the test."""
     return GlueJobRunOperator(
         task_id="ingest",
-        job_name=stage.glue_job,
+        job_name=job_name or stage.glue_job,
         script_args=arguments,
         lease_table=stage.lease_table,
         batch_id=arguments["--batch_id"],
@@ -199,16 +200,43 @@ def test_a_retried_ingest_reattaches_instead_of_starting_a_second_run(aws_connec
     assert _operator(stage, arguments).execute({"ti": FakeTaskInstance(None)}) not in (None, first)
 
 
-def test_a_retry_waits_for_a_stopping_run_before_starting_another(aws_connection, aws, stage, glue_args) -> None:
-    glue = aws.client("glue")
-    arguments, first = _a_deferred_load(aws, stage, glue_args)
-    glue.batch_stop_job_run(JobName=stage.glue_job, JobRunIds=[first])
+def _as_admin(monkeypatch: pytest.MonkeyPatch, local_aws: str) -> None:
+    """Operators on the test's own Glue jobs run as the administrator (the MWAA role may start only the stage's)."""
+    connection = {"conn_type": "aws", "extra": {"region_name": "us-east-1", "endpoint_url": local_aws}}
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
 
-    second = _operator(stage, arguments).execute({"ti": FakeTaskInstance(None)})
 
-    assert glue.get_job_run(JobName=stage.glue_job, RunId=first)["JobRun"]["JobRunState"] == "STOPPED"
-    assert second != first
-    assert batch_lease.read(aws.resource("dynamodb").meta.client, stage.lease_table, BATCH).loading == second
+def test_a_retry_waits_for_a_stopping_run_before_starting_another(
+    monkeypatch: pytest.MonkeyPatch, aws, stage, glue_args, local_aws: str
+) -> None:
+    """The earlier try's load is STOPPING (slow to stop, as Glue's runs are): the retry starts its own only
+    once that one has ended, so the two never write at once."""
+    _as_admin(monkeypatch, local_aws)
+    glue, client = aws.client("glue"), aws.resource("dynamodb").meta.client
+    job = sleeper_job(aws, stage, "it-slow-to-stop", seconds=120, slow_to_stop=True)
+    arguments = glue_args(BATCH)
+    first = glue.start_job_run(JobName=job)["JobRunId"]
+    assert batch_lease.record_load(client, stage.lease_table, batch_lease.read(client, stage.lease_table, BATCH), first)
+    time.sleep(3)  # its script is running (and ignoring SIGTERM)
+    glue.batch_stop_job_run(JobName=job, JobRunIds=[first])
+    assert glue.get_job_run(JobName=job, RunId=first)["JobRun"]["JobRunState"] == "STOPPING"
+    retry = _operator(stage, arguments, job_name=job, deferrable=True)
+
+    with pytest.raises(TaskDeferred):
+        retry.execute({"ti": FakeTaskInstance(None)})
+
+    second = batch_lease.read(client, stage.lease_table, BATCH).loading
+    try:
+        assert second not in (None, first)
+        ended = glue.get_job_run(JobName=job, RunId=first)["JobRun"]
+        started = glue.get_job_run(JobName=job, RunId=second)["JobRun"]
+        assert ended["JobRunState"] == "STOPPED"
+        assert started["StartedOn"] >= ended["CompletedOn"], (started["StartedOn"], ended["CompletedOn"])
+    finally:
+        glue.batch_stop_job_run(JobName=job, JobRunIds=[second])
+        finished_run(glue, job, second)
+        lease = batch_lease.read(client, stage.lease_table, BATCH)
+        assert batch_lease.record_load(client, stage.lease_table, lease, None)
 
 
 def test_no_load_starts_without_the_lease(aws_connection, aws, stage, glue_args) -> None:
@@ -238,8 +266,7 @@ def test_a_glue_job_at_its_concurrency_limit_defers_the_start_instead_of_failing
 ) -> None:
     """Loads Airflow does not count (another Airflow's, one still stopping) can fill the job: the task
     waits in the triggerer and starts its load once Glue accepts it, never failing on it."""
-    connection = {"conn_type": "aws", "extra": {"region_name": "us-east-1", "endpoint_url": local_aws}}
-    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))  # the test's own job: the admin runs it
+    _as_admin(monkeypatch, local_aws)
     glue = aws.client("glue")
     sleeper_job(aws, stage, "it-full", seconds=6)
     busy = glue.start_job_run(JobName="it-full")["JobRunId"]
