@@ -1,4 +1,4 @@
-"""``python -m local_aws start|stop|health|serve [--host H] [--port P]``."""
+"""``python -m local_aws start|serve|health [--host H] [--port P]`` and ``python -m local_aws stop [--port P]``."""
 
 from __future__ import annotations
 
@@ -17,27 +17,65 @@ from local_aws.server import (
     stop,
 )
 
+PROG = "python -m local_aws"
+
+
+def _port(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--port", type=int, default=DEFAULT_PORT, help="default 4566 or LOCAL_AWS_PORT")
+
+
+def _host_and_port(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--host", default=DEFAULT_HOST, help=f"default {DEFAULT_HOST}")
+    _port(command)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The emulator's commands. stop takes no --host: it finds the emulator it started by its port."""
+    parser = argparse.ArgumentParser(prog=PROG, description="The local AWS emulator.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
+    _host_and_port(
+        commands.add_parser(
+            "start",
+            help="start it in the background; returns once it answers",
+            description="Start the emulator in the background and return once it answers "
+            "(log: .local-aws/local-aws-PORT.log). A port in use is an error.",
+        )
+    )
+    _port(
+        commands.add_parser(
+            "stop",
+            help="stop the one started on --port, and everything it started",
+            description="Stop the emulator started on --port, and everything it started.",
+        )
+    )
+    _host_and_port(
+        commands.add_parser(
+            "health",
+            help="check that it answers (exit code 1 if not)",
+            description="Check that the emulator answers an AWS API call; exit code 1 if not.",
+        )
+    )
+    _host_and_port(
+        commands.add_parser(
+            "serve",
+            help="serve in the foreground until SIGTERM or Ctrl-C",
+            description="Serve the emulator in the foreground until SIGTERM or Ctrl-C.",
+        )
+    )
+    return parser
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local_aws", description="The local AWS emulator.")
-    parser.add_argument(
-        "command",
-        choices=("start", "stop", "health", "serve"),
-        help="start/stop in the background, check health, or serve in the foreground",
-    )
-    parser.add_argument("--host", default=DEFAULT_HOST)
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="default 4566 or LOCAL_AWS_PORT")
-    args = parser.parse_args(argv)
-    url = endpoint_url(args.host, args.port)
+    args = parser().parse_args(argv)
     try:
         if args.command == "serve":
             serve(args.host, args.port)
         elif args.command == "start":
             pid = start(args.host, args.port)
-            print(f"local AWS running on {url} (pid {pid}, log {log_file(args.port)})")
+            print(f"local AWS running on {endpoint_url(args.host, args.port)} (pid {pid}, log {log_file(args.port)})")
         elif args.command == "stop":
             print("local AWS stopped" if stop(args.port) else f"no local AWS started on port {args.port}")
-        elif is_healthy(url):
+        elif is_healthy(url := endpoint_url(args.host, args.port)):
             print(f"local AWS healthy on {url}")
         else:
             print(f"local AWS not answering on {url}", file=sys.stderr)
