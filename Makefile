@@ -7,17 +7,17 @@ LOCK := requirements/dev.lock
 STAMP := $(VENV)/.installed-from-lock
 PATHS := $(VENV)/.import-paths
 LOCAL_AWS_PORT ?= 4566
-SHARDS ?= 2
-RECORDS_PER_SHARD ?= 500
 STAGE ?= local
 BENCH_RECORDS ?= 100000
 export LOCAL_AWS_PORT
 
 .PHONY: demo test bench airflow lint format clean venv lock java local-aws-start local-aws-stop local-aws-health deploy-local
 
-## demo: local AWS up, stage `local` deployed, one full hourly DAG run, a summary (last line: JSON)
+## demo: local AWS up, stage `local` deployed, one full hourly DAG run, a summary (last line: JSON);
+## SHARDS and RECORDS_PER_SHARD, when set, replace the DAG's Param defaults
 demo: venv java
-	$(BIN)/python -m local_run.demo --shards $(SHARDS) --records-per-shard $(RECORDS_PER_SHARD) --port $(LOCAL_AWS_PORT)
+	$(BIN)/python -m local_run.demo $(if $(SHARDS),--shards $(SHARDS)) \
+		$(if $(RECORDS_PER_SHARD),--records-per-shard $(RECORDS_PER_SHARD)) --port $(LOCAL_AWS_PORT)
 
 ## test: the whole suite (unit, DAG integrity, integration and end-to-end on the local AWS)
 test: venv java

@@ -86,10 +86,14 @@ def batch_hour(data_interval_start: Any, run_after: Any) -> Any:
     },
     params={
         "shards": Param(
-            2, type="integer", minimum=1, maximum=layout.MAX_SHARDS, description="Generator invocations (shards)."
+            config.DEFAULT_SHARDS,
+            type="integer",
+            minimum=1,
+            maximum=layout.MAX_SHARDS,
+            description="Generator invocations (shards).",
         ),
         "records_per_shard": Param(
-            500,
+            config.DEFAULT_RECORDS_PER_SHARD,
             type="integer",
             minimum=1,
             maximum=layout.MAX_RECORDS_PER_SHARD,

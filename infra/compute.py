@@ -17,6 +17,9 @@ from infra.session import AwsTarget, error_code, if_exists
 LAMBDA_RUNTIME = "python3.12"
 GLUE_VERSION = "5.0"
 MAX_CONCURRENT_RUNS = config.GLUE_CONCURRENT_RUNS
+# The Glue job's workers, which infra.cost prices (one of them runs the Spark driver).
+GLUE_WORKER_TYPE = "G.1X"
+GLUE_WORKERS = 2
 # A role created seconds ago may not be assumable yet (IAM is eventually consistent).
 ROLE_PROPAGATION_SECONDS = 60
 
@@ -183,8 +186,8 @@ def glue_job_definition(role_arn: str, script_location: str, default_arguments: 
         "Role": role_arn,
         "Command": {"Name": "glueetl", "ScriptLocation": script_location, "PythonVersion": "3"},
         "GlueVersion": GLUE_VERSION,
-        "WorkerType": "G.1X",
-        "NumberOfWorkers": 2,
+        "WorkerType": GLUE_WORKER_TYPE,
+        "NumberOfWorkers": GLUE_WORKERS,
         # As many runs as the DAG's max_active_runs: different hours load in parallel (backfills);
         # a retried task re-attaches to its batch's running run (task UUID) instead of starting another.
         "ExecutionProperty": {"MaxConcurrentRuns": MAX_CONCURRENT_RUNS},

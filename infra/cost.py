@@ -140,9 +140,8 @@ def estimate(
     shards = shards_for(records, per_shard)
     loaded = shards * per_shard
     runs = a["runs_per_month"]
-    job = compute.glue_job_definition("", "", {})
-    worker_type = job["WorkerType"]
-    workers = job["NumberOfWorkers"] if glue_workers is None else glue_workers
+    worker_type = compute.GLUE_WORKER_TYPE
+    workers = compute.GLUE_WORKERS if glue_workers is None else glue_workers
     if workers < 2:
         raise ValueError(f"--glue-workers must be at least 2 (Glue's minimum for a Spark job), got {workers}")
     rate = a["glue_records_per_core_s"] if glue_records_per_core_s is None else glue_records_per_core_s

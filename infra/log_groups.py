@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from employee_pipeline.config import LAMBDA_LOG_GROUP_PREFIX
 from infra import tagging
 from infra.actions import ABSENT, DELETED, Action, outcome
 from infra.session import AwsTarget, error_code
@@ -19,7 +20,7 @@ GLUE_SHARED_GROUPS = ("/aws-glue/jobs/output", "/aws-glue/jobs/error")
 
 
 def lambda_group(function: str) -> str:
-    return f"/aws/lambda/{function}"
+    return f"{LAMBDA_LOG_GROUP_PREFIX}{function}"
 
 
 def _describe(logs: Any, group: str) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ from functools import cache, partial
 from typing import Any, ClassVar, Protocol
 
 from employee_pipeline.config import PipelineNames
-from employee_pipeline.layout import XCOM_PREFIX, XCOM_RETENTION_DAYS
+from employee_pipeline.layout import DATA_BUCKET_ENV, XCOM_PREFIX, XCOM_RETENTION_DAYS
 from infra import compute, iam, log_groups, mwaa_role, notifications, packaging, storage, table, tagging
 from infra.actions import Action
 from infra.packaging import Artifact
@@ -301,7 +301,6 @@ def stage_resources(
             timeout=LAMBDA_TIMEOUT_S,
             memory=LAMBDA_MEMORY_MB["generator"],
             tags=tags,
-            environment={"DATA_BUCKET": data_bucket},
             layers=(names.faker_layer,),
         ),
         Function(
@@ -312,7 +311,7 @@ def stage_resources(
             timeout=LAMBDA_TIMEOUT_S,
             memory=LAMBDA_MEMORY_MB["writer"],
             tags=tags,
-            environment={"DATA_BUCKET": data_bucket},
+            environment={DATA_BUCKET_ENV: data_bucket},
         ),
         GlueJob(
             names.glue_job,

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 import math
 import os
 import threading
@@ -34,13 +35,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from local_aws import ROOT
 from local_aws.faults import FAULT_TAG
 
 DELAY_ENV = "LOCAL_AWS_MWAA_DELAY_S"
 DEFAULT_DELAY_S = 2.0
 # What MWAA creates when CreateEnvironment names none (its latest Airflow, the one this project runs).
 DEFAULT_AIRFLOW_VERSION = "3.3.1"
-ENVIRONMENT_CLASSES = ("mw1.micro", "mw1.small", "mw1.medium", "mw1.large", "mw1.xlarge", "mw1.2xlarge")
+# The classes MWAA offers (botocore's model gives EnvironmentClass no enum). Their one list is the one
+# infra/prices.json prices, read as data: the local AWS imports nothing of infra.
+PRICES_FILE = ROOT / "infra" / "prices.json"
+ENVIRONMENT_CLASSES = tuple(json.loads(PRICES_FILE.read_text())["mwaa_classes"]["classes"])
 # LastUpdate.Source of the updates a caller asked for (AWS documents no value list).
 UPDATE_SOURCE = "CUSTOMER"
 UPDATABLE = ("AVAILABLE", "UPDATE_FAILED")

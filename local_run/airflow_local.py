@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 
-from employee_pipeline.config import pipeline_names
+from employee_pipeline.config import DAG_ID, pipeline_names
 from infra import mwaa_role
 from infra.deploy import deploy
 from infra.session import AwsTarget
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             database=args.database,
         )
         print(f"\nAirflow is up: {standalone.url}  (login: {airflow_standalone.USER} / {standalone.password})")
-        print("DAG employee_batch_pipeline runs against the local AWS; unpause or trigger it in the UI.")
+        print(f"DAG {DAG_ID} runs against the local AWS; unpause or trigger it in the UI.")
         print("Ctrl-C stops Airflow and the local AWS.", flush=True)
         return standalone.proc.wait()
     except airflow_standalone.AirflowStartError as err:

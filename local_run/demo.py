@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from employee_pipeline import layout
-from employee_pipeline.config import pipeline_names
+from employee_pipeline.config import DEFAULT_RECORDS_PER_SHARD, DEFAULT_SHARDS, pipeline_names
 from infra import mwaa_role
 from infra.deploy import deploy
 from infra.session import AwsTarget
@@ -60,8 +60,9 @@ def summarize(target: AwsTarget, batch_id: str, shards: int, generated: int, dag
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local_run.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--shards", type=int, default=2)
-    parser.add_argument("--records-per-shard", type=int, default=500)
+    # The DAG's Param defaults.
+    parser.add_argument("--shards", type=int, default=DEFAULT_SHARDS)
+    parser.add_argument("--records-per-shard", type=int, default=DEFAULT_RECORDS_PER_SHARD)
     parser.add_argument("--port", type=int, default=server.DEFAULT_PORT)
     parser.add_argument("--keep-airflow-home", action="store_true", help="keep the run's AIRFLOW_HOME for inspection")
     args = parser.parse_args(argv)

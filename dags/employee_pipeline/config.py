@@ -1,7 +1,9 @@
-"""The one source of resource names: stage + prefix -> every AWS name.
+"""The one source of resource names: stage + prefix -> every AWS name; and of every value two places share.
 
-Used by ``infra`` (to create the resources), the DAG (to address them at run
-time) and the tests, so a name is spelled in exactly one place.
+Used by ``infra`` (to create the resources), the DAG and its operators (to address them at run
+time), the local run and the tests, so a name is spelled in exactly one place: here, or in
+``layout`` for the data layout the Lambdas share. The Glue script, which cannot import either on
+Glue, is held to them by a test; ``tests/unit/test_names_spelled_once.py`` finds a new copy anywhere else.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ GLUE_TIMEOUT_MINUTES = 60  # the Glue job's own Timeout; the deferred ingest wai
 # it started just before then ends within GLUE_TIMEOUT_MINUTES. A holder that crashed frees it by then.
 LEASE_SECONDS = DAGRUN_TIMEOUT_S + GLUE_TIMEOUT_MINUTES * 60
 GLUE_POLL_S = 5  # how often the triggerer asks Glue for the run's state
+# The DAG's Param defaults, which the demo (and ``make demo``) also run with.
+DEFAULT_SHARDS = 2
+DEFAULT_RECORDS_PER_SHARD = 500
 
 _NAME_PART = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
 

@@ -1,4 +1,4 @@
-"""Batch ids, employee ids and the S3 data layout.
+"""Batch ids, employee ids, the count index's shard keys and the S3 data layout.
 
 A batch is one hour of data, identified as ``YYYYMMDDTHH`` (UTC). A shard is
 one generator invocation inside a batch.
@@ -15,6 +15,8 @@ _INDEX = re.compile(r"[0-9]+")  # not \d: that also matches non-ASCII digits
 MAX_SHARDS = 1000
 MAX_RECORDS_PER_SHARD = 5000  # ~1.3 MB of JSON: well under Lambda's 6 MB response limit
 
+# The writer Lambda's environment variable naming the data bucket (infra sets it, the writer reads it).
+DATA_BUCKET_ENV = "DATA_BUCKET"
 RAW_PREFIX = "raw/employees"
 QUARANTINE_PREFIX = "quarantine/employees"
 MANIFEST_PREFIX = "manifests/employees"
@@ -62,6 +64,11 @@ def is_emp_id_of(value: object, batch_id: str, shard: int) -> bool:
     """
     prefix = emp_id_prefix(batch_id, shard)
     return isinstance(value, str) and value.startswith(prefix) and bool(_INDEX.fullmatch(value[len(prefix) :]))
+
+
+def batch_shard_key(batch_id: str, shard: int) -> str:
+    """The count index's partition key of a shard's items: ``{batch_id}#{shard}`` (``config.GSI_KEY``)."""
+    return f"{batch_id}#{shard}"
 
 
 def xcom_options(bucket: str, conn_id: str) -> dict[str, str]:

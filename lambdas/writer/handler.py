@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 
-from employee_pipeline.layout import raw_key
+from employee_pipeline.layout import DATA_BUCKET_ENV, raw_key
 
 from .jsonl import to_jsonl
 from .payload import parse_write_payload
@@ -16,14 +16,12 @@ from .payload import parse_write_payload
 logger = logging.getLogger()
 logger.setLevel(logging.INFO)
 
-BUCKET_ENV = "DATA_BUCKET"
-
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
     request = parse_write_payload(event)
-    bucket = os.environ.get(BUCKET_ENV)
+    bucket = os.environ.get(DATA_BUCKET_ENV)
     if not bucket:
-        raise RuntimeError(f"environment variable {BUCKET_ENV} is not set")
+        raise RuntimeError(f"environment variable {DATA_BUCKET_ENV} is not set")
     key = raw_key(request.batch_id, request.shard)
     # Same batch and shard -> same key and bytes: a rerun is an idempotent overwrite.
     boto3.client("s3").put_object(

@@ -1,7 +1,8 @@
-"""Counting one batch in DynamoDB through the ``batch_id#shard`` GSI.
+"""Counting one batch in DynamoDB through the ``batch_id#shard`` GSI (``layout.batch_shard_key``).
 
 ``client`` is a DynamoDB resource's client (``DynamoDBHook.client``, ``resource.meta.client``),
-which takes and returns plain Python values.
+which takes and returns plain Python values. Only tasks import this module (never the triggerer),
+so the DAG's package is importable here.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+
+from employee_pipeline.layout import batch_shard_key
 
 # Queries of different shards run in parallel: a batch can span up to MAX_SHARDS index partitions.
 QUERY_THREADS = 8
@@ -21,10 +24,6 @@ class ShardCount:
 
     total: int
     of_load: int
-
-
-def batch_shard_key(batch_id: str, shard: int) -> str:
-    return f"{batch_id}#{shard}"
 
 
 def count_shard(

@@ -11,6 +11,10 @@ The lease is one item per batch, kept for good (only its holder comes and goes):
 
 ``client`` is a DynamoDB resource's client (``DynamoDBHook.client``, ``resource.meta.client``),
 which takes and returns plain Python values.
+
+The triggerer imports this module (through ``glue_job``'s trigger) with only the plugins folder on
+``sys.path``, so it imports nothing of the DAG's package at module level: the lease's key comes from
+``config`` when a task, whose DAG file put the dags folder there, reads or updates the lease.
 """
 
 from __future__ import annotations
@@ -19,8 +23,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
-
-LEASE_KEY = "batch_id"
 
 
 @dataclass(frozen=True)
@@ -57,13 +59,20 @@ class Lease:
     shard_counts: frozenset[int] = frozenset()
 
 
+def _key(batch_id: str) -> dict[str, str]:
+    """The lease item's key (``config.LEASE_KEY``); called in tasks only (see the module's docstring)."""
+    from employee_pipeline.config import LEASE_KEY
+
+    return {LEASE_KEY: batch_id}
+
+
 def _conditional_failed(err: ClientError) -> bool:
     return err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 def read(client: Any, table: str, batch_id: str) -> Lease:
     """The batch's lease record as it is now (free when the batch never had one)."""
-    item = client.get_item(TableName=table, Key={LEASE_KEY: batch_id}, ConsistentRead=True).get("Item") or {}
+    item = client.get_item(TableName=table, Key=_key(batch_id), ConsistentRead=True).get("Item") or {}
     return Lease(
         batch_id,
         item.get("owner"),
@@ -88,7 +97,7 @@ def _update_if_unchanged(client: Any, table: str, seen: Lease, expression: str, 
     try:
         client.update_item(
             TableName=table,
-            Key={LEASE_KEY: seen.batch_id},
+            Key=_key(seen.batch_id),
             UpdateExpression=expression,
             ConditionExpression=" AND ".join(condition),
             ExpressionAttributeNames=names,

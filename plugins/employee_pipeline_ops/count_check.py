@@ -10,6 +10,7 @@ from airflow.providers.amazon.aws.hooks.dynamodb import DynamoDBHook
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
+from employee_pipeline.config import GSI_KEY, LOAD_ATTRIBUTE
 from employee_pipeline_ops import batch_lease
 from employee_pipeline_ops.batch_count import ShardCount, count_shards
 from employee_pipeline_ops.links import DynamoDBTableLink, persist_link
@@ -63,8 +64,9 @@ class DynamoDBBatchCountCheckOperator(AwsBaseOperator[DynamoDBHook]):
         manifest's ``per_shard``). (templated)
     :param load_id: The load whose items the batch must consist of (the manifest's ``load_id``). (templated)
     :param shard_limit: Shards a batch can have; every one is counted.
-    :param key_name: Attribute name of the GSI partition key.
-    :param load_attribute: Attribute holding the id of the load that wrote an item.
+    :param key_name: Attribute name of the GSI partition key (default ``config.GSI_KEY``).
+    :param load_attribute: Attribute holding the id of the load that wrote an item (default
+        ``config.LOAD_ATTRIBUTE``).
     :param lease_table: DynamoDB table of the batch leases; None skips the lease check. (templated)
     :param lease_owner: The owner this DAG run holds the lease as. (templated)
     :param consistency_checks: Counts taken before a mismatch fails the task.
@@ -92,8 +94,8 @@ class DynamoDBBatchCountCheckOperator(AwsBaseOperator[DynamoDBHook]):
         expected_per_shard: dict[str, int] | str,
         load_id: str,
         shard_limit: int,
-        key_name: str = "batch_shard",
-        load_attribute: str = "load_id",
+        key_name: str = GSI_KEY,
+        load_attribute: str = LOAD_ATTRIBUTE,
         lease_table: str | None = None,
         lease_owner: str | None = None,
         consistency_checks: int = 5,

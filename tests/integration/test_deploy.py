@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from employee_pipeline.config import pipeline_names
+from employee_pipeline.layout import DATA_BUCKET_ENV
 from infra import packaging
 from infra.deploy import deploy, destroy, status
 from infra.log_groups import GLUE_SHARED_GROUPS, LOG_RETENTION_DAYS
@@ -270,8 +271,9 @@ def test_table_and_job_are_configured(aws, stage) -> None:
     functions = aws.client("lambda")
     generator = functions.get_function(FunctionName=stage.generator_function)["Configuration"]
     assert generator["Runtime"] == "python3.12" and len(generator["Layers"]) == 1
+    assert not generator.get("Environment", {}).get("Variables")  # the generator reads no bucket
     writer = functions.get_function(FunctionName=stage.writer_function)["Configuration"]
-    assert writer["Environment"]["Variables"]["DATA_BUCKET"] == stage.data_bucket
+    assert writer["Environment"]["Variables"] == {DATA_BUCKET_ENV: stage.data_bucket}
 
 
 def test_the_lease_table_keeps_its_items_for_good(aws) -> None:

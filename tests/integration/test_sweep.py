@@ -43,7 +43,7 @@ def test_a_stale_item_in_a_shard_beyond_every_object_present_is_swept(aws, stage
         TableName=stage.table,
         Item={
             config.TABLE_KEY: {"S": stale},
-            config.GSI_KEY: {"S": f"{batch}#7"},
+            config.GSI_KEY: {"S": layout.batch_shard_key(batch, 7)},
             config.LOAD_ATTRIBUTE: {"S": "jr_earlier"},
         },
     )

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from employee_pipeline import layout
-from infra import cost
+from infra import compute, cost
 from infra.__main__ import main
 from infra.resources import LAMBDA_MEMORY_MB
 
@@ -46,6 +46,13 @@ def test_glue_runtime_and_its_one_minute_minimum() -> None:
     assert cost.glue_dpu_hours(2, 1, runtime) == pytest.approx(2 * 185 / 3600)
     # A 10 s job is billed for a minute: G.2X = 2 DPU per worker.
     assert cost.glue_dpu_hours(3, 2, 10) == pytest.approx(3 * 2 * 60 / 3600)
+
+
+def test_the_estimate_prices_the_glue_workers_the_job_is_deployed_with() -> None:
+    job = compute.glue_job_definition("role", "script", {})
+    glue = cost.estimate(10_000)["glue"]
+    assert (glue["worker_type"], glue["workers"]) == (job["WorkerType"], job["NumberOfWorkers"])
+    assert cost.estimate(10_000, glue_workers=5)["glue"]["workers"] == 5
 
 
 def test_s3_requests_of_one_run() -> None:

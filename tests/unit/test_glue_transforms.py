@@ -7,7 +7,7 @@ import json
 import pytest
 
 import ingest_employees as job
-from employee_pipeline import layout
+from employee_pipeline import config, layout
 from generator.records import generate_records
 
 BATCH = "20261125T14"
@@ -154,9 +154,9 @@ def test_duplicate_emp_id_keeps_the_first_and_quarantines_the_rest(spark) -> Non
 def test_items_carry_the_gsi_key_and_the_load(spark) -> None:
     parsed = job.parse_lines(_raw(spark, [json.dumps(generate_records(BATCH, 3, 1)[0])], key="raw/part-00003.jsonl"))
     item = job.to_items(job.classify(parsed, BATCH, "jr_1"), "jr_1").collect()[0].asDict()
-    assert item["batch_shard"] == f"{BATCH}#3"
-    assert item["load_id"] == "jr_1"
-    assert set(item) == {*job.RECORD_FIELDS, "batch_shard", "load_id"}
+    assert item[config.GSI_KEY] == layout.batch_shard_key(BATCH, 3)  # what count_check queries
+    assert item[config.LOAD_ATTRIBUTE] == "jr_1"
+    assert set(item) == {*job.RECORD_FIELDS, config.GSI_KEY, config.LOAD_ATTRIBUTE}
     # The limits were checked on the item the writer sends.
     assert job.to_item(item, "jr_1") == {name: job.dynamo_value(value) for name, value in item.items()}
 
@@ -242,8 +242,6 @@ def test_fetch_lines_numbers_lines_and_reports_empty_objects(monkeypatch, data: 
 
 
 def test_the_dags_arguments_are_exactly_what_the_job_parses() -> None:
-    from employee_pipeline import layout
-
     arguments = layout.glue_job_arguments(BATCH, "data", "table", shards=4, lease_table="l", lease_owner="d/r")
     parsed = job.parse_args([item for pair in arguments.items() for item in pair])
     assert {f"--{k}": str(v) for k, v in vars(parsed).items() if k != "JOB_RUN_ID"} == arguments
@@ -259,8 +257,6 @@ def test_a_line_that_is_not_utf8_is_quarantined(spark) -> None:
 
 def test_the_job_spells_the_shared_names_as_config_does() -> None:
     """The script cannot import employee_pipeline on Glue; this holds its copies to the one source."""
-    from employee_pipeline import config, layout
-
     assert (job.GSI_KEY, job.GSI_NAME, job.TABLE_KEY) == (config.GSI_KEY, config.GSI_NAME, config.TABLE_KEY)
     assert (job.LOAD_ATTRIBUTE, job.LEASE_KEY) == (config.LOAD_ATTRIBUTE, config.LEASE_KEY)
     assert layout.glue_job_arguments(BATCH, "b", "t", shards=1, lease_table="l", lease_owner="o")["--max_shards"] == (

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from employee_pipeline.layout import DATA_BUCKET_ENV
 from employee_pipeline.quality import QuarantineThresholdError, check_quarantine
 from generator import events, records
 from generator.events import InvalidEventError, parse_generate_event
@@ -87,7 +88,7 @@ def test_writer_handler_refuses_a_lone_surrogate_before_writing(monkeypatch: pyt
 
     payload = _payload()
     payload["records"][0]["city"] = "\ud800"
-    monkeypatch.setenv("DATA_BUCKET", "data")
+    monkeypatch.setenv(DATA_BUCKET_ENV, "data")
     monkeypatch.setattr(writer_handler.boto3, "client", no_s3)
     with pytest.raises(InvalidPayloadError, match=r"records\[0\]\['city'\]"):
         writer_handler.handler(payload, None)

@@ -41,7 +41,7 @@ def test_writer_puts_the_shard_object_and_reports_it(monkeypatch: pytest.MonkeyP
                 "ContentType": "application/x-ndjson",
             },
         )
-        monkeypatch.setenv("DATA_BUCKET", "data")
+        monkeypatch.setenv(layout.DATA_BUCKET_ENV, "data")
         monkeypatch.setattr(writer_handler.boto3, "client", lambda service: s3)
         result = writer_handler.handler(payload, None)
         stub.assert_no_pending_responses()
@@ -55,8 +55,8 @@ def test_writer_puts_the_shard_object_and_reports_it(monkeypatch: pytest.MonkeyP
 
 
 def test_writer_needs_its_bucket(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("DATA_BUCKET", raising=False)
-    with pytest.raises(RuntimeError, match="DATA_BUCKET"):
+    monkeypatch.delenv(layout.DATA_BUCKET_ENV, raising=False)
+    with pytest.raises(RuntimeError, match=layout.DATA_BUCKET_ENV):
         writer_handler.handler(_payload(), None)
 
 
@@ -124,7 +124,7 @@ def test_writer_handler_refuses_a_foreign_emp_id_before_writing(monkeypatch: pyt
 
     payload = _payload(shard=1)
     payload["records"][1]["emp_id"] = "20261125T13-00001-000001"
-    monkeypatch.setenv("DATA_BUCKET", "data")
+    monkeypatch.setenv(layout.DATA_BUCKET_ENV, "data")
     monkeypatch.setattr(writer_handler.boto3, "client", no_s3)
     with pytest.raises(InvalidPayloadError, match=r"records\[1\] field 'emp_id' is '20261125T13-00001-000001'"):
         writer_handler.handler(payload, None)
