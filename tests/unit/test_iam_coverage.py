@@ -66,10 +66,7 @@ AIRFLOW_CALLS = [
         for group in ("output", "error")
     ),
     ("dynamodb:Query", _arn("dynamodb", f"table/{NAMES.table}/index/{NAMES.gsi}")),
-    *(
-        (f"dynamodb:{op}", _arn("dynamodb", f"table/{NAMES.lease_table}"))
-        for op in ("GetItem", "UpdateItem")
-    ),
+    *((f"dynamodb:{op}", _arn("dynamodb", f"table/{NAMES.lease_table}")) for op in ("GetItem", "UpdateItem")),
     ("sns:Publish", _arn("sns", NAMES.alerts_topic)),
     # MWAA itself
     ("airflow:PublishMetrics", _arn("airflow", f"environment/{ENVIRONMENT}")),
@@ -166,10 +163,7 @@ RUNTIME_CALLS: dict[str, list[tuple[Any, ...]]] = {
         ("s3:DeleteObject", _s3(layout.manifest_key(BATCH))),
         ("s3:PutObject", _s3(f"{layout.quarantine_prefix(BATCH)}part-00000.jsonl")),
         ("s3:DeleteObject", _s3(layout.raw_key(BATCH, 7))),
-        *(
-            (f"dynamodb:{op}", _arn("dynamodb", f"table/{NAMES.table}"))
-            for op in ("DescribeTable", "BatchWriteItem")
-        ),
+        *((f"dynamodb:{op}", _arn("dynamodb", f"table/{NAMES.table}")) for op in ("DescribeTable", "BatchWriteItem")),
         ("dynamodb:Query", _arn("dynamodb", f"table/{NAMES.table}/index/{NAMES.gsi}")),
         *((f"dynamodb:{op}", _arn("dynamodb", f"table/{NAMES.lease_table}")) for op in ("GetItem", "UpdateItem")),
     ],
