@@ -17,7 +17,11 @@ def deploy(
     """Create or converge every resource, in order; each Action says what changed. ``apply=False``
     (deploy --plan): read and compare only, change nothing; the Actions say create/update/unchanged and the
     outputs are the ARNs the resources have or would get. ``mwaa`` = (environment, source bucket): also the
-    MWAA environment's execution role."""
+    MWAA environment's execution role. The plan walks with ``target.reader()``: its clients refuse every
+    operation that is not a read (``WriteRefused``), so a write the ``apply`` guards miss fails the plan
+    rather than changing AWS."""
+    if not apply:
+        target = target.reader()
     actions, arns = [], {}
     for resource in stage_resources(target, names, mwaa):
         action, arn = resource.ensure(target, arns, apply=apply)

@@ -1,21 +1,55 @@
-"""boto3 clients for one target: real AWS (default chain) or an emulator endpoint."""
+"""boto3 clients for one target: real AWS (default chain) or an emulator endpoint.
+
+A plan (``deploy --plan``) walks with ``target.reader()``: the same target whose clients refuse, before
+anything is sent, every operation that is not a read (``is_read``). A forgotten ``if apply:`` guard then
+fails the plan with ``WriteRefused`` instead of changing AWS.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 T = TypeVar("T")
 
 DEFAULT_REGION = "us-east-1"
 # Emulators accept any credentials; real AWS never sees these.
 EMULATOR_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+# What a reader's clients let through: an operation of a service below whose name starts with a read verb,
+# or one of READ_OPERATIONS. tests/unit/test_plan_read_only.py checks these services' botocore models: each
+# operation so named is a read (GET or HEAD where the protocol has methods). A walk that needs another
+# service adds it here, and the test checks its model too.
+READ_PREFIXES = ("Describe", "Get", "List", "Head")
+READ_SERVICES = frozenset({"dynamodb", "glue", "iam", "lambda", "logs", "s3", "sns", "sts"})
+# Reads the prefixes miss, as (service, operation): none so far.
+READ_OPERATIONS: frozenset[tuple[str, str]] = frozenset()
+
+
+def is_read(service: str, operation: str) -> bool:
+    """Whether ``operation`` of ``service`` (botocore's names: ``s3``, ``HeadBucket``) only reads."""
+    if (service, operation) in READ_OPERATIONS:
+        return True
+    return service in READ_SERVICES and operation.startswith(READ_PREFIXES)
+
+
+class WriteRefused(BotoCoreError):
+    """A reader's client was asked to change AWS: a plan calls only reads."""
+
+    fmt = "{service}:{operation} refused: a plan (deploy --plan) must not change AWS, and {operation} is not a read"
+
+
+def _refuse_writes(model: Any, **_: Any) -> None:
+    # botocore's before-parameter-build: before the parameters are validated, let alone sent.
+    service, operation = model.service_model.service_name, model.name
+    if not is_read(service, operation):
+        raise WriteRefused(service=service, operation=operation)
 
 
 @dataclass
@@ -24,6 +58,7 @@ class AwsTarget:
 
     region: str | None = None
     endpoint_url: str | None = None
+    read_only: bool = False  # every client refuses what is not a read (WriteRefused): see reader()
     _session: Any = field(default=None, repr=False)
     _account: str | None = field(default=None, repr=False)
 
@@ -41,16 +76,31 @@ class AwsTarget:
     def region_name(self) -> str:
         return self.session.region_name
 
+    def reader(self) -> AwsTarget:
+        """This target (its session and credentials) with clients that only read: what a plan walks with."""
+        return replace(self, read_only=True, _session=self.session, _account=self._account)
+
+    def _guarded(self, client: Any) -> Any:
+        if self.read_only:
+            client.meta.events.register_first("before-parameter-build", _refuse_writes)
+        return client
+
     def client(self, service: str) -> Any:
-        return self.session.client(
-            service,
-            endpoint_url=self.endpoint_url,
-            # An emulator is one host: no "api." (MWAA) or account-id host prefixes in front of it.
-            config=Config(retries={"mode": "standard", "max_attempts": 5}, inject_host_prefix=not self.endpoint_url),
+        return self._guarded(
+            self.session.client(
+                service,
+                endpoint_url=self.endpoint_url,
+                # An emulator is one host: no "api." (MWAA) or account-id host prefixes in front of it.
+                config=Config(
+                    retries={"mode": "standard", "max_attempts": 5}, inject_host_prefix=not self.endpoint_url
+                ),
+            )
         )
 
     def resource(self, service: str) -> Any:
-        return self.session.resource(service, endpoint_url=self.endpoint_url)
+        resource = self.session.resource(service, endpoint_url=self.endpoint_url)
+        self._guarded(resource.meta.client)
+        return resource
 
     @property
     def account_id(self) -> str:
