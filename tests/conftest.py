@@ -1,17 +1,25 @@
-"""Shared fixtures: a local SparkSession and the local AWS (started once per session)."""
+"""Fixtures every tier may use: a local SparkSession, the local AWS (started once per session), and a
+module's stage deployed with its own Airflow (the e2e and browser tiers).
+
+The implementations live in tests/support/; these are the thin fixtures around them.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
-import signal
-import socket
 from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
+
+from tests.support import interrupts, stages
+from tests.support.ports import free_port
+
+if TYPE_CHECKING:
+    from local_run.airflow_standalone import Standalone
+    from tests.support.pipeline import Pipeline
 
 # Never let a test reach a real AWS account, whatever the developer's shell has.
 for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
@@ -21,39 +29,16 @@ os.environ.update(
 )
 
 
-# SIGTERM (a CI timeout) and SIGHUP (a closed terminal) would kill pytest without running a single
-# fixture finalizer, leaving the local AWS, Airflow and their jobs running. As KeyboardInterrupt they
-# take Ctrl-C's path instead: pytest tears every fixture down, then exits with code 2.
-_INTERRUPTS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-_previous_handlers: dict[int, Any] = {}
-_interrupted = False
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    global _interrupted
-    # A CI runner often follows its first signal with SIGTERM: that must not cut the teardown short.
-    # Another Ctrl-C still does, as the user asked for it.
-    if _interrupted and signum != signal.SIGINT:
-        return
-    _interrupted = True
-    raise KeyboardInterrupt(f"{signal.Signals(signum).name} received: tearing down")
-
-
 def pytest_configure(config: pytest.Config) -> None:
-    for signum in _INTERRUPTS:
-        _previous_handlers[signum] = signal.signal(signum, _interrupt)
+    interrupts.install()  # SIGTERM and SIGHUP tear down as Ctrl-C does
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    for signum, handler in _previous_handlers.items():
-        signal.signal(signum, handler)
-    _previous_handlers.clear()
+    interrupts.restore()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    stages.check_marked(items)
 
 
 @pytest.fixture(scope="session")
@@ -96,3 +81,29 @@ def aws(local_aws: str) -> object:
     from infra.session import AwsTarget
 
     return AwsTarget(endpoint_url=local_aws)
+
+
+@pytest.fixture(scope="module")
+def module_stage(request: pytest.FixtureRequest) -> str:
+    """The stage the test module deploys: its ``pytestmark`` carries ``pytest.mark.stage(NAME)``."""
+    return stages.module_stage(request.node)
+
+
+@pytest.fixture(scope="module")
+def pipeline(module_stage: str, tmp_path_factory: pytest.TempPathFactory, aws, local_aws: str) -> Pipeline:
+    """A stage named by the test module's stage marker, deployed, with a migrated AIRFLOW_HOME."""
+    from tests.support.pipeline import deploy_pipeline
+
+    return deploy_pipeline(module_stage, aws, local_aws, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def airflow(pipeline: Pipeline) -> Iterator[Standalone]:
+    """`airflow standalone` (a real scheduler, triggerer and API server) on the module's stage, the DAG unpaused.
+
+    Its metadata database is a throwaway PostgreSQL, as on MWAA, stopped with it.
+    """
+    from tests.support.airflow import standalone
+
+    with standalone(pipeline) as running:
+        yield running

@@ -1,4 +1,8 @@
-"""Headless chromium (Debian's package, driven by Playwright) against the scheduler tier's local Airflow."""
+"""Headless chromium (Debian's package, driven by Playwright) against the scheduler tier's local Airflow.
+
+The deployed stage and `airflow standalone` on its PostgreSQL are tests/conftest.py's ``pipeline`` and
+``airflow`` fixtures, as in the e2e tier; the stage is the module's ``pytest.mark.stage(NAME)``.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-# The scheduler tier's deployed stage and `airflow standalone` on its PostgreSQL (the stage is the module's STAGE).
-from tests.e2e.conftest import airflow, pipeline  # noqa: F401
 
 UI_TIMEOUT_MS = 30_000  # one UI step on a busy 2-core machine: a page load, a dialog, a toast
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()

@@ -21,9 +21,8 @@ try:
 except ImportError:  # the chromium fixture skips, or fails under CI, with the reason
     expect = None
 
-pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.stage("browser")]
 
-STAGE = "browser"
 DAG = DAG_ID
 TRIGGERED = {"shards": 3, "records_per_shard": 7}
 BACKFILLED = {"shards": 2, "records_per_shard": 5}

@@ -11,9 +11,8 @@ import pytest
 from employee_pipeline import layout
 from generator.records import generate_records
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.stage("badinput")]
 
-STAGE = "badinput"
 HOUR = datetime(2026, 11, 23, 18, tzinfo=UTC)
 BATCH = layout.batch_id_for(HOUR)
 CONF = {"shards": 2, "records_per_shard": 100}

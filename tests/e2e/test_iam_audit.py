@@ -15,11 +15,10 @@ import pytest
 from employee_pipeline.config import PipelineNames
 from infra import iam, mwaa_role
 from local_aws import stats
-from tests.e2e import test_iam_statement_removed
+from tests.support import stages
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.stage("iamaudit")]
 
-STAGE = "iamaudit"
 CONF = {"shards": 2, "records_per_shard": 10}
 # Statements no local run can use, and why.
 UNUSED_LOCALLY = {
@@ -65,7 +64,7 @@ def test_every_call_of_every_run_was_allowed_for_its_role(pipeline, local_aws: s
     assert result.succeeded, result.text[-5000:]
     audit = stats.iam_audit(local_aws)
     assert audit["enforced"] is True
-    cut = f"-{test_iam_statement_removed.STAGE}-"
+    cut = f"-{stages.IAM_CUT}-"
     refused = [line for line in stats.refusals(audit) if cut not in line]
     assert not refused, "\n".join(refused)
     names = pipeline.names

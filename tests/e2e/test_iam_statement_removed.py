@@ -19,10 +19,10 @@ import pytest
 from employee_pipeline import layout
 from infra.iam import INLINE_POLICY
 from local_aws import stats
+from tests.support import stages
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.stage(stages.IAM_CUT)]  # "iamcut"
 
-STAGE = "iamcut"
 CONF = {"shards": 1, "records_per_shard": 5}
 
 

@@ -13,11 +13,10 @@ from employee_pipeline import layout, summary
 from employee_pipeline.config import DAG_ID
 from local_aws.faults import FAULT_TAG
 from local_run import airflow_records
-from tests.e2e.conftest import Pipeline, assert_no_record_in_airflow
+from tests.support.pipeline import Pipeline, assert_no_record_in_airflow
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.stage("e2e")]
 
-STAGE = "e2e"
 HOUR = datetime(2026, 11, 24, 9, tzinfo=UTC)
 BATCH = layout.batch_id_for(HOUR)
 CONF = {"shards": 3, "records_per_shard": 150}

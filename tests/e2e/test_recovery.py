@@ -12,11 +12,10 @@ import pytest
 
 from employee_pipeline import layout
 from infra.deploy import deploy
-from tests.integration.conftest import finished_run
+from tests.support.glue import finished_run
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.stage("recovery")]
 
-STAGE = "recovery"
 CONF = {"shards": 2, "records_per_shard": 100}
 GENERATED = CONF["shards"] * CONF["records_per_shard"]
 

@@ -8,9 +8,8 @@ import pytest
 
 from employee_pipeline import config, layout
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.stage("replace")]
 
-STAGE = "replace"
 HOUR = datetime(2026, 11, 23, 7, tzinfo=UTC)
 BATCH = layout.batch_id_for(HOUR)
 # More, fewer, more: every shape of leftover an earlier run can leave.

@@ -11,11 +11,10 @@ import pytest
 from employee_pipeline import layout
 from employee_pipeline.config import DAG_ID
 from local_run import airflow_records
-from tests.e2e.conftest import assert_no_record_in_airflow
+from tests.support.pipeline import assert_no_record_in_airflow
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.stage("scheduler")]
 
-STAGE = "scheduler"
 DAG = DAG_ID
 CONF = {"shards": 1, "records_per_shard": 40}
 RUN_TIMEOUT_S = 900

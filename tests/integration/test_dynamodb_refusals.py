@@ -9,7 +9,7 @@ import pytest
 import ingest_employees as job
 from employee_pipeline import layout
 from generator.records import generate_records
-from tests.integration.conftest import finished_run
+from tests.support.glue import finished_run
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ from employee_pipeline import layout
 from employee_pipeline_ops.lambda_invoke import LambdaInvokeOperator
 from generator.handler import handler as generate_locally
 from generator.records import generate_records
-from tests.integration.conftest import finished_run
+from tests.support.glue import finished_run
 
 pytestmark = pytest.mark.integration
 

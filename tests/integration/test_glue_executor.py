@@ -7,7 +7,7 @@ from botocore.exceptions import ClientError
 
 from employee_pipeline import layout
 from local_aws.patches import SeamChangedError, check_seams
-from tests.integration.conftest import finished_run, sleeper_job
+from tests.support.glue import finished_run, sleeper_job
 
 pytestmark = pytest.mark.integration
 

@@ -23,7 +23,7 @@ from employee_pipeline import layout
 from employee_pipeline.config import PipelineNames
 from local_aws import server, stats
 from local_aws.iam_gate import CREDENTIALS_PATH
-from tests.conftest import free_port
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration
 

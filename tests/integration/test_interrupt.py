@@ -24,9 +24,9 @@ import pytest
 
 from infra import ROOT
 from local_aws import server
-from tests import conftest
-from tests.conftest import free_port
 from tests.interrupt_fixture.interrupted_session import PLAIN_GLUE_SCRIPT, start_glue_and_lambda
+from tests.support import interrupts
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -79,7 +79,7 @@ def _wait_until_in_flight(child: subprocess.Popen[bytes], work: Path, log: Path)
 
 def test_this_session_turns_sigterm_sighup_and_sigint_into_a_keyboard_interrupt() -> None:
     # Only SIGTERM is sent below (each signal costs a child session); the others share its handler.
-    assert all(signal.getsignal(s) is conftest._interrupt for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT))
+    assert all(signal.getsignal(s) is interrupts.interrupt for s in interrupts.SIGNALS)
 
 
 def test_sigterm_to_the_session_stops_the_local_aws_its_jobs_and_dag_runs(tmp_path: Path) -> None:

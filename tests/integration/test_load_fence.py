@@ -10,7 +10,7 @@ import pytest
 from employee_pipeline import config, layout
 from employee_pipeline_ops import batch_lease
 from generator.records import generate_records
-from tests.integration.conftest import TEST_LEASE_OWNER, finished_run
+from tests.support.glue import TEST_LEASE_OWNER, finished_run
 
 pytestmark = pytest.mark.integration
 

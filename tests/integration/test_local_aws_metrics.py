@@ -15,7 +15,7 @@ from infra import packaging
 from infra.iam import ensure_role
 from infra.table import ensure_table
 from local_aws import stats
-from tests.integration.conftest import finished_run
+from tests.support.glue import finished_run
 
 pytestmark = pytest.mark.integration
 

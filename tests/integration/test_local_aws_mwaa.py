@@ -9,7 +9,7 @@ import pytest
 
 from local_aws import stats
 from local_aws.mwaa import FAULT_TAG, delay_from_env
-from tests.integration.conftest import MWAA_GONE, statuses_until_settled
+from tests.support.mwaa_api import MWAA_GONE, statuses_until_settled
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from infra import mwaa_role, storage
 from infra.__main__ import main
 from infra.mwaa.options import configuration_options, environment_variables
 from local_aws.mwaa import FAULT_TAG
-from tests.integration.conftest import statuses_until_settled
+from tests.support.mwaa_api import statuses_until_settled
 
 pytestmark = pytest.mark.integration
 

@@ -20,7 +20,7 @@ from employee_pipeline_ops.glue_job import (
 )
 from employee_pipeline_ops.lambda_invoke import LambdaInvokeOperator
 from generator.handler import handler as generate_locally
-from tests.integration.conftest import finished_run, sleeper_job
+from tests.support.glue import finished_run, sleeper_job
 
 pytestmark = pytest.mark.integration
 

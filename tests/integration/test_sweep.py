@@ -10,7 +10,7 @@ from employee_pipeline import config, layout
 from employee_pipeline_ops import batch_lease
 from generator.records import generate_records
 from local_aws import stats
-from tests.integration.conftest import finished_run
+from tests.support.glue import finished_run
 
 pytestmark = pytest.mark.integration
 

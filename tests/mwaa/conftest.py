@@ -1,4 +1,5 @@
-"""The MWAA bundle of each test module's ``STAGE`` and the cached Python 3.12 venv of MWAA's image."""
+"""The MWAA bundle of each test module's stage (its ``pytest.mark.stage(NAME)``) and the cached Python 3.12
+venv of MWAA's image."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from tests.mwaa import mwaa_airflow
 
 
 @pytest.fixture(scope="module")
-def bundle(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bundle built for the test module's ``STAGE`` (its startup.sh exports that stage)."""
+def bundle(module_stage: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundle built for the test module's stage (its startup.sh exports that stage)."""
     out = tmp_path_factory.mktemp("mwaa") / "bundle"
-    build_bundle(out, pipeline_names(request.module.STAGE))
+    build_bundle(out, pipeline_names(module_stage))
     return out
 
 

@@ -31,9 +31,9 @@ import pytest
 
 from infra import ROOT
 from infra.mwaa.bundle import DAGS_DIR, PLUGINS_ZIP, REQUIREMENTS_TXT, STARTUP_SH
-from tests import tool_venv
-from tests.tool_venv import run as _run
-from tests.tool_venv import tail
+from tests.support import tool_venv
+from tests.support.tool_venv import run as _run
+from tests.support.tool_venv import tail
 
 CONSTRAINTS = ROOT / "requirements" / "mwaa-constraints-3.3.1.txt"
 CACHE = ROOT / ".venv-mwaa-py312"

@@ -24,12 +24,10 @@ from employee_pipeline.config import DAG_ID, DEPLOYMENT_VARIABLE, STAGE_VARIABLE
 from infra import ROOT
 from infra.mwaa.bundle import variable_env_name
 from tests.mwaa.mwaa_airflow import CONSTRAINTS, MwaaHome, MwaaVenv, json_output, lay_out_home
-from tests.tool_venv import run as _run
-from tests.tool_venv import tail as _tail
+from tests.support.tool_venv import run as _run
+from tests.support.tool_venv import tail as _tail
 
-pytestmark = [pytest.mark.mwaa, pytest.mark.timeout(2400)]
-
-STAGE = "prod"
+pytestmark = [pytest.mark.mwaa, pytest.mark.timeout(2400), pytest.mark.stage("prod")]
 # Development-only packages of the lock: the venv must not have them (the DAG would import fine here and not on MWAA).
 DEV_ONLY = ("pytest", "moto", "pyspark", "faker", "employee_pipeline", "employee_pipeline_ops", "infra")
 DAG_FILE = "employee_batch_pipeline.py"
@@ -159,15 +157,15 @@ def test_the_venv_is_mwaas_python_with_mwaas_pins_and_no_dev_packages(probe: dic
 
 
 def test_the_home_is_laid_out_as_on_mwaa_and_the_repository_is_out_of_reach(
-    mwaa: MwaaHome, probe: dict[str, Any]
+    mwaa: MwaaHome, probe: dict[str, Any], module_stage: str
 ) -> None:
     home = mwaa.home.resolve()
     assert Path(probe["cwd"]).resolve() == home
     assert Path(probe["bundle_path"]).resolve() == home / "dags"
     # The default prefix needs no Variable; lease owners name the environment.
     assert mwaa.exports == {
-        variable_env_name(STAGE_VARIABLE): STAGE,
-        variable_env_name(DEPLOYMENT_VARIABLE): pipeline_names(STAGE).mwaa_environment,
+        variable_env_name(STAGE_VARIABLE): module_stage,
+        variable_env_name(DEPLOYMENT_VARIABLE): pipeline_names(module_stage).mwaa_environment,
     }
     assert "PYTHONPATH" not in mwaa.env
     repo_roots = {ROOT.resolve(), (ROOT / "dags").resolve(), (ROOT / "plugins").resolve()}
@@ -216,6 +214,6 @@ def test_only_the_dag_file_is_parsed_as_a_dag_file(mwaa: MwaaHome, probe: dict[s
     assert "Error loading DAG" not in said, _tail(said)
 
 
-def test_airflow_reads_the_stage_variable_startup_sh_exports(mwaa: MwaaHome) -> None:
+def test_airflow_reads_the_stage_variable_startup_sh_exports(mwaa: MwaaHome, module_stage: str) -> None:
     result = mwaa.airflow("variables", "get", STAGE_VARIABLE)
-    assert result.stdout.strip().splitlines()[-1] == STAGE
+    assert result.stdout.strip().splitlines()[-1] == module_stage

@@ -41,11 +41,9 @@ from local_run import airflow_records
 from local_run.airflow_env import STATIC_CREDENTIALS, airflow_env
 from local_run.batch_state import batch_counts
 from tests.mwaa.mwaa_airflow import MwaaHome, MwaaVenv, json_output, lay_out_home
-from tests.tool_venv import tail
+from tests.support.tool_venv import tail
 
-pytestmark = [pytest.mark.mwaa, pytest.mark.timeout(3600)]
-
-STAGE = "mwaa"
+pytestmark = [pytest.mark.mwaa, pytest.mark.timeout(3600), pytest.mark.stage("mwaa")]
 HOUR = datetime(2026, 11, 24, 9, tzinfo=UTC)
 BATCH = layout.batch_id_for(HOUR)
 CONF = {"shards": 2, "records_per_shard": 20}
@@ -103,9 +101,9 @@ def _role_arn(aws: AwsTarget, name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def names(aws: AwsTarget) -> PipelineNames:
+def names(aws: AwsTarget, module_stage: str) -> PipelineNames:
     """The module's stage, deployed with its MWAA execution role (the role the tasks run as)."""
-    names = pipeline_names(STAGE)
+    names = pipeline_names(module_stage)
     deploy(aws, names, mwaa=mwaa_role.default_environment(names))
     return names
 
@@ -125,8 +123,8 @@ def mwaa(
     # The stage variable is startup.sh's (as on MWAA); the local environment names the same stage,
     # and sets the same XCom options as MWAA's.
     stage_variable = variable_env_name(STAGE_VARIABLE)
-    assert home.exports == {stage_variable: STAGE, variable_env_name(DEPLOYMENT_VARIABLE): names.mwaa_environment}
-    assert local[stage_variable] == STAGE
+    assert home.exports == {stage_variable: names.stage, variable_env_name(DEPLOYMENT_VARIABLE): names.mwaa_environment}
+    assert local[stage_variable] == names.stage
     assert {k: local.get(k) for k in options} == options
     env = {k: v for k, v in home.env.items() if k not in STATIC_CREDENTIALS}
     env.update(options)
@@ -174,7 +172,7 @@ def test_airflow_runs_from_the_mwaa_home_with_mwaas_configuration(dag_run: DagRu
     assert mwaa.airflow("config", "get-value", "core", "xcom_backend").stdout.strip().splitlines()[-1] == (
         layout.XCOM_BACKEND
     )
-    assert mwaa.airflow("variables", "get", STAGE_VARIABLE).stdout.strip().splitlines()[-1] == STAGE
+    assert mwaa.airflow("variables", "get", STAGE_VARIABLE).stdout.strip().splitlines()[-1] == dag_run.names.stage
 
 
 def test_the_run_succeeds_with_every_task(dag_run: DagRun) -> None:

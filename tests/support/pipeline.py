@@ -1,0 +1,95 @@
+"""A deployed stage with an isolated Airflow to run the DAG against it (the e2e and browser tiers)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from employee_pipeline import layout
+from employee_pipeline.config import DAG_ID, PipelineNames, pipeline_names
+from infra import mwaa_role
+from infra.deploy import deploy
+from infra.notifications import topic_arn
+from local_run import airflow_records
+from local_run.airflow_env import airflow_env
+from local_run.batch_state import batch_counts, read_manifest
+from local_run.dag_run import DagRunResult, migrate, run_batch
+
+
+@dataclass
+class Pipeline:
+    """One deployed stage plus an isolated Airflow to run the DAG against it."""
+
+    aws: Any
+    names: PipelineNames
+    env: dict[str, str]
+    home: Path
+
+    def run(self, hour: datetime, conf: dict[str, Any], name: str, **kwargs: Any) -> DagRunResult:
+        """One DAG run processing ``hour`` (a manual run with logical date L processes the hour before L)."""
+        log = self.home / f"{name}.log"
+        result = run_batch(self.env, hour, conf, log, progress=lambda _: None, **kwargs)
+        result.text = log.read_text()  # type: ignore[attr-defined]
+        return result
+
+    def count(self, batch_id: str, shards: int) -> dict[int, int]:
+        return batch_counts(self.aws, self.names, batch_id, shards)
+
+    def table_items(self) -> int:
+        return self.aws.client("dynamodb").scan(TableName=self.names.table, Select="COUNT")["Count"]
+
+    def subscribe_alerts(self) -> str:
+        """An SQS queue subscribed (raw delivery) to the stage's alert topic; returns its URL."""
+        sqs, sns = self.aws.client("sqs"), self.aws.client("sns")
+        queue = sqs.create_queue(QueueName=f"{self.names.stage}-alerts")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        topic = topic_arn(self.aws, self.names.alerts_topic)
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+        return queue
+
+    def alerts(self, queue: str) -> list[dict[str, Any]]:
+        received = self.aws.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        return [json.loads(m["Body"]) for m in received.get("Messages", [])]
+
+    def manifest(self, batch_id: str) -> dict[str, Any]:
+        manifest = read_manifest(self.aws, self.names, batch_id)
+        assert manifest is not None, f"no manifest for batch {batch_id}"
+        return manifest
+
+
+def deploy_pipeline(stage: str, aws: Any, local_aws: str, tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
+    """``stage`` deployed (with its MWAA execution role), with a migrated AIRFLOW_HOME of its own."""
+    names = pipeline_names(stage)
+    deploy(aws, names, mwaa=mwaa_role.default_environment(names))
+    home = tmp_path_factory.mktemp(f"airflow-{stage}")
+    env = airflow_env(home, local_aws, stage=stage)
+    migrate(env, home / "migrate.log")
+    return Pipeline(aws=aws, names=names, env=env, home=home)
+
+
+def assert_no_record_in_airflow(
+    pipeline: Pipeline, home: Path, run_id: str, batch_id: str, shards: int, logs: list[str]
+) -> None:
+    """Every XCom row of the run under 1 KB; no record's id, name or email in ``logs`` or the rendered fields."""
+    s3, bucket = pipeline.aws.client("s3"), pipeline.names.data_bucket
+    records = [
+        json.loads(line)
+        for shard in range(shards)
+        for line in s3.get_object(Bucket=bucket, Key=layout.raw_key(batch_id, shard))["Body"].iter_lines()
+    ]
+    assert records
+    needles = {value for record in records for value in (record["emp_id"], record["name"], record["email"])}
+    sizes = airflow_records.xcom_bytes(home, DAG_ID, run_id)
+    assert sizes and max(sizes.values()) < 1024, max(sizes.items(), key=lambda item: item[1])
+    # The shards of records went to the XCom prefix in S3: the rows only hold their paths.
+    generated = airflow_records.xcom_values(home, DAG_ID, run_id, "generate")
+    assert len(generated) == shards
+    assert all(path.startswith(f"s3://aws_default@{bucket}/{layout.XCOM_PREFIX}/") for path in generated)
+    rendered = airflow_records.rendered_fields(home, DAG_ID, run_id)
+    for text in (*logs, *rendered.values()):
+        assert not [needle for needle in needles if needle in text]
