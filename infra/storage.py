@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import Enum
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -143,28 +144,36 @@ def ensure_bucket(
     return outcome("s3_bucket", bucket, existed, changes)
 
 
+class Upload(Enum):
+    """What ``put_if_changed`` did to the object (with ``apply=False``, what it would do)."""
+
+    SAME = "same"  # the object holds these bytes already: nothing uploaded
+    NEW = "new"  # no object under the key
+    REPLACED = "replaced"  # an object with other bytes
+
+
 def put_if_changed(
     s3: Any, bucket: str, key: str, body: bytes, sha256_hex: str, *, apply: bool = True
-) -> tuple[bool | None, str | None]:
+) -> tuple[Upload, str | None]:
     """Upload ``body`` unless the object already holds the same bytes (its ``sha256`` metadata).
 
-    Returns (whether the object existed, or None when it already holds these bytes; its version id).
+    Returns what it did and the object's version id (None when ``apply=False`` and the bytes differ).
     """
     head = _head(s3, bucket, key)
     if head and head.get("Metadata", {}).get("sha256") == sha256_hex:
-        return None, head.get("VersionId")
+        return Upload.SAME, head.get("VersionId")
+    upload = Upload.NEW if head is None else Upload.REPLACED
     if not apply:
-        return head is not None, None
+        return upload, None
     put = s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata={"sha256": sha256_hex})
-    return head is not None, put.get("VersionId")
+    return upload, put.get("VersionId")
 
 
 def ensure_artifact(target: AwsTarget, bucket: str, key: str, artifact: Artifact, *, apply: bool = True) -> Action:
     """Upload ``artifact`` unless the object already holds the same bytes."""
-    existed, _ = put_if_changed(target.client("s3"), bucket, key, artifact.body, artifact.sha256_hex, apply=apply)
-    if existed is None:
-        return outcome("s3_artifact", f"s3://{bucket}/{key}", True, [])
-    return outcome("s3_artifact", f"s3://{bucket}/{key}", existed, ["content"])
+    upload, _ = put_if_changed(target.client("s3"), bucket, key, artifact.body, artifact.sha256_hex, apply=apply)
+    changes = [] if upload is Upload.SAME else ["content"]
+    return outcome("s3_artifact", f"s3://{bucket}/{key}", upload is not Upload.NEW, changes)
 
 
 def destroy_bucket(target: AwsTarget, bucket: str) -> Action:

@@ -18,7 +18,7 @@ from employee_pipeline.config import PipelineNames
 from infra.mwaa.bundle import PLUGINS_ZIP, REQUIREMENTS_TXT, SOURCE_BUCKET_LAYOUT, STARTUP_SH, bundle_contents
 from infra.mwaa.options import configuration_options, option_key
 from infra.session import AwsTarget, if_exists
-from infra.storage import PUBLIC_ACCESS_BLOCK, put_if_changed
+from infra.storage import PUBLIC_ACCESS_BLOCK, Upload, put_if_changed
 
 # Which environment setting names the object version of each single-object artifact.
 VERSION_SETTINGS = {
@@ -119,8 +119,8 @@ def publish(
     versions: dict[str, str | None] = {}
     for key, path in objects.items():
         body = contents[path]
-        existed, version = put_if_changed(s3, bucket, key, body, hashlib.sha256(body).hexdigest())
-        result.artifacts[key] = "unchanged" if existed is None else "uploaded"
+        upload, version = put_if_changed(s3, bucket, key, body, hashlib.sha256(body).hexdigest())
+        result.artifacts[key] = "unchanged" if upload is Upload.SAME else "uploaded"
         say(f"  {result.artifacts[key]:<9} s3://{bucket}/{key}")
         if path in VERSION_SETTINGS:
             versions[VERSION_SETTINGS[path]] = version
