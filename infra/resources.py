@@ -2,8 +2,9 @@
 ``deploy --plan``, ``destroy`` and ``status`` all walk (infra/deploy.py).
 
 Each resource is a frozen dataclass with three verbs: ``ensure`` (create or converge; with ``apply=False``
-only compare), ``destroy`` and ``exists``. A resource that needs another's ARN names it; the walk passes the
-ARNs made so far. Artifacts (zips, the Glue script) are built only when a walk needs their bytes.
+only compare, on a target whose clients refuse writes: ``AwsTarget.reader()``), ``destroy`` and ``exists``.
+A resource that needs another's ARN names it; the walk passes the ARNs made so far. Artifacts (zips, the
+Glue script) are built only when a walk needs their bytes.
 """
 
 from __future__ import annotations
