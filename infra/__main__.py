@@ -24,10 +24,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
-from employee_pipeline.config import PipelineNames, pipeline_names
+from employee_pipeline.config import PipelineNames
 from infra import cost, mwaa_role
 from infra.actions import Action
-from infra.cli import parse_args
+from infra.cli import parse_args, stage_names
 from infra.deploy import deploy, destroy, status
 from infra.mwaa import cli as mwaa_cli
 from infra.packaging import PackagingError
@@ -100,10 +100,8 @@ STAGE_COMMANDS = {"deploy": _deploy, "destroy": _destroy, "status": _status}
 
 def _stage_command(args: argparse.Namespace) -> int:
     """deploy, destroy or status of one stage; the exit code."""
-    try:
-        names = pipeline_names(args.stage, args.prefix)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
+    names = stage_names(args)
+    if names is None:
         return 2
     target = AwsTarget(region=args.region, endpoint_url=args.endpoint_url)
     where = args.endpoint_url or "AWS"

@@ -10,9 +10,10 @@ usage error (exit code 2) that names it.
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass
 
-from employee_pipeline.config import DEFAULT_PREFIX
+from employee_pipeline.config import DEFAULT_PREFIX, PipelineNames, pipeline_names
 from infra import cost
 from infra.mwaa.publish import POLL_S
 
@@ -194,3 +195,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         if rule.command == command and _given(args, rule.option) and not _given(args, rule.needed):
             leaves[command].error(f"argument {rule.option}: only with {rule.needed} ({rule.why})")
     return args
+
+
+def stage_names(args: argparse.Namespace) -> PipelineNames | None:
+    """The names ``--stage`` and ``--prefix`` give; None, with the error printed, when one is not valid."""
+    try:
+        return pipeline_names(args.stage, args.prefix)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return None

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
-from employee_pipeline.config import PipelineNames, pipeline_names
+from employee_pipeline.config import PipelineNames
+from infra.cli import stage_names
 from infra.mwaa.bundle import SOURCE_BUCKET_LAYOUT, build_bundle
 from infra.mwaa.publish import PublishError, publish
 from infra.packaging import PackagingError
@@ -19,10 +20,8 @@ from infra.session import AwsTarget
 
 def run(args: argparse.Namespace) -> int:
     """``mwaa bundle`` or ``mwaa publish`` (``args.action``); the exit code."""
-    try:
-        names = pipeline_names(args.stage, args.prefix)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
+    names = stage_names(args)
+    if names is None:
         return 2
     return _publish(args, names) if args.action == "publish" else _bundle(args, names)
 
