@@ -30,7 +30,7 @@ def _put(aws, stage, shard: int, index: int, load_id: str) -> str:
         TableName=stage.table,
         Item={
             config.TABLE_KEY: {"S": emp_id},
-            config.GSI_KEY: {"S": f"{BATCH}#{shard}"},
+            config.GSI_KEY: {"S": layout.batch_shard_key(BATCH, shard)},
             config.LOAD_ATTRIBUTE: {"S": load_id},
         },
     )

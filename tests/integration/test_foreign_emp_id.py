@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from employee_pipeline import layout
+from employee_pipeline import config, layout
 from employee_pipeline_ops.lambda_invoke import LambdaInvokeOperator
 from generator.handler import handler as generate_locally
 from generator.records import generate_records
@@ -42,8 +42,8 @@ def test_glue_quarantines_an_emp_id_of_another_hour_and_leaves_its_item(aws, sta
         "name": {"S": "Earlier Hour"},
         "batch_id": {"S": EARLIER_HOUR},
         "shard": {"N": "0"},
-        "batch_shard": {"S": f"{EARLIER_HOUR}#0"},
-        "load_id": {"S": "jr_earlier"},
+        config.GSI_KEY: {"S": layout.batch_shard_key(EARLIER_HOUR, 0)},
+        config.LOAD_ATTRIBUTE: {"S": "jr_earlier"},
     }
     ddb.put_item(TableName=stage.table, Item=earlier_item)
     valid = generate_records(BATCH, 0, 3)

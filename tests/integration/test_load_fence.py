@@ -48,7 +48,7 @@ def test_a_load_whose_lease_changed_before_it_began_writes_nothing(aws, stage, g
         IndexName=stage.gsi,
         KeyConditionExpression="#k = :k",
         ExpressionAttributeNames={"#k": config.GSI_KEY},
-        ExpressionAttributeValues={":k": {"S": f"{batch}#0"}},
+        ExpressionAttributeValues={":k": {"S": layout.batch_shard_key(batch, 0)}},
     )
     assert items["Count"] == 0
     assert "Contents" not in s3.list_objects_v2(Bucket=stage.data_bucket, Prefix=layout.manifest_key(batch))
