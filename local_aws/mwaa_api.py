@@ -33,7 +33,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from local_aws.metrics import REQUESTS
-from local_aws.mwaa import MwaaBackend, MwaaBackends, MwaaError, ValidationException
+from local_aws.mwaa_environments import MwaaBackend, MwaaBackends
+from local_aws.mwaa_errors import MwaaError, ValidationException
 from local_aws.operations import credential_scope
 
 SERVICE = "mwaa"  # botocore's name, and the request counts'

@@ -1,4 +1,5 @@
-"""Amazon MWAA environments for the local AWS (moto has no MWAA backend); ``mwaa_api`` serves them.
+"""Amazon MWAA environments for the local AWS (moto has no MWAA backend) and their states; ``mwaa_api``
+serves them, ``mwaa_configuration`` holds what a configuration defaults to and what AWS checks of it.
 
 States, as on AWS, but each transition takes ``delay_s`` seconds (``LOCAL_AWS_MWAA_DELAY_S``,
 default 2) instead of 20-30 minutes, so callers poll as they must on AWS:
@@ -11,10 +12,6 @@ default 2) instead of 20-30 minutes, so callers poll as they must on AWS:
 ``LastUpdate`` is ``PENDING`` while a create or update runs, then ``SUCCESS`` or ``FAILED`` with
 ``Error``. A transition ends when the environment is next read: no threads, no timers.
 
-The source bucket is checked in moto's S3 as AWS checks it: it exists, in the environment's region,
-with versioning enabled, and each of plugins, requirements and startup script names an object that
-exists there (the given ``...S3ObjectVersion``, else the current version).
-
 Fault injection, as in ``faults``: an environment tagged ``local-aws:fault`` =
 ``UpdateEnvironment:UPDATE_FAILED[:N]`` ends its next N updates (default 1) as ``UPDATE_FAILED``;
 ``CreateEnvironment:CREATE_FAILED[:N]`` (tagged at creation) ends its creation as ``CREATE_FAILED``.
@@ -25,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import json
 import math
 import os
 import threading
@@ -35,85 +31,28 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from local_aws import ROOT
 from local_aws.faults import FAULT_TAG
+from local_aws.mwaa_configuration import (
+    CONFIG_MEMBERS,
+    S3_FILES,
+    check,
+    check_tags,
+    logging_configuration,
+    partition,
+    with_defaults,
+)
+from local_aws.mwaa_errors import ResourceNotFoundException, ValidationException
 
 DELAY_ENV = "LOCAL_AWS_MWAA_DELAY_S"
 DEFAULT_DELAY_S = 2.0
-# What MWAA creates when CreateEnvironment names none (its latest Airflow, the one this project runs).
-DEFAULT_AIRFLOW_VERSION = "3.3.1"
-# The classes MWAA offers (botocore's model gives EnvironmentClass no enum). Their one list is the one
-# infra/prices.json prices, read as data: the local AWS imports nothing of infra.
-PRICES_FILE = ROOT / "infra" / "prices.json"
-ENVIRONMENT_CLASSES = tuple(json.loads(PRICES_FILE.read_text())["mwaa_classes"]["classes"])
 # LastUpdate.Source of the updates a caller asked for (AWS documents no value list).
 UPDATE_SOURCE = "CUSTOMER"
 UPDATABLE = ("AVAILABLE", "UPDATE_FAILED")
 DELETABLE = ("AVAILABLE", "UPDATE_FAILED", "CREATE_FAILED", "UNAVAILABLE")
-MAX_TAGS = 50
 LIST_PAGE = 25
 INJECTED_ERROR_CODE = "InjectedFault"
-# Members of CreateEnvironment that GetEnvironment returns as they were given (a unit test holds
-# this to botocore's model); UpdateEnvironment changes those it shares.
-CONFIG_MEMBERS = (
-    "ExecutionRoleArn",
-    "SourceBucketArn",
-    "DagS3Path",
-    "NetworkConfiguration",
-    "PluginsS3Path",
-    "PluginsS3ObjectVersion",
-    "RequirementsS3Path",
-    "RequirementsS3ObjectVersion",
-    "StartupScriptS3Path",
-    "StartupScriptS3ObjectVersion",
-    "AirflowConfigurationOptions",
-    "EnvironmentClass",
-    "MaxWorkers",
-    "KmsKey",
-    "AirflowVersion",
-    "LoggingConfiguration",
-    "WeeklyMaintenanceWindowStart",
-    "WebserverAccessMode",
-    "MinWorkers",
-    "Schedulers",
-    "EndpointManagement",
-    "MinWebservers",
-    "MaxWebservers",
-)
-S3_FILES = (
-    ("PluginsS3Path", "PluginsS3ObjectVersion"),
-    ("RequirementsS3Path", "RequirementsS3ObjectVersion"),
-    ("StartupScriptS3Path", "StartupScriptS3ObjectVersion"),
-)
-# LoggingConfiguration module -> the suffix of its CloudWatch log group, airflow-<Name>-<suffix>.
-LOG_MODULES = {
-    "DagProcessingLogs": "DAGProcessing",
-    "SchedulerLogs": "Scheduler",
-    "WebserverLogs": "WebServer",
-    "WorkerLogs": "Worker",
-    "TaskLogs": "Task",
-}
 # The fault each operation can be planned to end with.
 FAULTS = {"CreateEnvironment": "CREATE_FAILED", "UpdateEnvironment": "UPDATE_FAILED"}
-
-
-class MwaaError(Exception):
-    """An MWAA error as the model names it; ``mwaa_api`` answers with ``code`` and ``status``."""
-
-    code = "InternalServerException"
-    status = 500
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class ValidationException(MwaaError):
-    code, status = "ValidationException", 400
-
-
-class ResourceNotFoundException(MwaaError):
-    code, status = "ResourceNotFoundException", 404
 
 
 def delay_from_env() -> float:
@@ -128,12 +67,6 @@ def delay_from_env() -> float:
     if not (delay >= 0 and math.isfinite(delay)):
         raise ValueError(f"{DELAY_ENV}={raw!r}: expected a number of seconds >= 0")
     return delay
-
-
-def _partition(region: str) -> str:
-    from moto.utilities.utils import get_partition
-
-    return get_partition(region)
 
 
 @dataclass
@@ -230,22 +163,24 @@ class MwaaBackend:
             name = params["Name"]
             if name in self._environments:
                 raise ValidationException(f"Environment {name} already exists.")
-            config = self._with_defaults({m: copy.deepcopy(params[m]) for m in CONFIG_MEMBERS if m in params})
-            config["LoggingConfiguration"] = self._logging(name, {}, params.get("LoggingConfiguration") or {})
-            self._check(config)
+            config = with_defaults({m: copy.deepcopy(params[m]) for m in CONFIG_MEMBERS if m in params})
+            config["LoggingConfiguration"] = logging_configuration(
+                self.account_id, self.region, name, {}, params.get("LoggingConfiguration") or {}
+            )
+            check(config, self.account_id, self.region)
             tags = dict(params.get("Tags") or {})
-            self._check_tags(tags)
-            partition = _partition(self.region)
+            check_tags(tags)
+            aws_partition = partition(self.region)
             config["ServiceRoleArn"] = (
-                f"arn:{partition}:iam::{self.account_id}:role/aws-service-role/airflow.amazonaws.com/"
+                f"arn:{aws_partition}:iam::{self.account_id}:role/aws-service-role/airflow.amazonaws.com/"
                 "AWSServiceRoleForAmazonMWAA"
             )
             config["CeleryExecutorQueue"] = (
-                f"arn:{partition}:sqs:{self.region}:{self.account_id}:airflow-celery-{uuid.uuid4()}"
+                f"arn:{aws_partition}:sqs:{self.region}:{self.account_id}:airflow-celery-{uuid.uuid4()}"
             )
             environment = Environment(
                 name=name,
-                arn=f"arn:{partition}:airflow:{self.region}:{self.account_id}:environment/{name}",
+                arn=f"arn:{aws_partition}:airflow:{self.region}:{self.account_id}:environment/{name}",
                 created_at=round(self._wall_clock(), 3),
                 config=config,
                 tags=tags,
@@ -292,13 +227,15 @@ class MwaaBackend:
                 if member == "NetworkConfiguration":  # an update only changes the security groups
                     target[member] = {**target.get(member, {}), **copy.deepcopy(value)}
                 elif member == "LoggingConfiguration":
-                    target[member] = self._logging(environment.name, target.get(member, {}), value)
+                    target[member] = logging_configuration(
+                        self.account_id, self.region, environment.name, target.get(member, {}), value
+                    )
                 else:
                     target[member] = copy.deepcopy(value)
             for path, version in S3_FILES:
                 if path in changes and version not in changes:  # the old version is of the old path
                     target.pop(version, None)
-            self._check(target)
+            check(target, self.account_id, self.region)
             environment.pending = target
             environment.error = self._take_fault(environment, "UpdateEnvironment")
             environment.last_update = {
@@ -327,7 +264,7 @@ class MwaaBackend:
         with self._lock:
             environment = self._by_arn(arn)
             merged = {**environment.tags, **tags}
-            self._check_tags(merged)
+            check_tags(merged)
             environment.tags = merged
 
     def untag_resource(self, arn: str, keys: list[str]) -> None:
@@ -347,90 +284,6 @@ class MwaaBackend:
 
     def _pending_update(self) -> dict[str, Any]:
         return {"Status": "PENDING", "CreatedAt": round(self._wall_clock(), 3), "Source": UPDATE_SOURCE}
-
-    @staticmethod
-    def _with_defaults(config: dict[str, Any]) -> dict[str, Any]:
-        micro = config.get("EnvironmentClass") == "mw1.micro"
-        defaults = {
-            "AirflowVersion": DEFAULT_AIRFLOW_VERSION,
-            "EnvironmentClass": "mw1.small",
-            "MaxWorkers": 1 if micro else 10,
-            "MinWorkers": 1,
-            "Schedulers": 1 if micro else 2,
-            "MaxWebservers": 1 if micro else 2,
-            "MinWebservers": 1 if micro else 2,
-            "WebserverAccessMode": "PRIVATE_ONLY",
-            "EndpointManagement": "SERVICE",
-            "AirflowConfigurationOptions": {},
-        }
-        return {**defaults, **config}
-
-    def _logging(self, name: str, current: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
-        """The output LoggingConfiguration: each module's setting, with its log group when enabled."""
-        logging = {}
-        for module, suffix in LOG_MODULES.items():
-            setting = {"Enabled": False, "LogLevel": "INFO", **current.get(module, {}), **given.get(module, {})}
-            setting.pop("CloudWatchLogGroupArn", None)
-            if setting["Enabled"]:
-                setting["CloudWatchLogGroupArn"] = (
-                    f"arn:{_partition(self.region)}:logs:{self.region}:{self.account_id}:"
-                    f"log-group:airflow-{name}-{suffix}"
-                )
-            logging[module] = setting
-        return logging
-
-    @staticmethod
-    def _check_tags(tags: dict[str, str]) -> None:
-        if len(tags) > MAX_TAGS:
-            raise ValidationException(f"An environment can have at most {MAX_TAGS} tags, not {len(tags)}.")
-        reserved = sorted(key for key in tags if key.lower().startswith("aws:"))
-        if reserved:
-            raise ValidationException(f"Tag keys starting with aws: are reserved: {', '.join(reserved)}.")
-
-    def _check(self, config: dict[str, Any]) -> None:
-        """What AWS checks of a configuration beyond the model's constraints."""
-        if config["EnvironmentClass"] not in ENVIRONMENT_CLASSES:
-            raise ValidationException(
-                f"EnvironmentClass {config['EnvironmentClass']} is not one of {', '.join(ENVIRONMENT_CLASSES)}."
-            )
-        for low, high in (("MinWorkers", "MaxWorkers"), ("MinWebservers", "MaxWebservers")):
-            if config[low] > config[high]:
-                raise ValidationException(f"{low} ({config[low]}) must not exceed {high} ({config[high]}).")
-        self._check_source(config)
-
-    def _check_source(self, config: dict[str, Any]) -> None:
-        """The source bucket and the object (versions) the configuration names, in moto's S3."""
-        from moto.s3.exceptions import MissingBucket
-        from moto.s3.models import FakeKey, s3_backends
-
-        bucket_arn = config["SourceBucketArn"]
-        bucket_name = bucket_arn.rpartition(":")[2]
-        try:
-            bucket = s3_backends[self.account_id][_partition(self.region)].get_bucket(bucket_name)
-        except MissingBucket:
-            raise ValidationException(f"SourceBucketArn {bucket_arn}: the bucket does not exist.") from None
-        if bucket.region_name != self.region:
-            raise ValidationException(
-                f"SourceBucketArn {bucket_arn}: the bucket is in {bucket.region_name}, "
-                f"the environment in {self.region}."
-            )
-        if not bucket.is_versioned:
-            raise ValidationException(f"SourceBucketArn {bucket_arn}: the bucket must have versioning enabled.")
-        for path_member, version_member in S3_FILES:
-            path, version = config.get(path_member), config.get(version_member)
-            if path is None:
-                if version is not None:
-                    raise ValidationException(f"{version_member} {version} is given without {path_member}.")
-                continue
-            versions = bucket.keys.getlist(path, default=[])
-            if version is None:
-                found = bool(versions) and isinstance(versions[-1], FakeKey)  # not a delete marker
-                missing = f"{path_member} s3://{bucket_name}/{path} does not exist."
-            else:
-                found = any(isinstance(v, FakeKey) and str(v.version_id) == version for v in versions)
-                missing = f"{version_member} {version} of {path_member} s3://{bucket_name}/{path} does not exist."
-            if not found:
-                raise ValidationException(missing)
 
     @staticmethod
     def _take_fault(environment: Environment, operation: str) -> dict[str, str] | None:

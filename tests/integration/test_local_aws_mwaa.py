@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from local_aws import stats
-from local_aws.mwaa import FAULT_TAG, delay_from_env
+from local_aws.faults import FAULT_TAG
+from local_aws.mwaa_environments import delay_from_env
 from tests.support.mwaa_api import MWAA_GONE, statuses_until_settled
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,7 @@ from employee_pipeline.layout import XCOM_BACKEND
 from infra import mwaa_role, storage
 from infra.__main__ import main
 from infra.mwaa.options import configuration_options, environment_variables
-from local_aws.mwaa import FAULT_TAG
+from local_aws.faults import FAULT_TAG
 from tests.support.mwaa_api import statuses_until_settled
 
 pytestmark = pytest.mark.integration

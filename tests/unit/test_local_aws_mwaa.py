@@ -21,9 +21,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from local_aws import metrics, mwaa
-from local_aws.mwaa import FAULT_TAG, MwaaBackends
+from local_aws import metrics, mwaa_configuration, mwaa_environments
+from local_aws.faults import FAULT_TAG
 from local_aws.mwaa_api import MwaaApi
+from local_aws.mwaa_environments import MwaaBackends
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -157,9 +158,9 @@ def test_configuration_members_are_the_models() -> None:
     create = set(model.shape_for("CreateEnvironmentInput").members)
     update = set(model.shape_for("UpdateEnvironmentInput").members)
     environment = set(model.shape_for("Environment").members)
-    assert set(mwaa.CONFIG_MEMBERS) == (create & environment) - {"Name", "Tags"}
-    assert update - set(mwaa.CONFIG_MEMBERS) == {"Name", "WorkerReplacementStrategy"}
-    assert set(mwaa.LOG_MODULES) == set(model.shape_for("LoggingConfiguration").members)
+    assert set(mwaa_configuration.CONFIG_MEMBERS) == (create & environment) - {"Name", "Tags"}
+    assert update - set(mwaa_configuration.CONFIG_MEMBERS) == {"Name", "WorkerReplacementStrategy"}
+    assert set(mwaa_configuration.LOG_MODULES) == set(model.shape_for("LoggingConfiguration").members)
     assert model.metadata["signingName"] == "airflow"
 
 
@@ -192,7 +193,7 @@ def test_create_is_creating_then_available(client: Any, clock: _Clock, api: Mwaa
     assert available["DagS3Path"] == "dags"
     assert available["ExecutionRoleArn"] == ROLE_ARN
     # MWAA's defaults.
-    assert available["AirflowVersion"] == mwaa.DEFAULT_AIRFLOW_VERSION
+    assert available["AirflowVersion"] == mwaa_configuration.DEFAULT_AIRFLOW_VERSION
     assert available["EnvironmentClass"] == "mw1.small"
     assert (available["MinWorkers"], available["MaxWorkers"], available["Schedulers"]) == (1, 10, 2)
     assert available["WebserverAccessMode"] == "PRIVATE_ONLY"
@@ -304,7 +305,7 @@ def test_fault_tag_fails_the_next_update_and_keeps_the_previous_configuration(cl
     assert failed["MaxWorkers"] == 5
     assert failed["LastUpdate"]["Status"] == "FAILED"
     assert failed["LastUpdate"]["Error"] == {
-        "ErrorCode": mwaa.INJECTED_ERROR_CODE,
+        "ErrorCode": mwaa_environments.INJECTED_ERROR_CODE,
         "ErrorMessage": f"UpdateEnvironment ended as UPDATE_FAILED: injected by the {FAULT_TAG} tag.",
     }
 
@@ -333,7 +334,7 @@ def test_fault_tag_fails_the_creation(client: Any, clock: _Clock) -> None:
     clock.advance(DELAY_S)
     failed = _environment(client)
     assert failed["Status"] == "CREATE_FAILED"
-    assert failed["LastUpdate"]["Error"]["ErrorCode"] == mwaa.INJECTED_ERROR_CODE
+    assert failed["LastUpdate"]["Error"]["ErrorCode"] == mwaa_environments.INJECTED_ERROR_CODE
     assert _error(lambda: client.update_environment(Name="env", MaxWorkers=2))[0] == "ValidationException"
     client.delete_environment(Name="env")
     clock.advance(DELAY_S)
@@ -515,11 +516,11 @@ def test_moto_reset_forgets_the_environments(api: MwaaApi, client: Any, moto_app
 
 
 def test_the_delay_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(mwaa.DELAY_ENV, raising=False)
-    assert mwaa.delay_from_env() == mwaa.DEFAULT_DELAY_S == 2.0
-    monkeypatch.setenv(mwaa.DELAY_ENV, "0.25")
+    monkeypatch.delenv(mwaa_environments.DELAY_ENV, raising=False)
+    assert mwaa_environments.delay_from_env() == mwaa_environments.DEFAULT_DELAY_S == 2.0
+    monkeypatch.setenv(mwaa_environments.DELAY_ENV, "0.25")
     assert MwaaBackends().get(ACCOUNT, REGION).delay_s == 0.25
     for wrong in ("soon", "-1", "nan", "inf"):
-        monkeypatch.setenv(mwaa.DELAY_ENV, wrong)
-        with pytest.raises(ValueError, match=mwaa.DELAY_ENV):
-            mwaa.delay_from_env()
+        monkeypatch.setenv(mwaa_environments.DELAY_ENV, wrong)
+        with pytest.raises(ValueError, match=mwaa_environments.DELAY_ENV):
+            mwaa_environments.delay_from_env()
