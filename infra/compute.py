@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from employee_pipeline import config
+from employee_pipeline.waiting import wait_until
 from infra import tagging
 from infra.actions import ABSENT, DELETED, Action, outcome
 from infra.packaging import Artifact
@@ -87,22 +87,25 @@ def _wait_updated(client: Any, name: str) -> None:
 
 
 def _create_function(client: Any, spec: FunctionSpec) -> None:
-    deadline = time.monotonic() + ROLE_PROPAGATION_SECONDS
-    while True:
-        try:
-            client.create_function(
-                FunctionName=spec.name,
-                Code={"S3Bucket": spec.code_bucket, "S3Key": spec.code_key},
-                Description="employee batch pipeline",
-                Publish=False,
-                Tags=spec.tags,
-                **spec.configuration(),
-            )
-            break
-        except ClientError as err:
-            if error_code(err) != "InvalidParameterValueException" or time.monotonic() > deadline:
-                raise
-            time.sleep(5)
+    def created() -> bool:
+        client.create_function(
+            FunctionName=spec.name,
+            Code={"S3Bucket": spec.code_bucket, "S3Key": spec.code_key},
+            Description="employee batch pipeline",
+            Publish=False,
+            Tags=spec.tags,
+            **spec.configuration(),
+        )
+        return True
+
+    # A role just created is refused (InvalidParameterValueException) until IAM has propagated it.
+    wait_until(
+        created,
+        timeout=ROLE_PROPAGATION_SECONDS,
+        interval=5,
+        retry=lambda err: isinstance(err, ClientError) and error_code(err) == "InvalidParameterValueException",
+        message=f"Lambda did not accept function {spec.name} with role {spec.role_arn}",
+    )
     client.get_waiter("function_active_v2").wait(FunctionName=spec.name, WaiterConfig={"Delay": 2, "MaxAttempts": 60})
 
 

@@ -10,10 +10,10 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from employee_pipeline.waiting import wait_until
 from local_aws import ROOT
 
 if TYPE_CHECKING:
@@ -144,15 +144,23 @@ def start(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> int:
             start_new_session=True,
         )
     url = endpoint_url(host, port)
-    deadline = time.monotonic() + START_TIMEOUT_S
+
+    def answers() -> bool:
+        if is_healthy(url):
+            return True
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-2000:]
+            raise LocalAwsError(f"the local AWS exited with code {proc.returncode} while starting:\n{tail}")
+        return False
+
     try:
-        while not is_healthy(url):
-            if proc.poll() is not None:
-                tail = log.read_text(errors="replace")[-2000:]
-                raise LocalAwsError(f"the local AWS exited with code {proc.returncode} while starting:\n{tail}")
-            if time.monotonic() > deadline:
-                raise LocalAwsError(f"the local AWS did not answer on {url} within {START_TIMEOUT_S}s (log: {log})")
-            time.sleep(0.3)
+        wait_until(
+            answers,
+            timeout=START_TIMEOUT_S,
+            interval=0.3,
+            message=f"the local AWS did not answer on {url} (log: {log})",
+            error=LocalAwsError,
+        )
     except BaseException:
         # Failed or interrupted (Ctrl-C, SIGTERM) while starting: no pid file yet, so no `stop` would find it.
         if proc.poll() is None:

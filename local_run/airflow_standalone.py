@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from employee_pipeline.waiting import wait_until
 from local_run import postgres
 
 # Airflow's default ports for the worker's and the triggerer's log servers.
@@ -176,16 +177,22 @@ def start(
             postgres.stop(server)
         raise
     standalone = Standalone(proc, url=f"http://127.0.0.1:{port}", password=password, log=log, database=server)
-    deadline = time.monotonic() + READY_TIMEOUT_S
+
+    def answers() -> bool:
+        if _healthy(standalone.url):
+            return True
+        if proc.poll() is not None:
+            raise AirflowStartError(f"Airflow exited with code {proc.returncode}; see {log}")
+        return False
+
     try:
-        while not _healthy(standalone.url):
-            if proc.poll() is not None:
-                raise AirflowStartError(f"Airflow exited with code {proc.returncode}; see {log}")
-            if time.monotonic() > deadline:
-                raise AirflowStartError(
-                    f"Airflow did not answer on {standalone.url} within {READY_TIMEOUT_S}s; see {log}"
-                )
-            time.sleep(2)
+        wait_until(
+            answers,
+            timeout=READY_TIMEOUT_S,
+            interval=2,
+            message=f"Airflow did not answer on {standalone.url}; see {log}",
+            error=AirflowStartError,
+        )
     except BaseException:
         # Failed or interrupted (Ctrl-C, SIGTERM) while starting: the caller has nothing to stop yet.
         stop(standalone)

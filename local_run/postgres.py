@@ -12,10 +12,11 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from employee_pipeline.waiting import WaitTimeoutError, wait_until
 
 DATABASE = ROLE = "airflow"
 START_TIMEOUT_S = 60
@@ -170,12 +171,16 @@ def _postmaster_pid(server: Postgres) -> int | None:
 def _wait_gone(pid: int, timeout: float = 10) -> None:
     import psutil
 
-    deadline = time.monotonic() + timeout
-    with contextlib.suppress(psutil.NoSuchProcess):
+    # Best effort: a process that outlives its SIGKILL is left to the operating system.
+    with contextlib.suppress(psutil.NoSuchProcess, WaitTimeoutError):
         process = psutil.Process(pid)
         # A zombie is gone: init reaps it when it gets to it.
-        while process.status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(
+            lambda: process.status() == psutil.STATUS_ZOMBIE,
+            timeout=timeout,
+            interval=0.1,
+            message=f"PostgreSQL (pid {pid}) did not end",
+        )
 
 
 @contextlib.contextmanager

@@ -42,13 +42,23 @@ def stop_and_wait(
     current = stop(glue, job_name, run_id)
     if current in ENDED:
         return current
+    # Imported here, as tasks run: the triggerer loads this module with only the plugins folder on sys.path.
+    from employee_pipeline.waiting import wait_until
+
     log(f"Stopping Glue job {job_name} run {run_id} ({current}) before the batch changes hands")
-    deadline = time.monotonic() + timeout_s
-    while (current := state(glue, job_name, run_id)) not in ENDED:
-        if time.monotonic() > deadline:
-            raise GlueRunNotStoppedError(
-                f"Glue job {job_name} run {run_id} is still {current} {timeout_s:.0f}s after it was asked to stop"
-            )
-        sleep(poll_s)
-    log(f"Glue job {job_name} run {run_id} ended {current}")
-    return current
+
+    def ended() -> str | None:
+        nonlocal current
+        current = state(glue, job_name, run_id)
+        return current if current in ENDED else None
+
+    final = wait_until(
+        ended,
+        timeout=timeout_s,
+        interval=poll_s,
+        sleep=sleep,
+        message=f"Glue job {job_name} run {run_id} did not end after it was asked to stop",
+        error=lambda text: GlueRunNotStoppedError(f"{text}: still {current}"),
+    )
+    log(f"Glue job {job_name} run {run_id} ended {final}")
+    return final

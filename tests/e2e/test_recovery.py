@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +10,7 @@ import psutil
 import pytest
 
 from employee_pipeline import layout
+from employee_pipeline.waiting import wait_until
 from infra.deploy import deploy
 from tests.support.glue import finished_run
 
@@ -96,17 +96,17 @@ def test_a_run_killed_while_its_load_writes_is_fenced_off_by_the_rerun(pipeline)
         """Once the ingest's Glue run has written items of the batch: freeze the load, kill the run."""
         if (task, state) != ("ingest", "running"):
             return False
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
+
+        def writing() -> bool:
             lease = ddb.get_item(TableName=pipeline.names.lease_table, Key={"batch_id": {"S": batch_id}})["Item"]
             load["run_id"] = lease.get("loading", {}).get("S", "")
-            if load["run_id"] and sum(pipeline.count(batch_id, large["shards"]).values()) > 0:
-                load["processes"] = _load_processes(batch_id)
-                for process in load["processes"]:
-                    process.suspend()
-                return True
-            time.sleep(0.2)
-        raise AssertionError("the load never started writing")
+            return bool(load["run_id"]) and sum(pipeline.count(batch_id, large["shards"]).values()) > 0
+
+        wait_until(writing, timeout=300, interval=0.2, message="the load never started writing")
+        load["processes"] = _load_processes(batch_id)
+        for process in load["processes"]:
+            process.suspend()
+        return True
 
     killed = pipeline.run(hour, large, "killed-mid-load", kill_when=while_writing)
     assert not killed.succeeded and load["processes"]

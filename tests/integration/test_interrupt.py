@@ -15,13 +15,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import psutil
 import pytest
 
+from employee_pipeline.waiting import wait_until
 from infra import ROOT
 from local_aws import server
 from tests.interrupt_fixture.interrupted_session import PLAIN_GLUE_SCRIPT, start_glue_and_lambda
@@ -70,11 +70,20 @@ def _port_free(port: int) -> bool:
 
 
 def _wait_until_in_flight(child: subprocess.Popen[bytes], work: Path, log: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while not ((work / "ready.json").exists() and (work / "airflow").exists()):
-        if child.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"the child session did not get everything running:\n{log.read_text()[-3000:]}")
-        time.sleep(0.3)
+    def in_flight() -> bool:
+        if (work / "ready.json").exists() and (work / "airflow").exists():
+            return True
+        if child.poll() is not None:
+            pytest.fail(f"the child session ended before everything ran:\n{log.read_text()[-3000:]}")
+        return False
+
+    wait_until(
+        in_flight,
+        timeout=READY_TIMEOUT_S,
+        interval=0.3,
+        message="the child session did not get everything running",
+        error=lambda text: AssertionError(f"{text}:\n{log.read_text()[-3000:]}"),
+    )
 
 
 def test_this_session_turns_sigterm_sighup_and_sigint_into_a_keyboard_interrupt() -> None:

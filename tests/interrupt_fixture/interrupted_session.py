@@ -12,7 +12,6 @@ import os
 import stat
 import sys
 import threading
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from employee_pipeline.waiting import wait_until
 from infra.iam import ensure_role
 from infra.packaging import deterministic_zip
 from infra.session import AwsTarget
@@ -77,10 +77,7 @@ time.sleep(600)
 
 
 def _wait_for(path: Path) -> None:
-    deadline = time.monotonic() + IN_FLIGHT_TIMEOUT_S
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path.name} not written within {IN_FLIGHT_TIMEOUT_S}s"
-        time.sleep(0.2)
+    wait_until(path.exists, timeout=IN_FLIGHT_TIMEOUT_S, interval=0.2, message=f"{path.name} not written")
 
 
 def start_glue_and_lambda(endpoint_url: str, work: Path, glue_script: bytes) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from employee_pipeline import config, layout
 from employee_pipeline.config import PipelineNames
+from employee_pipeline.waiting import wait_until
 from employee_pipeline_ops import batch_lease
 
 TEST_LEASE_OWNER = batch_lease.owner_id("integration-tests", "run", "integration")
@@ -14,13 +15,12 @@ TEST_LEASE_OWNER = batch_lease.owner_id("integration-tests", "run", "integration
 
 def finished_run(glue: Any, job_name: str, run_id: str, timeout: float = 300) -> dict[str, Any]:
     """The Glue job run once it has ended (the local AWS runs it for real)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def ended() -> dict[str, Any] | None:
         run = glue.get_job_run(JobName=job_name, RunId=run_id)["JobRun"]
-        if run["JobRunState"] not in ("STARTING", "RUNNING", "STOPPING"):
-            return run
-        time.sleep(1)
-    raise AssertionError(f"run {run_id} still running after {timeout}s")
+        return run if run["JobRunState"] not in ("STARTING", "RUNNING", "STOPPING") else None
+
+    return wait_until(ended, timeout=timeout, message=f"run {run_id} still running")
 
 
 def leased_job_arguments(
