@@ -56,8 +56,8 @@ def _deploy(args: argparse.Namespace, target: AwsTarget, names: PipelineNames) -
     mwaa = None
     if args.mwaa_execution_role:
         mwaa = (
-            args.mwaa_environment or mwaa_role.environment_name(names),
-            args.mwaa_source_bucket or mwaa_role.source_bucket_name(names),
+            args.mwaa_environment or names.mwaa_environment,
+            args.mwaa_source_bucket or names.mwaa_source_bucket,
         )
     actions, outputs = deploy(target, names, apply=not args.plan, mwaa=mwaa)
     report = _actions(args, actions, outputs)
@@ -79,14 +79,14 @@ def _actions(args: argparse.Namespace, actions: list[Action], outputs: dict[str,
 
 
 def _status(args: argparse.Namespace, target: AwsTarget, names: PipelineNames) -> Report:
-    environment = args.mwaa_environment or mwaa_role.environment_name(names)
-    source_bucket = args.mwaa_source_bucket or mwaa_role.source_bucket_name(names)
+    environment = args.mwaa_environment or names.mwaa_environment
+    source_bucket = args.mwaa_source_bucket or names.mwaa_source_bucket
     resources = status(target, names)
     result = {
         "stage": args.stage,
         "resources": resources,
         "mwaa_execution_role": {
-            "name": mwaa_role.role_name(names),
+            "name": names.mwaa_execution_role,
             "trust_policy": mwaa_role.trust_policy(target),
             "policy": mwaa_role.execution_policy(target, names, environment, source_bucket),
         },

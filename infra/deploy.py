@@ -44,7 +44,7 @@ def deploy(
         "alerts_topic_arn": arns[names.alerts_topic],
     }
     if mwaa:
-        outputs["mwaa_execution_role_arn"] = arns[mwaa_role.role_name(names)]
+        outputs["mwaa_execution_role_arn"] = arns[names.mwaa_execution_role]
     return actions, outputs
 
 

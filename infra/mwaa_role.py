@@ -17,23 +17,15 @@ from infra.session import AwsTarget
 MWAA_SERVICES = ("airflow.amazonaws.com", "airflow-env.amazonaws.com")
 
 
-def environment_name(names: PipelineNames) -> str:
-    """The default MWAA environment name of a stage."""
-    return names.mwaa_environment
-
-
-def source_bucket_name(names: PipelineNames) -> str:
-    """The default source bucket of a stage's environment (MWAA requires the ``airflow-`` prefix)."""
-    return names.mwaa_source_bucket
-
-
 def default_environment(names: PipelineNames) -> tuple[str, str]:
     """(environment, source bucket) of a stage whose environment keeps the default names: what a local
     stage's execution role is made for (the local Airflow runs its tasks as that role)."""
-    return environment_name(names), source_bucket_name(names)
+    return names.mwaa_environment, names.mwaa_source_bucket
 
 
 def role_name(names: PipelineNames) -> str:
+    """The execution role's name; ``names.mwaa_execution_role`` is the one to use (this remains for
+    ``resources``, which names the role with it)."""
     return names.mwaa_execution_role
 
 

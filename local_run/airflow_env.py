@@ -17,7 +17,6 @@ from employee_pipeline.config import (
     pipeline_names,
 )
 from employee_pipeline.layout import xcom_options
-from infra import mwaa_role
 from infra.mwaa.options import env_var_name, option_key
 from local_aws.iam_gate import CREDENTIALS_PATH as ROLE_CREDENTIALS_PATH
 from local_run import ROOT
@@ -42,7 +41,7 @@ def airflow_env(
     names = pipeline_names(stage, prefix or DEFAULT_PREFIX)
     connection = {"conn_type": "aws", "extra": {"region_name": region, "endpoint_url": endpoint_url}}
     env = {name: value for name, value in os.environ.items() if name not in STATIC_CREDENTIALS}
-    env.update(task_credentials_env(endpoint_url, mwaa_role.role_name(names)))
+    env.update(task_credentials_env(endpoint_url, names.mwaa_execution_role))
     venv_bin = str(Path(sys.executable).parent)
     env.update(
         {

@@ -29,7 +29,7 @@ def _environment(aws, stage, name: str, bucket: str, **extra: Any) -> str:
     mwaa = aws.client("mwaa")
     arn = mwaa.create_environment(
         Name=name,
-        ExecutionRoleArn=f"arn:aws:iam::{aws.account_id}:role/{mwaa_role.role_name(stage)}",
+        ExecutionRoleArn=f"arn:aws:iam::{aws.account_id}:role/{stage.mwaa_execution_role}",
         SourceBucketArn=f"arn:aws:s3:::{bucket}",
         DagS3Path="dags",
         NetworkConfiguration={"SubnetIds": ["subnet-a1", "subnet-b2"], "SecurityGroupIds": ["sg-c3"]},
@@ -101,7 +101,7 @@ def test_deploy_creates_the_execution_role_status_prints_its_policy(aws, local_a
     where = ("--stage", stage.stage, "--endpoint-url", local_aws, "--json")
     code, deployed, err = _cli(capsys, "deploy", *where, "--mwaa-execution-role")
     assert code == 0, err
-    role = aws.client("iam").get_role(RoleName=mwaa_role.role_name(stage))["Role"]
+    role = aws.client("iam").get_role(RoleName=stage.mwaa_execution_role)["Role"]
     assert deployed["outputs"]["mwaa_execution_role_arn"] == role["Arn"]
     assert role["AssumeRolePolicyDocument"] == mwaa_role.trust_policy(aws)
     policy = aws.client("iam").get_role_policy(RoleName=role["RoleName"], PolicyName="pipeline-access")

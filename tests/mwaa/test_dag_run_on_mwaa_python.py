@@ -215,7 +215,7 @@ def test_the_batch_is_exact_and_large_xcoms_went_to_s3(dag_run: DagRun, aws: Aws
     for path in generated:  # the shards of records are objects there, not rows of the metadata database
         assert s3.head_object(Bucket=names.data_bucket, Key=path.removeprefix(base))["ContentLength"] > 0
     # The XCom backend wrote them from the task, as the execution role.
-    role = _role_arn(aws, mwaa_role.role_name(names))
+    role = _role_arn(aws, names.mwaa_execution_role)
     put = {c["resource"] for c in dag_run.calls if c["action"] == "s3:PutObject" and c["role"] == role}
     assert {f"arn:aws:s3:::{names.data_bucket}/{path.removeprefix(base)}" for path in generated} <= put
 
@@ -227,11 +227,11 @@ def test_iam_was_enforced_and_the_tasks_ran_as_the_mwaa_execution_role(dag_run: 
     assert refused == [], f"IAM refused calls of the run:\n{json.dumps(refused, indent=1)}\n{dag_run.tail()}"
     assert dag_run.returncode == 0, dag_run.tail()
     names = dag_run.names
-    role = _role_arn(aws, mwaa_role.role_name(names))
+    role = _role_arn(aws, names.mwaa_execution_role)
     as_role = {c["action"] for c in calls if c["role"] == role}
     assert not DAG_ACTIONS - as_role, f"not called as {role}: {sorted(DAG_ACTIONS - as_role)}"
     assert {c["role"] for c in calls if c["action"] in ONLY_AIRFLOW} == {role}
     # Each component as its own role: no call of the run was made with the administrator's keys.
     assert [c for c in calls if not c["role"]] == []
-    components = (names.generator_role, names.writer_role, names.glue_role, mwaa_role.role_name(names))
+    components = (names.generator_role, names.writer_role, names.glue_role, names.mwaa_execution_role)
     assert {c["role"] for c in calls} <= {_role_arn(aws, name) for name in components}

@@ -20,7 +20,7 @@ from local_aws.iam_requests import KNOWN_KEYS
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 NAMES = pipeline_names("prod", "acme-employees")
 BATCH = "20260101T00"
-ENVIRONMENT, SOURCE = mwaa_role.environment_name(NAMES), mwaa_role.source_bucket_name(NAMES)
+ENVIRONMENT, SOURCE = NAMES.mwaa_environment, NAMES.mwaa_source_bucket
 
 
 def _target() -> AwsTarget:

@@ -26,7 +26,7 @@ COMPAT = Path(__file__).resolve().parents[1] / "parliament_compat"
 def _policies() -> dict[str, dict[str, Any]]:
     target, names = AwsTarget(region="eu-west-1", _account="123456789012"), pipeline_names("prod", "acme-employees")
     policies = {f"{role} (inline)": policy for role, (_, policy) in iam.role_policies(target, names).items()}
-    environment, bucket = mwaa_role.environment_name(names), mwaa_role.source_bucket_name(names)
+    environment, bucket = names.mwaa_environment, names.mwaa_source_bucket
     policies["mwaa execution (inline)"] = mwaa_role.execution_policy(target, names, environment, bucket)
     return policies
 

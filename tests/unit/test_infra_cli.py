@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from employee_pipeline.config import DEFAULT_PREFIX, PipelineNames, pipeline_names
-from infra import cli, mwaa_role
+from infra import cli
 from infra.__main__ import main
 from infra.mwaa.publish import POLL_S
 from infra.session import AwsTarget
@@ -172,7 +172,7 @@ def test_deploy_hands_the_plan_and_the_execution_role_to_deploy(
     monkeypatch.setattr("infra.__main__.deploy", deploy)
     where = ["--endpoint-url", "http://127.0.0.1:9", "--region", "eu-west-1"]
     assert main(["deploy", *STAGE, *where, "--plan", "--mwaa-execution-role", "--mwaa-environment", "env"]) == 0
-    assert calls[-1] == {"apply": False, "mwaa": ("env", mwaa_role.source_bucket_name(pipeline_names("prod")))}
+    assert calls[-1] == {"apply": False, "mwaa": ("env", pipeline_names("prod").mwaa_source_bucket)}
     assert offline[-1].endpoint_url == "http://127.0.0.1:9" and offline[-1].region == "eu-west-1"
     header = f"deploy --plan stage 'prod' ({DEFAULT_PREFIX}) on http://127.0.0.1:9, region eu-west-1\n"
     assert capsys.readouterr().out.startswith(header)
