@@ -9,9 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import shutil
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,16 +18,14 @@ from typing import Any
 import psutil
 
 from bench.run import STAGES, Size, measure, write_json
-from employee_pipeline.config import pipeline_names
-from infra import mwaa_role
-from infra.deploy import deploy
-from infra.session import AwsTarget
+from employee_pipeline.layout import MAX_RECORDS_PER_SHARD
 from local_aws import server
 from local_run import ROOT
-from local_run.airflow_env import airflow_env
-from local_run.dag_run import migrate
+from local_run.stage import LocalStage
 
 STAGE = "bench"
+# The fewest, largest shards the DAG accepts (100,000 records = 20 shards): the load, not the fan-out, is measured.
+RECORDS_PER_SHARD = MAX_RECORDS_PER_SHARD
 RESULTS = ROOT / "bench" / "results"
 GROWTH_FROM = 10_000
 FIRST_HOUR = datetime(2026, 1, 1, tzinfo=UTC)  # each measured size loads its own, never-loaded hour
@@ -115,7 +111,7 @@ def table(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=int(os.environ.get("BENCH_RECORDS", "100000")))
-    parser.add_argument("--records-per-shard", type=int, default=5000)
+    parser.add_argument("--records-per-shard", type=int, default=RECORDS_PER_SHARD)
     parser.add_argument(
         "--growth-from", type=int, default=GROWTH_FROM, help="also run this size first (0: only --records)"
     )
@@ -134,26 +130,14 @@ def main(argv: list[str] | None = None) -> int:
         say("DAG parse time, against a minimal DAG of the same provider operators")
         result["parse_time"] = parse_time.measure()
 
-    endpoint = server.endpoint_url(port=args.port)
-    say(f"starting the local AWS on {endpoint}")
+    scratch = ROOT / ".demo" if (ROOT / ".demo").is_dir() else None
     try:
-        server.start(port=args.port)
+        with LocalStage(STAGE, port=args.port, scratch=scratch, migrate=True, progress=say) as stage:
+            for index, size in enumerate(sizes):
+                result["runs"].append(measure(stage, FIRST_HOUR + timedelta(hours=index), size, say))
     except server.LocalAwsError as err:
         say(f"error: {err}")
         return 1
-    home = Path(tempfile.mkdtemp(prefix="airflow-home-", dir=ROOT / ".demo" if (ROOT / ".demo").is_dir() else None))
-    try:
-        target, names = AwsTarget(endpoint_url=endpoint), pipeline_names(STAGE)
-        say(f"deploying stage '{STAGE}'")
-        deploy(target, names, mwaa=mwaa_role.default_environment(names))
-        env = airflow_env(home, endpoint, stage=STAGE)
-        migrate(env, home / "migrate.log")
-        for index, size in enumerate(sizes):
-            hour = FIRST_HOUR + timedelta(hours=index)
-            result["runs"].append(measure(target, endpoint, names, env, home, hour, size, say))
-    finally:
-        server.stop(args.port)
-        shutil.rmtree(home, ignore_errors=True)
     if len(result["runs"]) == 2:
         result["growth"] = growth(*result["runs"])
     result["bench_wall_s"] = round(time.perf_counter() - started, 1)

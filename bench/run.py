@@ -13,11 +13,12 @@ from bench import baselines
 from bench.memory import PeakRss
 from employee_pipeline import layout
 from employee_pipeline.config import DAG_ID, GSI_KEY, PipelineNames
+from employee_pipeline.manifest import Manifest
 from infra.session import AwsTarget
 from local_aws import stats
 from local_run import airflow_records
 from local_run.batch_state import read_manifest
-from local_run.dag_run import run_batch
+from local_run.stage import LocalStage
 
 # Stage -> the DAG task whose span it is (a mapped task's: first start to last end).
 STAGES = {
@@ -64,17 +65,9 @@ def _xcom_and_logs(home: Path, run_id: str, log: Path) -> dict[str, Any]:
     }
 
 
-def measure(
-    target: AwsTarget,
-    endpoint: str,
-    names: PipelineNames,
-    env: dict[str, str],
-    home: Path,
-    hour: datetime,
-    size: Size,
-    say: Any,
-) -> dict[str, Any]:
-    """Run the DAG once for ``hour`` at ``size``; every figure of that run, then the baselines."""
+def measure(stage: LocalStage, hour: datetime, size: Size, say: Any) -> dict[str, Any]:
+    """Run the DAG once on ``stage`` for ``hour`` at ``size``; every figure of that run, then the baselines."""
+    target, endpoint, names, home = stage.aws, stage.endpoint, stage.names, stage.home
     batch_id = layout.batch_id_for(hour)
     log = home / f"run-{size.records}.log"
     stats.request_counts(endpoint, reset=True)
@@ -83,8 +76,7 @@ def measure(
     sampler: list[PeakRss] = []
     say(f"run: {size.shards} shards x {size.records_per_shard} records for batch {batch_id}")
     started = time.perf_counter()
-    result = run_batch(
-        env,
+    result = stage.run_batch(
         hour,
         {"shards": size.shards, "records_per_shard": size.records_per_shard},
         log,
@@ -97,7 +89,8 @@ def measure(
         raise RuntimeError(f"the DAG run for {size.records} records failed: see {log}")
     requests = stats.request_counts(endpoint)
     glue = stats.glue_runs(endpoint)
-    manifest = read_manifest(target, names, batch_id) or {}
+    document = read_manifest(target, names, batch_id)
+    manifest = Manifest.parse(document) if document is not None else None
     run_id = airflow_records.run_ids(home, DAG_ID)[-1]
     stages = _spans(home, run_id)
     dynamodb = requests.get("dynamodb", {})
@@ -108,7 +101,7 @@ def measure(
         "run_wall_s": round(wall, 1),
         "stages_s": {stage: round(seconds, 1) for stage, seconds in stages.items()},
         "stages_records_per_s": {stage: round(size.records / s) for stage, s in stages.items() if s},
-        "glue_timings_s": manifest.get("timings", {}),
+        "glue_timings_s": dict(manifest.timings) if manifest else {},
         "dynamodb_write_requests_per_1k_records": round(
             sum(dynamodb.get(op, 0) for op in DYNAMODB_WRITES) * 1000 / size.records, 1
         ),

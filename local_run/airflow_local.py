@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 
-from employee_pipeline.config import DAG_ID, pipeline_names
-from infra import mwaa_role
-from infra.deploy import deploy
-from infra.session import AwsTarget
+from employee_pipeline.config import DAG_ID
 from local_aws import server
 from local_run import ROOT, airflow_standalone, postgres
-from local_run.airflow_env import LOCAL_STAGE, airflow_env
+from local_run.airflow_env import LOCAL_STAGE
+from local_run.stage import LocalStage
 
 AIRFLOW_HOME = ROOT / ".airflow"
 
 
-def _interrupt(*_: object) -> None:
-    raise KeyboardInterrupt
+def say(message: str) -> None:
+    print(message, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,28 +50,30 @@ def main(argv: list[str] | None = None) -> int:
         help="Airflow's metadata database: a throwaway PostgreSQL (as MWAA) or AIRFLOW_HOME's SQLite",
     )
     args = parser.parse_args(argv)
-    endpoint = server.endpoint_url(port=args.port)
-    signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM ends the session like Ctrl-C does
     try:
         for port in (args.airflow_port, args.worker_log_port, args.trigger_log_port):
             server.ensure_port_free("127.0.0.1", port)
-        print(f"starting the local AWS on {endpoint}", flush=True)
-        server.start(port=args.port)
+        # SIGTERM ends the session like Ctrl-C does (the stage sees to it).
+        with LocalStage(LOCAL_STAGE, port=args.port, home=AIRFLOW_HOME, progress=say) as stage:
+            return _serve(stage, args)
     except server.LocalAwsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # while the stage was being deployed: it has stopped what it started
+        print("\nstopped", flush=True)
+        return 0
+
+
+def _serve(stage: LocalStage, args: argparse.Namespace) -> int:
+    """Airflow standalone on ``stage`` until it exits or the session is interrupted; stopped on the way out."""
     standalone = None
     try:
-        print(f"deploying stage '{LOCAL_STAGE}'", flush=True)
-        names = pipeline_names(LOCAL_STAGE)
-        deploy(AwsTarget(endpoint_url=endpoint), names, mwaa=mwaa_role.default_environment(names))
-        print(
+        say(
             f"starting Airflow standalone on {args.database} (AIRFLOW_HOME={AIRFLOW_HOME.relative_to(ROOT)}, "
-            f"log {AIRFLOW_HOME.relative_to(ROOT)}/standalone.log)",
-            flush=True,
+            f"log {AIRFLOW_HOME.relative_to(ROOT)}/standalone.log)"
         )
         standalone = airflow_standalone.start(
-            airflow_env(AIRFLOW_HOME, endpoint),
+            stage.env,
             AIRFLOW_HOME,
             args.airflow_port,
             worker_log_port=args.worker_log_port,
@@ -97,7 +96,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if standalone is not None:
             airflow_standalone.stop(standalone)
-        server.stop(args.port)
 
 
 if __name__ == "__main__":

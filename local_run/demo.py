@@ -8,25 +8,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from employee_pipeline import layout
 from employee_pipeline.config import DEFAULT_RECORDS_PER_SHARD, DEFAULT_SHARDS, pipeline_names
-from infra import mwaa_role
-from infra.deploy import deploy
 from infra.session import AwsTarget
 from local_aws import server, stats
 from local_aws.iam_gate import SWITCH as IAM_SWITCH
 from local_run import ROOT
-from local_run.airflow_env import LOCAL_STAGE, airflow_env
+from local_run.airflow_env import LOCAL_STAGE
 from local_run.batch_state import batch_counts, read_manifest
-from local_run.dag_run import migrate, run_batch
+from local_run.stage import LocalStage
 
 DEMO_DIR = ROOT / ".demo"
 AUDIT_FILE = DEMO_DIR / "iam-audit.json"  # every IAM decision of the run, as GET /_local/iam-audit gives it
@@ -67,44 +62,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-airflow-home", action="store_true", help="keep the run's AIRFLOW_HOME for inspection")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    endpoint = server.endpoint_url(port=args.port)
     hour = last_complete_hour()
     batch_id = layout.batch_id_for(hour)
     generated = args.shards * args.records_per_shard
     DEMO_DIR.mkdir(exist_ok=True)
     log = DEMO_DIR / "airflow.log"
     log.write_text("")
+    steps = iter(range(1, 5))
 
-    say(f"[1/4] starting the local AWS on {endpoint}")
+    def step(message: str) -> None:
+        say(f"[{next(steps)}/4] {message}")
+
     try:
-        server.start(port=args.port)
+        with LocalStage(port=args.port, scratch=DEMO_DIR, keep_home=args.keep_airflow_home, progress=step) as stage:
+            for action in stage.actions:
+                say(action.line())
+            step(f"preparing Airflow (SQLite in {stage.home.relative_to(ROOT)})")
+            stage.migrate(log)
+            step(
+                f"running {args.shards} shards x {args.records_per_shard} records for batch {batch_id} "
+                f"(hour {hour:%Y-%m-%d %H}:00 UTC); full log: {log.relative_to(ROOT)}"
+            )
+            conf = {"shards": args.shards, "records_per_shard": args.records_per_shard}
+            result = stage.run_batch(hour, conf, log, progress=say)
+            summary = summarize(stage.aws, batch_id, args.shards, generated, result.succeeded)
+            audit = stats.iam_audit(stage.endpoint)
+            AUDIT_FILE.write_text(json.dumps(audit, indent=1))
     except server.LocalAwsError as err:
         say(f"error: {err}")
         return 1
-    airflow_home = Path(tempfile.mkdtemp(prefix="airflow-home-", dir=DEMO_DIR))
-    try:
-        say(f"[2/4] deploying stage '{LOCAL_STAGE}'")
-        target = AwsTarget(endpoint_url=endpoint)
-        names = pipeline_names(LOCAL_STAGE)
-        actions, _ = deploy(target, names, mwaa=mwaa_role.default_environment(names))
-        for action in actions:
-            say(action.line())
-        env = airflow_env(airflow_home, endpoint)
-        say(f"[3/4] preparing Airflow (SQLite in {airflow_home.relative_to(ROOT)})")
-        migrate(env, log)
-        say(
-            f"[4/4] running {args.shards} shards x {args.records_per_shard} records for batch {batch_id} "
-            f"(hour {hour:%Y-%m-%d %H}:00 UTC); full log: {log.relative_to(ROOT)}"
-        )
-        conf = {"shards": args.shards, "records_per_shard": args.records_per_shard}
-        result = run_batch(env, hour, conf, log, progress=say)
-        summary = summarize(target, batch_id, args.shards, generated, result.succeeded)
-        audit = stats.iam_audit(endpoint)
-        AUDIT_FILE.write_text(json.dumps(audit, indent=1))
-    finally:
-        server.stop(args.port)
-        if not args.keep_airflow_home:
-            shutil.rmtree(airflow_home, ignore_errors=True)
     say("")
     say(f"DAG run        : {'succeeded' if result.succeeded else f'FAILED (see {log.relative_to(ROOT)})'}")
     say(f"batch          : {summary['batch_id']}")

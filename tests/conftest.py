@@ -45,10 +45,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def spark() -> Iterator[object]:
     from pyspark.sql import SparkSession
 
-    # Python workers unpickle the job's functions by module name (on Glue the script is __main__,
-    # pickled by value): they must find glue/ too.
-    glue_dir = str(Path(__file__).resolve().parents[1] / "glue")
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [glue_dir, os.environ.get("PYTHONPATH")]))
+    # Python workers unpickle the job's functions by module name: they must find its package and the
+    # shared modules it imports, glue/ and dags/ (on Glue: the job's --extra-py-files zip of both).
+    root = Path(__file__).resolve().parents[1]
+    job_paths = [str(root / "glue"), str(root / "dags")]
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [*job_paths, os.environ.get("PYTHONPATH")]))
     # py4j logs while the interpreter shuts down, after pytest closed its streams.
     logging.getLogger("py4j").setLevel(logging.WARNING)
     session = (
@@ -66,14 +67,10 @@ def spark() -> Iterator[object]:
 @pytest.fixture(scope="session")
 def local_aws() -> Iterator[str]:
     """The project's local AWS, as `python -m local_aws start` runs it; yields its endpoint."""
-    from local_aws import server
+    from local_run.stage import running_local_aws
 
-    port = free_port()
-    server.start(port=port)
-    try:
-        yield server.endpoint_url(port=port)
-    finally:
-        server.stop(port)
+    with running_local_aws(free_port()) as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="session")
@@ -90,11 +87,13 @@ def module_stage(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="module")
-def pipeline(module_stage: str, tmp_path_factory: pytest.TempPathFactory, aws, local_aws: str) -> Pipeline:
-    """A stage named by the test module's stage marker, deployed, with a migrated AIRFLOW_HOME."""
-    from tests.support.pipeline import deploy_pipeline
+def pipeline(module_stage: str, tmp_path_factory: pytest.TempPathFactory, local_aws: str) -> Iterator[Pipeline]:
+    """A stage named by the test module's stage marker, deployed (with its MWAA execution role) into the
+    session's local AWS, with a migrated AIRFLOW_HOME of its own."""
+    from tests.support.pipeline import Pipeline
 
-    return deploy_pipeline(module_stage, aws, local_aws, tmp_path_factory)
+    with Pipeline(module_stage, local_aws, tmp_path_factory.mktemp(f"airflow-{module_stage}")) as pipeline:
+        yield pipeline
 
 
 @pytest.fixture(scope="module")

@@ -1,39 +1,32 @@
-"""A deployed stage with an isolated Airflow to run the DAG against it (the e2e and browser tiers)."""
+"""A deployed stage with an isolated Airflow to run the DAG against it (the e2e and browser tiers): the
+project's ``LocalStage`` in the session's local AWS, plus what the tests read back."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from employee_pipeline import layout
-from employee_pipeline.config import DAG_ID, PipelineNames, pipeline_names
-from infra import mwaa_role
-from infra.deploy import deploy
+from employee_pipeline.config import DAG_ID
 from infra.notifications import topic_arn
 from local_run import airflow_records
-from local_run.airflow_env import airflow_env
 from local_run.batch_state import batch_counts, read_manifest
-from local_run.dag_run import DagRunResult, migrate, run_batch
+from local_run.dag_run import DagRunResult
+from local_run.stage import LocalStage
 
 
-@dataclass
-class Pipeline:
-    """One deployed stage plus an isolated Airflow to run the DAG against it."""
+class Pipeline(LocalStage):
+    """A stage deployed into the session's local AWS, with an isolated, migrated Airflow to run the DAG on it."""
 
-    aws: Any
-    names: PipelineNames
-    env: dict[str, str]
-    home: Path
+    def __init__(self, stage: str, local_aws: str, home: Path) -> None:
+        super().__init__(stage, endpoint=local_aws, home=home, migrate=True)
 
     def run(self, hour: datetime, conf: dict[str, Any], name: str, **kwargs: Any) -> DagRunResult:
         """One DAG run processing ``hour`` (a manual run with logical date L processes the hour before L)."""
         log = self.home / f"{name}.log"
-        result = run_batch(self.env, hour, conf, log, progress=lambda _: None, **kwargs)
+        result = self.run_batch(hour, conf, log, progress=lambda _: None, **kwargs)
         result.text = log.read_text()  # type: ignore[attr-defined]
         return result
 
@@ -60,16 +53,6 @@ class Pipeline:
         manifest = read_manifest(self.aws, self.names, batch_id)
         assert manifest is not None, f"no manifest for batch {batch_id}"
         return manifest
-
-
-def deploy_pipeline(stage: str, aws: Any, local_aws: str, tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
-    """``stage`` deployed (with its MWAA execution role), with a migrated AIRFLOW_HOME of its own."""
-    names = pipeline_names(stage)
-    deploy(aws, names, mwaa=mwaa_role.default_environment(names))
-    home = tmp_path_factory.mktemp(f"airflow-{stage}")
-    env = airflow_env(home, local_aws, stage=stage)
-    migrate(env, home / "migrate.log")
-    return Pipeline(aws=aws, names=names, env=env, home=home)
 
 
 def assert_no_record_in_airflow(
