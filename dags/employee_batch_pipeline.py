@@ -53,6 +53,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from employee_pipeline import config, layout, quality, summary
 from employee_pipeline.alerts import publish_failure_alert
+from employee_pipeline.manifest import Manifest
 from employee_pipeline_ops.batch_keys_sensor import S3BatchKeysSensor
 from employee_pipeline_ops.batch_lease import owner_id
 from employee_pipeline_ops.count_check import DynamoDBBatchCountCheckOperator
@@ -207,10 +208,10 @@ def employee_batch_pipeline() -> None:
     @task(multiple_outputs=True)
     def read_manifest(bucket: str, key: str, written: list[str], load_id: str, ti: Any = None) -> dict[str, Any]:
         """Load the batch manifest, check it is this run's load of exactly what the writers wrote, summarize it."""
-        manifest = json.loads(S3Hook(aws_conn_id=AWS_CONN_ID).read_key(key=key, bucket_name=bucket))
-        manifest["expected"] = quality.check_manifest(manifest, [json.loads(result) for result in written], load_id)
+        manifest = Manifest.from_json(S3Hook(aws_conn_id=AWS_CONN_ID).read_key(key=key, bucket_name=bucket))
+        expected = quality.check_manifest(manifest, [json.loads(result) for result in written], load_id)
         ti.xcom_push(key=summary.XCOM_KEY, value=summary.batch_summary(manifest, bucket))
-        return manifest
+        return {**manifest.as_dict(), "expected": expected}
 
     # GlueJobOperator returns the job run id: the load id every item of this run carries.
     manifest = read_manifest(batch["bucket"], batch["manifest_key"], write.output, ingest.output)
@@ -234,7 +235,7 @@ def employee_batch_pipeline() -> None:
     def quarantine_gate(manifest: dict[str, Any], bucket: str, params: dict[str, Any]) -> float:
         """Fail (without retries: the data will not change) above the tolerated quarantine fraction."""
         try:
-            return quality.check_quarantine(manifest, float(params["max_quarantine_fraction"]), bucket)
+            return quality.check_quarantine(Manifest.parse(manifest), float(params["max_quarantine_fraction"]), bucket)
         except quality.QuarantineThresholdError as err:
             raise AirflowFailException(str(err)) from err
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from employee_pipeline.manifest import Manifest
 from employee_pipeline.quality import top_reasons
 
 XCOM_KEY = "batch_summary"
@@ -17,15 +18,15 @@ XCOM_KEY = "batch_summary"
 REASON_CHARS = 40
 
 
-def batch_summary(manifest: dict[str, Any], bucket: str) -> dict[str, Any]:
+def batch_summary(manifest: Manifest, bucket: str) -> dict[str, Any]:
     """What the batch's load read, kept and quarantined, the top reasons, and where the quarantined rows are."""
-    read, quarantined = int(manifest["read"]), int(manifest["quarantined"])
+    read, quarantined = manifest.read, manifest.quarantined
     return {
-        "batch_id": manifest["batch_id"],
+        "batch_id": manifest.batch_id,
         "read": read,
-        "valid": int(manifest["valid"]),
+        "valid": manifest.valid,
         "quarantined": quarantined,
         "quarantined_fraction": round(quarantined / read, 4) if read else 0.0,
         "top_quarantine_reasons": {reason[:REASON_CHARS]: int(count) for reason, count in top_reasons(manifest)},
-        "quarantine": f"s3://{bucket}/{manifest['quarantine_prefix']}",
+        "quarantine": f"s3://{bucket}/{manifest.quarantine_prefix}",
     }

@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 
 from employee_pipeline.layout import DATA_BUCKET_ENV
+from employee_pipeline.manifest import Manifest
 from employee_pipeline.quality import QuarantineThresholdError, check_quarantine
 from generator import events, records
 from generator.events import InvalidEventError, parse_generate_event
 from generator.handler import handler as generate
+from tests.support.manifests import sample_manifest
 from writer import handler as writer_handler
 from writer.payload import InvalidPayloadError, parse_write_payload
 
@@ -124,14 +126,8 @@ def test_record_shard_must_be_a_real_int(shard: object) -> None:
 # --- quality: tolerated quarantine fraction -----------------------------------------------------
 
 
-def _manifest(read: int, quarantined: int) -> dict:
-    return {
-        "batch_id": BATCH,
-        "read": read,
-        "quarantined": quarantined,
-        "quarantine_prefix": "quarantine/employees/dt=2026-11-25/hour=14/",
-        "quarantine_reasons": {},
-    }
+def _manifest(read: int, quarantined: int) -> Manifest:
+    return sample_manifest(batch_id=BATCH, read=read, quarantined=quarantined, quarantine_reasons={})
 
 
 @pytest.mark.parametrize("tolerance", [math.nan, math.inf, -math.inf, -0.01, 1.01, True, "0.1"])

@@ -2,29 +2,18 @@ from __future__ import annotations
 
 import pytest
 
+from employee_pipeline.manifest import Manifest
 from employee_pipeline.quality import (
     ManifestMismatchError,
     QuarantineThresholdError,
     check_manifest,
     check_quarantine,
 )
+from tests.support.manifests import sample_manifest
 
 
-def _manifest(**changes: object) -> dict:
-    manifest = {
-        "batch_id": "20261125T14",
-        "read": 12,
-        "valid": 9,
-        "quarantined": 3,
-        "written": 9,
-        "quarantine_prefix": "quarantine/employees/dt=2026-11-25/hour=14/",
-        "quarantine_reasons": {"invalid_email": 1, "duplicate_emp_id": 2},
-        "objects": {"raw/a.jsonl": {"read": 5, "valid": 5}, "raw/b.jsonl": {"read": 7, "valid": 4}},
-        "load_id": "jr_1",
-        "per_shard": {"0": 5, "1": 4},
-    }
-    manifest.update(changes)
-    return manifest
+def _manifest(**changes: object) -> Manifest:
+    return sample_manifest(**changes)
 
 
 WRITTEN = [{"bucket": "data", "key": "raw/a.jsonl", "count": 5}, {"bucket": "data", "key": "raw/b.jsonl", "count": 7}]
