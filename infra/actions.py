@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 CREATED, UPDATED, UNCHANGED, DELETED, ABSENT = "created", "updated", "unchanged", "deleted", "absent"
@@ -11,9 +12,26 @@ CREATE, UPDATE = "create", "update"
 PLANNED = {CREATED: CREATE, UPDATED: UPDATE, UNCHANGED: UNCHANGED}
 
 
+class Kind(StrEnum):
+    """What a resource is: a spec's ``kind`` and an action's ``resource``, as the report shows it.
+
+    A member is its value wherever it is printed, formatted or written as JSON.
+    """
+
+    S3_BUCKET = "s3_bucket"
+    S3_ARTIFACT = "s3_artifact"
+    IAM_ROLE = "iam_role"
+    LOG_GROUP = "log_group"
+    LAMBDA_LAYER = "lambda_layer"
+    LAMBDA_FUNCTION = "lambda_function"
+    GLUE_JOB = "glue_job"
+    DYNAMODB_TABLE = "dynamodb_table"
+    SNS_TOPIC = "sns_topic"
+
+
 @dataclass
 class Action:
-    resource: str
+    resource: str  # a Kind
     name: str
     action: str
     changes: list[str] = field(default_factory=list)

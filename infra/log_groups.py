@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from employee_pipeline.config import LAMBDA_LOG_GROUP_PREFIX
 from infra import tagging
-from infra.actions import ABSENT, DELETED, Action, outcome
+from infra.actions import ABSENT, DELETED, Action, Kind, outcome
 from infra.session import AwsTarget, error_code
 
 LOG_RETENTION_DAYS = 30
@@ -49,7 +49,7 @@ def ensure_log_group(
     current = _describe(logs, group)
     changes = []
     if current is None and not apply:
-        return outcome("log_group", group, False, [])
+        return outcome(Kind.LOG_GROUP, group, False, [])
     if current is None:
         logs.create_log_group(logGroupName=group, tags=tags)
     else:
@@ -64,7 +64,7 @@ def ensure_log_group(
             logs.put_retention_policy(logGroupName=group, retentionInDays=retention_days)
         if current is not None:
             changes.append("retention")
-    return outcome("log_group", group, current is not None, changes)
+    return outcome(Kind.LOG_GROUP, group, current is not None, changes)
 
 
 def ensure_shared_log_group(
@@ -73,17 +73,17 @@ def ensure_shared_log_group(
     """Create an account-wide group when absent (with the retention); an existing one is not touched."""
     logs = target.client("logs")
     if _describe(logs, group) is not None:
-        return outcome("log_group", group, True, [])
+        return outcome(Kind.LOG_GROUP, group, True, [])
     if not apply:
-        return outcome("log_group", group, False, [])
+        return outcome(Kind.LOG_GROUP, group, False, [])
     try:
         logs.create_log_group(logGroupName=group)
     except ClientError as err:  # a Glue run of the account created it meanwhile
         if error_code(err) != "ResourceAlreadyExistsException":
             raise
-        return outcome("log_group", group, True, [])
+        return outcome(Kind.LOG_GROUP, group, True, [])
     logs.put_retention_policy(logGroupName=group, retentionInDays=retention_days)
-    return outcome("log_group", group, False, [])
+    return outcome(Kind.LOG_GROUP, group, False, [])
 
 
 def log_group_exists(target: AwsTarget, group: str) -> bool:
@@ -93,6 +93,6 @@ def log_group_exists(target: AwsTarget, group: str) -> bool:
 def destroy_log_group(target: AwsTarget, group: str) -> Action:
     logs = target.client("logs")
     if _describe(logs, group) is None:
-        return Action("log_group", group, ABSENT)
+        return Action(Kind.LOG_GROUP, group, ABSENT)
     logs.delete_log_group(logGroupName=group)
-    return Action("log_group", group, DELETED)
+    return Action(Kind.LOG_GROUP, group, DELETED)

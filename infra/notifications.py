@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from infra import tagging
-from infra.actions import ABSENT, DELETED, Action, outcome
+from infra.actions import ABSENT, DELETED, Action, Kind, outcome
 from infra.session import AwsTarget, if_exists
 
 TOPIC_ATTRIBUTES = {
@@ -34,7 +34,7 @@ def ensure_topic(target: AwsTarget, name: str, tags: dict[str, str], *, apply: b
     if current is None:
         if apply:
             sns.create_topic(Name=name, Attributes=TOPIC_ATTRIBUTES, Tags=tagging.as_list(tags))
-        return outcome("sns_topic", name, False, [])
+        return outcome(Kind.SNS_TOPIC, name, False, [])
     changes = []
     for key, value in TOPIC_ATTRIBUTES.items():
         if current["Attributes"].get(key) != value:
@@ -46,13 +46,13 @@ def ensure_topic(target: AwsTarget, name: str, tags: dict[str, str], *, apply: b
         if apply:
             sns.tag_resource(ResourceArn=arn, Tags=tagging.as_list(lacking))
         changes.append(tagging.CHANGE)
-    return outcome("sns_topic", name, True, changes)
+    return outcome(Kind.SNS_TOPIC, name, True, changes)
 
 
 def destroy_topic(target: AwsTarget, name: str) -> Action:
     sns = target.client("sns")
     arn = topic_arn(target, name)
     if _attributes(sns, arn) is None:
-        return Action("sns_topic", name, ABSENT)
+        return Action(Kind.SNS_TOPIC, name, ABSENT)
     sns.delete_topic(TopicArn=arn)
-    return Action("sns_topic", name, DELETED)
+    return Action(Kind.SNS_TOPIC, name, DELETED)

@@ -9,7 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from infra import tagging
-from infra.actions import ABSENT, DELETED, Action, outcome
+from infra.actions import ABSENT, DELETED, Action, Kind, outcome
 from infra.packaging import Artifact
 from infra.session import AwsTarget, error_code, if_exists
 
@@ -99,7 +99,7 @@ def ensure_bucket(
     s3 = target.client("s3")
     existed = bucket_exists(s3, bucket)
     if not existed and not apply:
-        return outcome("s3_bucket", bucket, False, [])
+        return outcome(Kind.S3_BUCKET, bucket, False, [])
     if not existed:
         kwargs: dict[str, Any] = {"Bucket": bucket}
         if target.region_name != "us-east-1":
@@ -141,7 +141,7 @@ def ensure_bucket(
         if apply:
             s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tagging.as_list({**have, **tags})})
         changes.append(tagging.CHANGE)
-    return outcome("s3_bucket", bucket, existed, changes)
+    return outcome(Kind.S3_BUCKET, bucket, existed, changes)
 
 
 class Upload(Enum):
@@ -173,14 +173,14 @@ def ensure_artifact(target: AwsTarget, bucket: str, key: str, artifact: Artifact
     """Upload ``artifact`` unless the object already holds the same bytes."""
     upload, _ = put_if_changed(target.client("s3"), bucket, key, artifact.body, artifact.sha256_hex, apply=apply)
     changes = [] if upload is Upload.SAME else ["content"]
-    return outcome("s3_artifact", f"s3://{bucket}/{key}", upload is not Upload.NEW, changes)
+    return outcome(Kind.S3_ARTIFACT, f"s3://{bucket}/{key}", upload is not Upload.NEW, changes)
 
 
 def destroy_bucket(target: AwsTarget, bucket: str) -> Action:
     """Delete every object version and delete marker, then the bucket."""
     s3 = target.client("s3")
     if not bucket_exists(s3, bucket):
-        return Action("s3_bucket", bucket, ABSENT)
+        return Action(Kind.S3_BUCKET, bucket, ABSENT)
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
         doomed = [
             {"Key": v["Key"], "VersionId": v["VersionId"]}
@@ -189,4 +189,4 @@ def destroy_bucket(target: AwsTarget, bucket: str) -> Action:
         for start in range(0, len(doomed), 1000):
             s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed[start : start + 1000], "Quiet": True})
     s3.delete_bucket(Bucket=bucket)
-    return Action("s3_bucket", bucket, DELETED)
+    return Action(Kind.S3_BUCKET, bucket, DELETED)

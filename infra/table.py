@@ -12,7 +12,7 @@ from botocore.exceptions import WaiterError
 
 from employee_pipeline.config import GSI_KEY, GSI_NAME, LEASE_KEY, LOAD_ATTRIBUTE, TABLE_KEY
 from infra import tagging
-from infra.actions import ABSENT, DELETED, Action, outcome
+from infra.actions import ABSENT, DELETED, Action, Kind, outcome
 from infra.session import AwsTarget, if_exists
 
 GSI = {
@@ -137,7 +137,7 @@ def ensure_table(target: AwsTarget, table: str, tags: dict[str, str], *, apply: 
     current = _describe(dynamodb, table)
     changes = []
     if current is None and not apply:
-        return outcome("dynamodb_table", table, False, [])
+        return outcome(Kind.DYNAMODB_TABLE, table, False, [])
     if current is None:
         _create(dynamodb, table, TABLE_KEY, ATTRIBUTES, tags, GlobalSecondaryIndexes=[GSI])
     else:
@@ -180,7 +180,7 @@ def ensure_table(target: AwsTarget, table: str, tags: dict[str, str], *, apply: 
             )
         if current is not None:
             changes.append("point-in-time recovery")
-    return outcome("dynamodb_table", table, current is not None, changes)
+    return outcome(Kind.DYNAMODB_TABLE, table, current is not None, changes)
 
 
 def _projection(index: dict[str, Any]) -> tuple[str, list[str]]:
@@ -198,7 +198,7 @@ def ensure_lease_table(target: AwsTarget, table: str, tags: dict[str, str], *, a
     current = _describe(dynamodb, table)
     changes = []
     if current is None and not apply:
-        return outcome("dynamodb_table", table, False, [])
+        return outcome(Kind.DYNAMODB_TABLE, table, False, [])
     if current is None:
         _create(dynamodb, table, LEASE_KEY, [{"AttributeName": LEASE_KEY, "AttributeType": "S"}], tags)
     else:
@@ -211,13 +211,13 @@ def ensure_lease_table(target: AwsTarget, table: str, tags: dict[str, str], *, a
                     TimeToLiveSpecification={"Enabled": False, "AttributeName": ttl["AttributeName"]},
                 )
             changes.append("ttl off")
-    return outcome("dynamodb_table", table, current is not None, changes)
+    return outcome(Kind.DYNAMODB_TABLE, table, current is not None, changes)
 
 
 def destroy_table(target: AwsTarget, table: str) -> Action:
     dynamodb = target.client("dynamodb")
     if _describe(dynamodb, table) is None:
-        return Action("dynamodb_table", table, ABSENT)
+        return Action(Kind.DYNAMODB_TABLE, table, ABSENT)
     dynamodb.delete_table(TableName=table)
     dynamodb.get_waiter("table_not_exists").wait(TableName=table, WaiterConfig={"Delay": 2, "MaxAttempts": 90})
-    return Action("dynamodb_table", table, DELETED)
+    return Action(Kind.DYNAMODB_TABLE, table, DELETED)
