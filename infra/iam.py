@@ -79,8 +79,9 @@ def role_policies(target: AwsTarget, names: PipelineNames) -> dict[str, tuple[st
                 "Resource": data,
                 "Condition": {"StringLike": {"s3:prefix": [f"{RAW_PREFIX}/*", f"{QUARANTINE_PREFIX}/*"]}},
             },
+            # Glue reads the job's script and its --extra-py-files zip (the artifacts) as the job's role.
             {
-                "Sid": "ReadShardsAndScript",
+                "Sid": "ReadShardsAndJobCode",
                 "Effect": "Allow",
                 "Action": ["s3:GetObject"],
                 "Resource": [f"{data}/{RAW_PREFIX}/*", f"{artifacts}/*"],
