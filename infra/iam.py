@@ -9,7 +9,7 @@ from urllib.parse import unquote
 from employee_pipeline.config import PipelineNames
 from employee_pipeline.layout import MANIFEST_PREFIX, QUARANTINE_PREFIX, RAW_PREFIX
 from infra import log_groups, tagging
-from infra.actions import ABSENT, DELETED, Action, outcome
+from infra.actions import ABSENT, DELETED, Action, Kind, outcome
 from infra.session import AwsTarget, if_exists
 
 INLINE_POLICY = "pipeline-access"
@@ -154,7 +154,7 @@ def ensure_role(
     current = _get_role(iam, role)
     changes = []
     if current is None and not apply:
-        return outcome("iam_role", role, False, []), expected_role_arn(target, role)
+        return outcome(Kind.IAM_ROLE, role, False, []), expected_role_arn(target, role)
     if current is None:
         arn = iam.create_role(
             RoleName=role,
@@ -179,7 +179,7 @@ def ensure_role(
             iam.put_role_policy(RoleName=role, PolicyName=INLINE_POLICY, PolicyDocument=json.dumps(policy))
         if current is not None:
             changes.append("permissions")
-    return outcome("iam_role", role, current is not None, changes), arn
+    return outcome(Kind.IAM_ROLE, role, current is not None, changes), arn
 
 
 def role_arn(target: AwsTarget, role: str) -> str:
@@ -194,10 +194,10 @@ def expected_role_arn(target: AwsTarget, role: str) -> str:
 def destroy_role(target: AwsTarget, role: str) -> Action:
     iam = target.client("iam")
     if _get_role(iam, role) is None:
-        return Action("iam_role", role, ABSENT)
+        return Action(Kind.IAM_ROLE, role, ABSENT)
     for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
         iam.delete_role_policy(RoleName=role, PolicyName=name)
     for attached in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
         iam.detach_role_policy(RoleName=role, PolicyArn=attached["PolicyArn"])
     iam.delete_role(RoleName=role)
-    return Action("iam_role", role, DELETED)
+    return Action(Kind.IAM_ROLE, role, DELETED)
