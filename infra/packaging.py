@@ -24,6 +24,10 @@ SHARED_PACKAGE = ROOT / "dags" / "employee_pipeline"
 # Vendored into every Lambda zip: the S3 layout the writer must share with the DAG.
 SHARED_MODULES = ("__init__.py", "layout.py")
 GLUE_SCRIPT = ROOT / "glue" / "ingest_employees.py"
+# The job's package, shipped with --extra-py-files beside the script, with the shared modules the job
+# imports (names, key formats, the manifest): each is pure standard library at module level.
+GLUE_PACKAGE = ROOT / "glue" / "employee_ingest"
+GLUE_SHARED_MODULES = (*SHARED_MODULES, "config.py", "manifest.py")
 LAYER_REQUIREMENTS = LAMBDAS / "requirements.txt"
 # Installer bookkeeping differs between pip and uv; it is not part of the package.
 _SKIPPED_DIST_FILES = {"INSTALLER", "RECORD", "REQUESTED", "direct_url.json"}
@@ -79,10 +83,13 @@ def lambda_zip(function: str) -> Artifact:
     folder = LAMBDAS / function
     if not (folder / "handler.py").is_file():
         raise PackagingError(f"no Lambda package at {folder} (expected handler.py)")
-    files = _source_files(folder, function)
-    for module in SHARED_MODULES:
-        files[f"employee_pipeline/{module}"] = (SHARED_PACKAGE / module).read_bytes()
-    return Artifact(f"{function}.zip", deterministic_zip(files))
+    return Artifact(
+        f"{function}.zip", deterministic_zip({**_source_files(folder, function), **_shared(SHARED_MODULES)})
+    )
+
+
+def _shared(modules: tuple[str, ...]) -> dict[str, bytes]:
+    return {f"{SHARED_PACKAGE.name}/{module}": (SHARED_PACKAGE / module).read_bytes() for module in modules}
 
 
 def layer_requirements() -> list[tuple[str, str]]:
@@ -130,3 +137,12 @@ def faker_layer_zip() -> Artifact:
 
 def glue_script() -> Artifact:
     return Artifact(GLUE_SCRIPT.name, GLUE_SCRIPT.read_bytes())
+
+
+def glue_package_zip() -> Artifact:
+    """``glue/employee_ingest/`` as package ``employee_ingest`` plus the shared modules it imports: the zip
+    Glue puts on the job's Python path (``--extra-py-files``), on the driver and every executor."""
+    files = _source_files(GLUE_PACKAGE, GLUE_PACKAGE.name)
+    if f"{GLUE_PACKAGE.name}/__init__.py" not in files:
+        raise PackagingError(f"no Python package at {GLUE_PACKAGE} (expected __init__.py)")
+    return Artifact(f"{GLUE_PACKAGE.name}.zip", deterministic_zip({**files, **_shared(GLUE_SHARED_MODULES)}))

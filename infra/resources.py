@@ -22,6 +22,7 @@ from infra.packaging import Artifact
 from infra.session import AwsTarget
 
 GLUE_SCRIPT_KEY = "glue/ingest_employees.py"
+GLUE_PACKAGE_KEY = "glue/employee_ingest.zip"  # the script's package, on the job's Python path
 LAYER_KEY = "lambda/faker-layer.zip"
 LAMBDA_TIMEOUT_S = 60
 # The generator holds a shard of records and Faker in memory; the writer only streams them to S3.
@@ -276,6 +277,7 @@ def stage_resources(
     ``mwaa`` = (environment, source bucket): also the environment's execution role."""
     tags = tagging.stage_tags(names)
     script = _artifact(names.artifacts_bucket, GLUE_SCRIPT_KEY, packaging.glue_script)
+    glue_package = _artifact(names.artifacts_bucket, GLUE_PACKAGE_KEY, packaging.glue_package_zip)
     layer_zip = _artifact(names.artifacts_bucket, LAYER_KEY, packaging.faker_layer_zip)
     zips = {
         package: _artifact(names.artifacts_bucket, f"lambda/{package}.zip", partial(packaging.lambda_zip, package))
@@ -287,6 +289,7 @@ def stage_resources(
         Bucket(data_bucket, tags, {f"{XCOM_PREFIX}/": XCOM_RETENTION_DAYS}),
         Bucket(names.artifacts_bucket, tags),
         script,
+        glue_package,
         layer_zip,
         *zips.values(),
         *roles,
@@ -322,6 +325,7 @@ def stage_resources(
                 "--job-language": "python",
                 "--job-bookmark-option": "job-bookmark-disable",
                 "--enable-metrics": "true",
+                "--extra-py-files": glue_package.name,
                 "--bucket": data_bucket,
                 "--table": names.table,
                 "--lease_table": names.lease_table,

@@ -9,6 +9,12 @@ stream ``<run id>-driver``. Glue gives each executor a ``<run id>-<executor id>`
 stream too; a local run has no executor output apart from the driver's (local-mode
 Spark's Python workers write to the driver's stderr), so everything is the driver's.
 
+The driver and Spark's Python workers run as Glue's Python does: the interpreter's own libraries
+(PySpark, boto3) and the job's ``--extra-py-files`` (each read from S3 with the job's role, as
+``ScriptLocation`` is), on ``PYTHONPATH``; nothing else. They start with ``-S``, so no ``.pth`` file
+runs: an editable install of the project (which puts its packages on every interpreter's path) cannot
+stand in for a zip the job forgot to ship.
+
 Each run's wall time and peak memory go to ``metrics.GLUE_RUNS`` (``GET /_local/glue-runs``):
 the driver's whole process tree (Spark's JVM, PySpark's daemon and workers are its
 descendants) is sampled every ``metrics.SAMPLE_INTERVAL_S`` while the run waits for it.
@@ -19,6 +25,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shlex
+import site
 import subprocess
 import sys
 import tempfile
@@ -45,6 +53,7 @@ _SPARK_LINE = re.compile(
 _CONTINUATION = re.compile(r"^(\s|Caused by: |Suppressed: )")
 _EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)[\w.]*)(?::\s*(.*))?$")
 _state: dict[str, Any] = {"endpoint_url": None}
+EXTRA_PY_FILES = "--extra-py-files"
 
 
 def configure(endpoint_url: str) -> None:
@@ -115,11 +124,22 @@ def error_message(stderr_tail: list[str], returncode: int) -> str:
     return f"job script exited with code {returncode}"
 
 
-def _script_arguments(job: Any, run: Any) -> list[str]:
-    args = ["--JOB_ID", f"j_{job.name}", "--JOB_RUN_ID", run.job_run_id, "--JOB_NAME", job.name]
-    for key, value in (run.arguments or {}).items():
+def run_arguments(job: Any, run: Any) -> dict[str, str]:
+    """The run's arguments as Glue resolves them: the job's DefaultArguments, replaced by the run's own,
+    then the job's NonOverridableArguments."""
+    return {**(job.default_arguments or {}), **(run.arguments or {}), **(job.non_overridable_arguments or {})}
+
+
+def _script_arguments(job: Any, arguments: dict[str, str], run_id: str) -> list[str]:
+    args = ["--JOB_ID", f"j_{job.name}", "--JOB_RUN_ID", run_id, "--JOB_NAME", job.name]
+    for key, value in arguments.items():
         args += [key, str(value)]
     return args
+
+
+def extra_py_files(arguments: dict[str, str]) -> list[str]:
+    """``--extra-py-files``: comma-separated S3 paths of .zip or .py files Glue adds to the Python path."""
+    return [path.strip() for path in arguments.get(EXTRA_PY_FILES, "").split(",") if path.strip()]
 
 
 def role_arn(job: Any) -> str:
@@ -134,11 +154,11 @@ def role_credentials(job: Any) -> Credentials:
     return SERVICE_SESSIONS.credentials(account, region, role_arn(job), "glue.amazonaws.com", job_arn)
 
 
-def _fetch_script(location: str, region: str, credentials: Credentials) -> bytes:
-    """The script, read with the job's role, as Glue reads it."""
+def _fetch_object(location: str, region: str, credentials: Credentials, what: str = "ScriptLocation") -> bytes:
+    """An object the job names (its script, an extra Python file), read with the job's role, as Glue reads it."""
     match = re.match(r"^s3://([^/]+)/(.+)$", location or "")
     if not match:
-        raise ValueError(f"ScriptLocation {location!r} is not an s3:// URL")
+        raise ValueError(f"{what} {location!r} is not an s3:// URL")
     s3 = boto3.client(
         "s3",
         endpoint_url=_state["endpoint_url"],
@@ -150,7 +170,28 @@ def _fetch_script(location: str, region: str, credentials: Credentials) -> bytes
     return s3.get_object(Bucket=match.group(1), Key=match.group(2))["Body"].read()
 
 
-def _environment(region: str, credentials: Credentials) -> dict[str, str]:
+def _fetch_py_files(locations: list[str], region: str, credentials: Credentials, folder: Path) -> list[str]:
+    """Each extra Python file, read with the job's role into ``folder``: the paths to put on the Python path
+    (a zip itself; a .py file's own directory, so it imports by its name)."""
+    paths = []
+    for index, location in enumerate(locations):
+        body = _fetch_object(location, region, credentials, EXTRA_PY_FILES)
+        path = Path(folder, str(index), location.rsplit("/", 1)[-1])
+        path.parent.mkdir(parents=True)
+        path.write_bytes(body)
+        paths.append(str(path.parent if path.suffix == ".py" else path))
+    return paths
+
+
+def glue_python(folder: Path) -> str:
+    """The interpreter Spark starts its Python workers with: this one, with ``-S`` as the driver has it."""
+    path = Path(folder, "python")
+    path.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -S "$@"\n')
+    path.chmod(0o755)
+    return str(path)
+
+
+def _environment(region: str, credentials: Credentials, python_path: list[str], python: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
@@ -159,8 +200,10 @@ def _environment(region: str, credentials: Credentials) -> dict[str, str]:
             "AWS_ACCESS_KEY_ID": credentials.access_key_id,
             "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key,
             "AWS_SESSION_TOKEN": credentials.session_token,
-            "PYSPARK_PYTHON": sys.executable,
-            "PYSPARK_DRIVER_PYTHON": sys.executable,
+            # The job's files first, then the interpreter's libraries; never the caller's own PYTHONPATH.
+            "PYTHONPATH": os.pathsep.join([*python_path, *site.getsitepackages()]),
+            "PYSPARK_PYTHON": python,
+            "PYSPARK_DRIVER_PYTHON": python,
             "SPARK_LOCAL_IP": "127.0.0.1",
             "PYTHONUNBUFFERED": "1",
         }
@@ -232,25 +275,30 @@ def _execute(job: Any, run: Any, usage: metrics.GlueRun) -> None:
     region, account = job.backend.region_name, job.backend.account_id
     out_sink = _LogSink(account, region, f"{LOG_GROUP}/output", driver_stream(run.job_run_id), role_arn(job))
     err_sink = _LogSink(account, region, f"{LOG_GROUP}/error", driver_stream(run.job_run_id), role_arn(job))
-    try:
-        credentials = role_credentials(job)
-        script = _fetch_script((job.command or {}).get("ScriptLocation", ""), region, credentials)
-    except Exception as exc:  # the run fails, as Glue's does, with the reason
-        err_sink.write(f"cannot load the job script: {exc}")
-        run.finish("FAILED", f"cannot load the job script: {exc}")
-        return
-    timeout_s = 60 * int(run.timeout or job.timeout or 2880)
-    if run.stop_requested:  # stopped before its driver started, as Glue stops a STARTING run
-        run.finish("STOPPED", None)
-        return
+    arguments = run_arguments(job, run)
     with tempfile.TemporaryDirectory(prefix="glue-run-") as tmp:
+        step = "the job script"
+        try:
+            credentials = role_credentials(job)
+            script = _fetch_object((job.command or {}).get("ScriptLocation", ""), region, credentials)
+            step = f"{EXTRA_PY_FILES} {arguments.get(EXTRA_PY_FILES, '')}"
+            python_path = _fetch_py_files(extra_py_files(arguments), region, credentials, Path(tmp, "py-files"))
+        except Exception as exc:  # the run fails, as Glue's does, with the reason
+            err_sink.write(f"cannot load {step}: {exc}")
+            run.finish("FAILED", f"cannot load {step}: {exc}")
+            return
+        timeout_s = 60 * int(run.timeout or job.timeout or 2880)
+        if run.stop_requested:  # stopped before its driver started, as Glue stops a STARTING run
+            run.finish("STOPPED", None)
+            return
         path = Path(tmp, Path((job.command or {}).get("ScriptLocation", "script.py")).name)
         path.write_bytes(script)
+        python = glue_python(Path(tmp))
         proc = subprocess.Popen(
-            [sys.executable, str(path), *_script_arguments(job, run)],
+            [sys.executable, "-S", str(path), *_script_arguments(job, arguments, run.job_run_id)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=_environment(region, credentials),
+            env=_environment(region, credentials, python_path, python),
             cwd=tmp,
             # Out of the emulator's process group: a signal to the group would kill the driver first and
             # orphan Spark's JVM and workers (pyspark's daemon makes its own group); the emulator's

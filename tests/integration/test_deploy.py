@@ -20,7 +20,7 @@ from local_aws import stats
 
 pytestmark = pytest.mark.integration
 
-RESOURCES = 20
+RESOURCES = 21
 
 
 def _cli(*args: str) -> dict:
@@ -319,6 +319,27 @@ def test_changed_code_and_script_are_updated(aws, monkeypatch: pytest.MonkeyPatc
     assert changed[("s3_artifact", f"s3://{names.artifacts_bucket}/glue/ingest_employees.py")].action == "updated"
     assert changed[("glue_job", names.glue_job)].action == "unchanged"  # same script location
     assert sum(a.action == "updated" for a in changed.values()) == 3  # glue script, writer zip, writer function
+
+
+def test_a_changed_glue_package_is_uploaded_and_the_job_keeps_pointing_at_it(
+    aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = pipeline_names("gluezip")
+    deploy(aws, names)
+    package = f"s3://{names.artifacts_bucket}/glue/employee_ingest.zip"
+    job = aws.client("glue").get_job(JobName=names.glue_job)["Job"]
+    assert job["DefaultArguments"]["--extra-py-files"] == package
+    deployed = aws.client("s3").get_object(Bucket=names.artifacts_bucket, Key="glue/employee_ingest.zip")
+    assert deployed["Body"].read() == packaging.glue_package_zip().body
+    edited = packaging.deterministic_zip({"employee_ingest/__init__.py": b"# edited\n"})
+    monkeypatch.setattr(packaging, "glue_package_zip", lambda: packaging.Artifact("employee_ingest.zip", edited))
+    try:
+        changed = {(a.resource, a.name): a for a in deploy(aws, names)[0]}
+        assert changed[("s3_artifact", package)].action == "updated"
+        assert changed[("glue_job", names.glue_job)].action == "unchanged"  # same --extra-py-files location
+        assert sum(a.action == "updated" for a in changed.values()) == 1
+    finally:
+        destroy(aws, names)
 
 
 def test_destroy_removes_everything_including_full_buckets(aws) -> None:

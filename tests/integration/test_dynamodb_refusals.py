@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-import ingest_employees as job
+from employee_ingest.rules import MAX_ITEM_BYTES
 from employee_pipeline import layout
 from generator.records import generate_records
 from tests.support.glue import finished_run
@@ -43,7 +43,7 @@ def _refused_rows() -> dict[str, str]:
     prefix = layout.emp_id_prefix(BATCH, 0)
     row("dynamodb_sort_key_too_large", emp_id=prefix + "1" * (1025 - len(prefix)))
     row("dynamodb_partition_key_too_large", emp_id=prefix + "2" * (2049 - len(prefix)))
-    row("dynamodb_item_too_large", city="c" * (job.MAX_ITEM_BYTES + 1))
+    row("dynamodb_item_too_large", city="c" * (MAX_ITEM_BYTES + 1))
     return rows
 
 

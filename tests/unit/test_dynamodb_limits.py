@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-import ingest_employees as job
+from employee_ingest import rules
+from employee_pipeline.config import GSI_KEY
 
 BATCH = "20261125T14"
 
@@ -27,11 +28,11 @@ def _item(**changes: object) -> dict:
         "shard": 0,
     }
     record.update(changes)
-    return job.to_item(record, "jr_1")
+    return rules.to_item(record, "jr_1")
 
 
 def test_a_generated_looking_item_passes() -> None:
-    assert job.item_problem(_item()) is None
+    assert rules.item_problem(_item()) is None
 
 
 @pytest.mark.parametrize(
@@ -56,7 +57,7 @@ def test_a_generated_looking_item_passes() -> None:
     ],
 )
 def test_number_limits(number: Decimal, problem: str | None) -> None:
-    assert job.number_problem(number) == problem
+    assert rules.number_problem(number) == problem
 
 
 @pytest.mark.parametrize(
@@ -71,55 +72,55 @@ def test_number_limits(number: Decimal, problem: str | None) -> None:
     ],
 )
 def test_float_fields_are_checked_as_they_are_sent(salary: float, problem: str | None) -> None:
-    assert job.item_problem(_item(salary=salary)) == problem
+    assert rules.item_problem(_item(salary=salary)) == problem
 
 
 def test_partition_key_size() -> None:
     # emp_id is the table's partition key (2048 bytes) and the index's sort key (1024 bytes).
-    assert job.item_problem(_item(emp_id="e" * 1024)) is None
-    assert job.item_problem(_item(emp_id="e" * 1025)) == "dynamodb_sort_key_too_large"
-    assert job.item_problem(_item(emp_id="é" * 512)) is None  # bytes, not characters
-    assert job.item_problem(_item(emp_id="é" * 513)) == "dynamodb_sort_key_too_large"
-    assert job.item_problem(_item(emp_id="e" * 2048)) == "dynamodb_sort_key_too_large"
-    assert job.item_problem(_item(emp_id="e" * 2049)) == "dynamodb_partition_key_too_large"
+    assert rules.item_problem(_item(emp_id="e" * 1024)) is None
+    assert rules.item_problem(_item(emp_id="e" * 1025)) == "dynamodb_sort_key_too_large"
+    assert rules.item_problem(_item(emp_id="é" * 512)) is None  # bytes, not characters
+    assert rules.item_problem(_item(emp_id="é" * 513)) == "dynamodb_sort_key_too_large"
+    assert rules.item_problem(_item(emp_id="e" * 2048)) == "dynamodb_sort_key_too_large"
+    assert rules.item_problem(_item(emp_id="e" * 2049)) == "dynamodb_partition_key_too_large"
 
 
 def test_index_partition_key_size() -> None:
     item = _item()
-    item[job.GSI_KEY] = "b" * 2048
-    assert job.item_problem(item) is None
-    item[job.GSI_KEY] = "b" * 2049
-    assert job.item_problem(item) == "dynamodb_partition_key_too_large"
+    item[GSI_KEY] = "b" * 2048
+    assert rules.item_problem(item) is None
+    item[GSI_KEY] = "b" * 2049
+    assert rules.item_problem(item) == "dynamodb_partition_key_too_large"
 
 
 def test_empty_key_values() -> None:
-    assert job.item_problem(_item(emp_id="")) == "dynamodb_empty_key"
+    assert rules.item_problem(_item(emp_id="")) == "dynamodb_empty_key"
     item = _item()
-    item[job.GSI_KEY] = ""
-    assert job.item_problem(item) == "dynamodb_empty_key"
+    item[GSI_KEY] = ""
+    assert rules.item_problem(item) == "dynamodb_empty_key"
 
 
 def test_item_size_at_and_past_400_kb() -> None:
     base = _item(city="")
-    room = job.MAX_ITEM_BYTES - job.item_size(base)
-    assert job.item_size(_item(city="c" * room)) == job.MAX_ITEM_BYTES
-    assert job.item_problem(_item(city="c" * room)) is None
-    assert job.item_problem(_item(city="c" * (room + 1))) == "dynamodb_item_too_large"
+    room = rules.MAX_ITEM_BYTES - rules.item_size(base)
+    assert rules.item_size(_item(city="c" * room)) == rules.MAX_ITEM_BYTES
+    assert rules.item_problem(_item(city="c" * room)) is None
+    assert rules.item_problem(_item(city="c" * (room + 1))) == "dynamodb_item_too_large"
     # Multi-byte characters count as their UTF-8 bytes.
-    assert job.item_problem(_item(city="€" * (room // 3 + 1))) == "dynamodb_item_too_large"
+    assert rules.item_problem(_item(city="€" * (room // 3 + 1))) == "dynamodb_item_too_large"
 
 
 def test_item_size_counts_names_and_values_as_dynamodb_does() -> None:
-    assert job.item_size({"ab": "xyz"}) == 5
-    assert job.item_size({"n": Decimal("12345")}) == 1 + 3 + 1  # ceil(5 digits / 2) + 1
-    assert job.item_size({"n": 7}) == 1 + 1 + 1
-    assert job.item_size({"é": "é"}) == 4
+    assert rules.item_size({"ab": "xyz"}) == 5
+    assert rules.item_size({"n": Decimal("12345")}) == 1 + 3 + 1  # ceil(5 digits / 2) + 1
+    assert rules.item_size({"n": 7}) == 1 + 1 + 1
+    assert rules.item_size({"é": "é"}) == 4
 
 
 def test_unpaired_surrogates_have_no_dynamodb_string() -> None:
-    assert job.item_problem(_item(city="\ud800")) == "unpaired_surrogate"
-    assert job.item_problem(_item(name="x\udfff")) == "unpaired_surrogate"
-    assert job.item_problem(_item(city="\U0001f600")) is None
+    assert rules.item_problem(_item(city="\ud800")) == "unpaired_surrogate"
+    assert rules.item_problem(_item(name="x\udfff")) == "unpaired_surrogate"
+    assert rules.item_problem(_item(city="\U0001f600")) is None
 
 
 @pytest.mark.parametrize(
@@ -138,7 +139,7 @@ def test_unpaired_surrogates_have_no_dynamodb_string() -> None:
 )
 def test_the_raw_line_pattern_finds_unpaired_surrogate_escapes(line: str, unpaired: bool) -> None:
     # Spark evaluates the pattern with Java's regex engine; for this pattern Python's agrees.
-    assert bool(re.search(job.UNPAIRED_SURROGATE_PATTERN, line)) is unpaired
+    assert bool(re.search(rules.UNPAIRED_SURROGATE_PATTERN, line)) is unpaired
 
 
 @pytest.mark.parametrize(
@@ -153,9 +154,9 @@ def test_the_raw_line_pattern_finds_unpaired_surrogate_escapes(line: str, unpair
 )
 def test_numbers_are_checked_as_written_too(salary: str, problem: str | None) -> None:
     line = '{"emp_id": "e", "salary": ' + salary + ', "age": 30}'
-    assert job.literal_problem(line) == problem
+    assert rules.literal_problem(line) == problem
 
 
 def test_a_line_python_cannot_parse_is_left_to_the_schema_rules() -> None:
-    assert job.literal_problem("{'single': 'quotes'}") is None
-    assert job.literal_problem("[1e400]") is None
+    assert rules.literal_problem("{'single': 'quotes'}") is None
+    assert rules.literal_problem("[1e400]") is None

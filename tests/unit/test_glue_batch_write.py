@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-import ingest_employees as job
+from employee_ingest import clients, writes
+from employee_ingest.fence import Fence, LeaseLostError
 
 
 class FlakyClient:
@@ -37,14 +38,14 @@ def _items(n: int) -> list[dict]:
 
 def test_unprocessed_items_are_resent_until_written() -> None:
     client = FlakyClient(["half", "half"])
-    retries = job.batch_write(client, "t", _items(20), sleep=lambda _: None)
+    retries = writes.batch_write(client, "t", _items(20), sleep=lambda _: None)
     assert client.calls == [20, 10, 5]
     assert retries == 2
 
 
 def test_throttling_is_retried_and_counted_with_botocores_own_retries() -> None:
     client = FlakyClient(["throttle", "slow"])
-    retries = job.batch_write(client, "t", _items(3), sleep=lambda _: None)
+    retries = writes.batch_write(client, "t", _items(3), sleep=lambda _: None)
     assert client.calls == [3, 3]
     assert retries == (1 + 9) + 2
 
@@ -52,7 +53,7 @@ def test_throttling_is_retried_and_counted_with_botocores_own_retries() -> None:
 def test_endless_throttling_fails_loudly() -> None:
     client = FlakyClient(["half"] * 50)
     with pytest.raises(RuntimeError, match="still throttles after 12 attempts"):
-        job.batch_write(client, "t", _items(4), sleep=lambda _: None)
+        writes.batch_write(client, "t", _items(4), sleep=lambda _: None)
 
 
 def test_other_errors_are_not_swallowed() -> None:
@@ -61,7 +62,7 @@ def test_other_errors_are_not_swallowed() -> None:
             raise ClientError({"Error": {"Code": "ResourceNotFoundException"}}, "BatchWriteItem")
 
     with pytest.raises(ClientError, match="ResourceNotFoundException"):
-        job.batch_write(Broken(), "t", _items(1), sleep=lambda _: None)
+        writes.batch_write(Broken(), "t", _items(1), sleep=lambda _: None)
 
 
 class Row:
@@ -109,31 +110,31 @@ class ConcurrentClient:
 
 def test_write_items_sends_every_row_once_with_requests_overlapping(monkeypatch: pytest.MonkeyPatch) -> None:
     client = ConcurrentClient()
-    monkeypatch.setattr(job.boto3, "client", lambda *args, **kwargs: client)
+    monkeypatch.setattr(clients.boto3, "client", lambda *args, **kwargs: client)
     rows = [Row(f"e{i}") for i in range(1001)]
 
-    assert list(job.write_items(iter(rows), "t", FENCE)) == [(1001, 41)]  # 41 requests: 40 of 25 and one of 1
+    assert list(writes.write_items(iter(rows), "t", FENCE)) == [(1001, 41)]  # 41 requests: 40 of 25 and one of 1
     assert client.fence_checks == ["#o = :owner AND expires_at > :now AND #l = :load"]
     assert sorted(item["emp_id"]["S"] for item in client.items) == sorted(f"e{i}" for i in range(1001))
     assert all("city" not in item and item["age"] == {"N": "30"} for item in client.items)
-    assert 1 < client.most <= job.WRITE_THREADS
+    assert 1 < client.most <= writes.WRITE_THREADS
 
 
-FENCE = job.Fence("leases", "20261125T14", "dag/run@env", "jr_this")
+FENCE = Fence("leases", "20261125T14", "dag/run@env", "jr_this")
 
 
 def test_write_items_writes_nothing_once_the_lease_is_lost(monkeypatch: pytest.MonkeyPatch) -> None:
     client = ConcurrentClient()
     client.lease_lost = True
-    monkeypatch.setattr(job.boto3, "client", lambda *args, **kwargs: client)
+    monkeypatch.setattr(clients.boto3, "client", lambda *args, **kwargs: client)
 
-    with pytest.raises(job.LeaseLostError, match=r"not leased to DAG run 'dag/run@env' for load jr_this but to "):
-        list(job.write_items(iter([Row("e1")]), "t", FENCE))
+    with pytest.raises(LeaseLostError, match=r"not leased to DAG run 'dag/run@env' for load jr_this but to "):
+        list(writes.write_items(iter([Row("e1")]), "t", FENCE))
     assert client.items == []
 
 
 def test_stale_keys_are_deleted_25_to_a_request() -> None:
     client = FlakyClient([])
-    job.batch_write(client, "t", _items(25), sleep=lambda _: None, delete=True)
+    writes.batch_write(client, "t", _items(25), sleep=lambda _: None, delete=True)
     assert client.calls == [25]
     assert client.sent == [{"DeleteRequest": {"Key": key}} for key in _items(25)]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import boto3
 import pytest
 
-import ingest_employees as job
+import ingest_employees as driver
+from employee_ingest import clients, errors
 from employee_pipeline import layout
 
 
@@ -21,10 +22,10 @@ def test_python_cause_unwraps_an_executor_failure() -> None:
         "\n\tat org.apache.spark.api.python.BasePythonRunner.handlePythonException(PythonRunner.scala:572)"
     )
     assert (
-        job.python_cause(wrapped)
+        errors.python_cause(wrapped)
         == "RuntimeError: DynamoDB table t still throttles after 12 attempts (25 items unwritten)"
     )
-    assert job.python_cause(ValueError("plain driver error")) is None
+    assert errors.python_cause(ValueError("plain driver error")) is None
 
 
 def test_main_reraises_an_executor_failure_as_its_cause(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -40,7 +41,7 @@ def test_main_reraises_an_executor_failure_as_its_cause(monkeypatch: pytest.Monk
             return session
 
     session = Session()
-    monkeypatch.setattr(job.SparkSession, "builder", Builder())
+    monkeypatch.setattr(driver.SparkSession, "builder", Builder())
 
     def failing_run(spark: object, args: object) -> None:
         raise Exception(
@@ -50,11 +51,11 @@ def test_main_reraises_an_executor_failure_as_its_cause(monkeypatch: pytest.Monk
             "RuntimeError: DynamoDB table t still throttles\n"
         )
 
-    monkeypatch.setattr(job, "run", failing_run)
+    monkeypatch.setattr(driver, "run", failing_run)
     arguments = layout.glue_job_arguments("20261125T14", "b", "t", shards=1, lease_table="l", lease_owner="o")
     argv = [item for pair in arguments.items() for item in pair]
-    with pytest.raises(job.IngestError, match=r"^RuntimeError: DynamoDB table t still throttles$"):
-        job.main(argv)
+    with pytest.raises(errors.IngestError, match=r"^RuntimeError: DynamoDB table t still throttles$"):
+        driver.main(argv)
     assert session.stopped
 
 
@@ -69,4 +70,4 @@ def test_a_missing_table_is_named() -> None:
             )
 
     with pytest.raises(client.exceptions.ResourceNotFoundException, match="DynamoDB table missing-table: Requested"):
-        job.describe_table(Client(), "missing-table")
+        clients.describe_table(Client(), "missing-table")

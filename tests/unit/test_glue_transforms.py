@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-import ingest_employees as job
+from employee_ingest import clients, objects, rules, schema, transforms
+from employee_ingest.args import parse_args
 from employee_pipeline import config, layout
 from generator.records import generate_records
 
@@ -15,11 +16,11 @@ OTHER_HOUR = "20261125T13"
 
 
 def _raw(spark, lines: list[str], key: str = "raw/part-00000.jsonl"):
-    return spark.createDataFrame([(key, i, line, False) for i, line in enumerate(lines, start=1)], job.RAW_SCHEMA)
+    return spark.createDataFrame([(key, i, line, False) for i, line in enumerate(lines, start=1)], schema.RAW_SCHEMA)
 
 
 def _classified(spark, lines: list[str]) -> list[dict]:
-    rows = job.classify(job.parse_lines(_raw(spark, lines)), BATCH).orderBy("line_no").collect()
+    rows = transforms.classify(transforms.parse_lines(_raw(spark, lines)), BATCH).orderBy("line_no").collect()
     return [row.asDict() for row in rows]
 
 
@@ -38,15 +39,17 @@ def _long_emp_id(length: int) -> str:
 def test_generator_output_is_exactly_the_job_schema(spark) -> None:
     """Contract: every generated record parses without loss and passes every rule."""
     records = generate_records(BATCH, 0, 200) + generate_records(BATCH, 1, 200)
-    assert all(list(r) == job.RECORD_FIELDS for r in records)
+    assert all(list(r) == schema.RECORD_FIELDS for r in records)
     # Each shard's records in its own object, as the writer stores them.
     raw = spark.createDataFrame(
         [(f"raw/part-{r['shard']:05d}.jsonl", i, json.dumps(r), False) for i, r in enumerate(records, start=1)],
-        job.RAW_SCHEMA,
+        schema.RAW_SCHEMA,
     )
-    rows = [row.asDict() for row in job.classify(job.parse_lines(raw), BATCH).orderBy("line_no").collect()]
+    rows = [
+        row.asDict() for row in transforms.classify(transforms.parse_lines(raw), BATCH).orderBy("line_no").collect()
+    ]
     assert [r["reject_reason"] for r in rows] == [None] * 400
-    assert [{f: r[f] for f in job.RECORD_FIELDS} for r in rows] == records
+    assert [{f: r[f] for f in schema.RECORD_FIELDS} for r in rows] == records
 
 
 @pytest.mark.parametrize(
@@ -127,11 +130,11 @@ def test_emp_id_rule_order_and_index_digits(spark, record: dict, reason: str | N
 
 
 def test_glue_emp_id_rule_agrees_with_the_layout_helper(spark) -> None:
-    """The job cannot import employee_pipeline on Glue: its rule and the writer's check are held together here."""
+    """The job's rule is layout.is_emp_id_of as a column expression: the two are held together here."""
     generated = [(r["emp_id"], BATCH, shard) for shard in (0, 7, 999) for r in generate_records(BATCH, shard, 3)]
     others = [(emp_id, BATCH, 0) for emp_id in [*FOREIGN_EMP_IDS, f"{BATCH}-00000-1234567", ""]]
     frame = spark.createDataFrame(generated + others, "emp_id string, batch_id string, shard int")
-    glue = {(r.emp_id, r.shard): r.ok for r in frame.select("*", job._emp_id_of_row().alias("ok")).collect()}
+    glue = {(r.emp_id, r.shard): r.ok for r in frame.select("*", transforms.emp_id_of_row().alias("ok")).collect()}
     helper = {
         (emp_id, shard): layout.is_emp_id_of(emp_id, batch_id, shard) for emp_id, batch_id, shard in generated + others
     }
@@ -152,18 +155,20 @@ def test_duplicate_emp_id_keeps_the_first_and_quarantines_the_rest(spark) -> Non
 
 
 def test_items_carry_the_gsi_key_and_the_load(spark) -> None:
-    parsed = job.parse_lines(_raw(spark, [json.dumps(generate_records(BATCH, 3, 1)[0])], key="raw/part-00003.jsonl"))
-    item = job.to_items(job.classify(parsed, BATCH, "jr_1"), "jr_1").collect()[0].asDict()
+    parsed = transforms.parse_lines(
+        _raw(spark, [json.dumps(generate_records(BATCH, 3, 1)[0])], key="raw/part-00003.jsonl")
+    )
+    item = transforms.to_items(transforms.classify(parsed, BATCH, "jr_1"), "jr_1").collect()[0].asDict()
     assert item[config.GSI_KEY] == layout.batch_shard_key(BATCH, 3)  # what count_check queries
     assert item[config.LOAD_ATTRIBUTE] == "jr_1"
-    assert set(item) == {*job.RECORD_FIELDS, config.GSI_KEY, config.LOAD_ATTRIBUTE}
+    assert set(item) == {*schema.RECORD_FIELDS, config.GSI_KEY, config.LOAD_ATTRIBUTE}
     # The limits were checked on the item the writer sends.
-    assert job.to_item(item, "jr_1") == {name: job.dynamo_value(value) for name, value in item.items()}
+    assert rules.to_item(item, "jr_1") == {name: rules.dynamo_value(value) for name, value in item.items()}
 
 
 def test_quarantine_rows_keep_the_original_line_and_reason(spark) -> None:
-    classified = job.classify(job.parse_lines(_raw(spark, ["{broken"])), BATCH)
-    document = json.loads(job.to_quarantine(classified).collect()[0]["json"])
+    classified = transforms.classify(transforms.parse_lines(_raw(spark, ["{broken"])), BATCH)
+    document = json.loads(transforms.to_quarantine(classified).collect()[0]["json"])
     assert document == {
         "source_key": "raw/part-00000.jsonl",
         "line_no": 1,
@@ -173,7 +178,7 @@ def test_quarantine_rows_keep_the_original_line_and_reason(spark) -> None:
 
 
 def test_arguments_ignore_glue_extras_and_require_ours() -> None:
-    args = job.parse_args(
+    args = parse_args(
         [
             "--JOB_ID",
             "j",
@@ -184,7 +189,7 @@ def test_arguments_ignore_glue_extras_and_require_ours() -> None:
             "--bucket",
             "b",
             "--source_prefix",
-            "p/",
+            layout.raw_prefix(BATCH),
             "--table",
             "t",
             "--manifest_key",
@@ -205,12 +210,12 @@ def test_arguments_ignore_glue_extras_and_require_ours() -> None:
     )
     assert (args.batch_id, args.table, args.JOB_RUN_ID, args.shards) == (BATCH, "t", "jr_1", 3)
     with pytest.raises(SystemExit):
-        job.parse_args(["--batch_id", BATCH])
+        parse_args(["--batch_id", BATCH])
 
 
 def test_an_empty_object_is_reported_not_lost(spark) -> None:
-    raw = spark.createDataFrame([("raw/part-00001.jsonl", job.EMPTY_OBJECT_LINE, "", False)], job.RAW_SCHEMA)
-    row = job.classify(job.parse_lines(raw), BATCH).collect()[0]
+    raw = spark.createDataFrame([("raw/part-00001.jsonl", schema.EMPTY_OBJECT_LINE, "", False)], schema.RAW_SCHEMA)
+    row = transforms.classify(transforms.parse_lines(raw), BATCH).collect()[0]
     assert row["reject_reason"] == "empty_object"
 
 
@@ -226,8 +231,8 @@ class _Body:
     ("data", "expected"),
     [
         (b'{"a": 1}\n\n{"b": 2}\n', [("k", 1, '{"a": 1}', False), ("k", 3, '{"b": 2}', False)]),
-        (b"", [("k", job.EMPTY_OBJECT_LINE, "", False)]),
-        (b"\n  \n", [("k", job.EMPTY_OBJECT_LINE, "", False)]),
+        (b"", [("k", schema.EMPTY_OBJECT_LINE, "", False)]),
+        (b"\n  \n", [("k", schema.EMPTY_OBJECT_LINE, "", False)]),
         (b'{"a": "\xff"}\n{"b": 1}\n', [("k", 1, '{"a": "\ufffd"}', True), ("k", 2, '{"b": 1}', False)]),
     ],
     ids=["blank-lines-skipped", "empty-object", "only-blank-lines", "invalid-utf8-flagged"],
@@ -237,28 +242,39 @@ def test_fetch_lines_numbers_lines_and_reports_empty_objects(monkeypatch, data: 
         def get_object(self, Bucket: str, Key: str) -> dict:
             return {"Body": _Body(data)}
 
-    monkeypatch.setattr(job.boto3, "client", lambda *args, **kwargs: S3())
-    assert list(job.fetch_lines("bucket", "k")) == expected
+    monkeypatch.setattr(clients.boto3, "client", lambda *args, **kwargs: S3())
+    assert list(objects.fetch_lines("bucket", "k")) == expected
 
 
 def test_the_dags_arguments_are_exactly_what_the_job_parses() -> None:
     arguments = layout.glue_job_arguments(BATCH, "data", "table", shards=4, lease_table="l", lease_owner="d/r")
-    parsed = job.parse_args([item for pair in arguments.items() for item in pair])
+    parsed = parse_args([item for pair in arguments.items() for item in pair])
     assert {f"--{k}": str(v) for k, v in vars(parsed).items() if k != "JOB_RUN_ID"} == arguments
-    assert [job.shard_key(parsed.source_prefix, s) for s in range(parsed.shards)] == [
-        layout.raw_key(BATCH, s) for s in range(4)
-    ]
+    # The job reads layout.raw_key(batch, shard): each is under the prefix it lists.
+    assert all(layout.raw_key(BATCH, s).startswith(parsed.source_prefix) for s in range(parsed.shards))
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("--source_prefix", layout.raw_prefix(OTHER_HOUR), "--source_prefix must be batch 20261125T14's"),
+        ("--batch_id", "2026-11-25", "--batch_id: batch_id '2026-11-25' is not of the form YYYYMMDDTHH"),
+        ("--shards", "0", "--shards must be between 1 and --max_shards"),
+    ],
+)
+def test_arguments_that_do_not_name_one_batch_are_refused(capsys, name: str, value: str, message: str) -> None:
+    arguments = layout.glue_job_arguments(BATCH, "data", "table", shards=4, lease_table="l", lease_owner="d/r")
+    with pytest.raises(SystemExit):
+        parse_args([item for pair in {**arguments, name: value}.items() for item in pair])
+    assert message in capsys.readouterr().err
 
 
 def test_a_line_that_is_not_utf8_is_quarantined(spark) -> None:
-    raw = spark.createDataFrame([("raw/part-00000.jsonl", 1, json.dumps(_good()), True)], job.RAW_SCHEMA)
-    assert job.classify(job.parse_lines(raw), BATCH).collect()[0]["reject_reason"] == "invalid_utf8"
+    raw = spark.createDataFrame([("raw/part-00000.jsonl", 1, json.dumps(_good()), True)], schema.RAW_SCHEMA)
+    assert transforms.classify(transforms.parse_lines(raw), BATCH).collect()[0]["reject_reason"] == "invalid_utf8"
 
 
-def test_the_job_spells_the_shared_names_as_config_does() -> None:
-    """The script cannot import employee_pipeline on Glue; this holds its copies to the one source."""
-    assert (job.GSI_KEY, job.GSI_NAME, job.TABLE_KEY) == (config.GSI_KEY, config.GSI_NAME, config.TABLE_KEY)
-    assert (job.LOAD_ATTRIBUTE, job.LEASE_KEY) == (config.LOAD_ATTRIBUTE, config.LEASE_KEY)
+def test_the_dags_shard_limit_is_the_layouts() -> None:
     assert layout.glue_job_arguments(BATCH, "b", "t", shards=1, lease_table="l", lease_owner="o")["--max_shards"] == (
         str(layout.MAX_SHARDS)
     )

@@ -12,6 +12,7 @@ import pytest
 from employee_pipeline import layout
 from employee_pipeline.config import pipeline_names
 from infra import iam, mwaa_role
+from infra.resources import GLUE_PACKAGE_KEY, GLUE_SCRIPT_KEY
 from infra.session import AwsTarget
 from local_aws.iam_conditions import RequestContext
 from local_aws.iam_policy import Policy, Principal, decide
@@ -158,7 +159,9 @@ RUNTIME_CALLS: dict[str, list[tuple[Any, ...]]] = {
         ("s3:ListBucket", _s3(), {"s3:prefix": layout.raw_prefix(BATCH)}),
         ("s3:ListBucket", _s3(), {"s3:prefix": layout.quarantine_prefix(BATCH)}),
         ("s3:GetObject", _s3(layout.raw_key(BATCH, 0))),
-        ("s3:GetObject", f"arn:aws:s3:::{NAMES.artifacts_bucket}/glue/ingest_employees.py"),
+        # The job's script and its --extra-py-files zip, which Glue reads as the job's role.
+        ("s3:GetObject", f"arn:aws:s3:::{NAMES.artifacts_bucket}/{GLUE_SCRIPT_KEY}"),
+        ("s3:GetObject", f"arn:aws:s3:::{NAMES.artifacts_bucket}/{GLUE_PACKAGE_KEY}"),
         ("s3:PutObject", _s3(layout.manifest_key(BATCH))),
         ("s3:DeleteObject", _s3(layout.manifest_key(BATCH))),
         ("s3:PutObject", _s3(f"{layout.quarantine_prefix(BATCH)}part-00000.jsonl")),

@@ -68,6 +68,11 @@ def test_the_lambdas_and_the_job_are_wired_to_the_stage(described) -> None:
     assert generator.code.name == f"s3://{NAMES.artifacts_bucket}/lambda/generator.zip"
     job = by_name[NAMES.glue_job]
     assert job.role == NAMES.glue_role and job.script.name.endswith("/glue/ingest_employees.py")
+    # The script's package ships beside it, an artifact deploy uploads before it defines the job.
+    package = job.arguments["--extra-py-files"]
+    assert package == f"s3://{NAMES.artifacts_bucket}/{resources.GLUE_PACKAGE_KEY}"
+    assert by_name[package].kind == "s3_artifact" and by_name[package].build().name == "employee_ingest.zip"
+    assert list(by_name).index(package) < list(by_name).index(NAMES.glue_job)
     assert {job.arguments[k] for k in ("--bucket", "--table", "--lease_table")} == {
         NAMES.data_bucket,
         NAMES.table,
@@ -84,7 +89,7 @@ def test_describing_builds_no_artifact(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_: object) -> None:
         raise AssertionError("an artifact was built to describe the stage")
 
-    for builder in ("lambda_zip", "faker_layer_zip", "glue_script"):
+    for builder in ("lambda_zip", "faker_layer_zip", "glue_script", "glue_package_zip"):
         monkeypatch.setattr(resources.packaging, builder, refuse)
     target = AwsTarget(region="eu-west-1", _account="123456789012")
     resources.stage_resources(target, NAMES)
