@@ -1,10 +1,9 @@
 """Every shared name and default is spelled once, in ``config`` or ``layout``: a new copy fails here.
 
-The Python sources of the DAG, plugins/, infra/, lambdas/, local_run/ and bench/ are parsed, and the
-strings they use (docstrings aside) are compared with the values config and layout define. The Glue
-script, which cannot import the package on Glue, keeps copies that its own test holds to config
-(``test_glue_transforms``); local_aws emulates AWS and imports nothing of the project, so it is only
-searched for the project's own names.
+The Python sources of the DAG, plugins/, infra/, lambdas/, glue/, local_run/ and bench/ are parsed, and
+the strings they use (docstrings aside) are compared with the values config and layout define (the Glue
+job imports them from the copy of the package its zip ships); local_aws emulates AWS and imports nothing
+of the project, so it is only searched for the project's own names.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from employee_pipeline import config, layout
 from infra import ROOT
 
 SHARED_MODULES = (ROOT / "dags" / "employee_pipeline" / "config.py", ROOT / "dags" / "employee_pipeline" / "layout.py")
-SCANNED = ("dags", "plugins", "infra", "lambdas", "local_run", "bench")
+SCANNED = ("dags", "plugins", "infra", "lambdas", "glue", "local_run", "bench")
 
 # Names only this project gives: no other source may spell them, the local AWS included.
 PROJECT_NAMES = {
