@@ -6,7 +6,6 @@ processes, so every batch asserted here is written by the UI's runs only.
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +13,7 @@ import pytest
 
 from employee_pipeline import layout
 from employee_pipeline.config import DAG_ID
+from employee_pipeline.waiting import wait_until
 from local_run import airflow_standalone
 
 try:
@@ -96,16 +96,19 @@ def _instant(timestamp: str) -> datetime:
 
 def _wait_for_every_run(airflow: airflow_standalone.Standalone) -> list[dict[str, Any]]:
     """Every run of the DAG ended and every backfill completed; their runs, oldest hour first."""
-    deadline = time.monotonic() + RUNS_TIMEOUT_S
-    while True:
-        runs = airflow.api("GET", f"/api/v2/dags/{DAG}/dagRuns?limit=100&order_by=logical_date")["dag_runs"]
-        backfills = airflow.api("GET", f"/api/v2/backfills?dag_id={DAG}")["backfills"]
-        if all(run["state"] in ENDED for run in runs) and all(b["completed_at"] for b in backfills):
-            return runs
-        if time.monotonic() > deadline:
-            going = {run["dag_run_id"]: run["state"] for run in runs if run["state"] not in ENDED}
-            raise AssertionError(f"after {RUNS_TIMEOUT_S} s, runs still going: {going}; backfills: {backfills}")
-        time.sleep(5)
+    seen: dict[str, Any] = {}
+
+    def ended() -> list[dict[str, Any]] | None:
+        seen["runs"] = airflow.api("GET", f"/api/v2/dags/{DAG}/dagRuns?limit=100&order_by=logical_date")["dag_runs"]
+        seen["backfills"] = airflow.api("GET", f"/api/v2/backfills?dag_id={DAG}")["backfills"]
+        runs_ended = all(run["state"] in ENDED for run in seen["runs"])
+        return seen["runs"] if runs_ended and all(b["completed_at"] for b in seen["backfills"]) else None
+
+    try:
+        return wait_until(ended, timeout=RUNS_TIMEOUT_S, message="every run ended", error=AssertionError)
+    except AssertionError as err:
+        going = {run["dag_run_id"]: run["state"] for run in seen["runs"] if run["state"] not in ENDED}
+        raise AssertionError(f"{err}; runs still going: {going}; backfills: {seen['backfills']}") from None
 
 
 def test_trigger_with_edited_params_then_a_two_hour_backfill_from_the_ui(chromium, airflow, pipeline, page) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from employee_pipeline import layout
 from employee_pipeline.config import DAG_ID
+from employee_pipeline.waiting import wait_until
 from local_run import airflow_records
 from tests.support.pipeline import assert_no_record_in_airflow
 
@@ -21,11 +22,7 @@ RUN_TIMEOUT_S = 900
 
 
 def _wait(condition, what: str) -> None:
-    deadline = time.monotonic() + RUN_TIMEOUT_S
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(5)
+    wait_until(condition, timeout=RUN_TIMEOUT_S, message=f"timed out waiting for {what}", error=AssertionError)
 
 
 def _clear_from_ingest(airflow, run_id: str) -> None:
@@ -119,11 +116,13 @@ def test_rest_run_without_logical_date_then_cleared_from_the_middle(airflow, pip
     batch = layout.batch_id_for(datetime.fromisoformat(created["run_after"].replace("Z", "+00:00")))
 
     # While Glue works, ingest is deferred (the triggerer waits; no worker slot is held).
-    deadline = time.monotonic() + RUN_TIMEOUT_S
-    while _task_state(airflow, run_path, "ingest") != "deferred":
-        assert time.monotonic() < deadline, "ingest never deferred"
+    def deferred() -> bool:
+        if _task_state(airflow, run_path, "ingest") == "deferred":
+            return True
         assert airflow.api("GET", run_path)["state"] in ("queued", "running"), "the run ended before ingest deferred"
-        time.sleep(0.3)
+        return False
+
+    wait_until(deferred, timeout=RUN_TIMEOUT_S, interval=0.3, message="ingest never deferred", error=AssertionError)
     assert [run["JobRunState"] for run in _glue_runs(pipeline, batch)] == ["RUNNING"]
 
     _wait(lambda: airflow.api("GET", run_path)["state"] in ("success", "failed"), "the REST-triggered run")
@@ -160,10 +159,13 @@ def test_a_failed_run_cleared_from_the_middle_loads_exactly_the_batch(airflow, p
 
     # Once the writer stored the shard, one of its lines is spoiled (as many lines: the writer's count
     # holds), before the sensor and the Glue job get to it: the quarantine gate fails the run.
-    deadline = time.monotonic() + RUN_TIMEOUT_S
-    while _task_state(airflow, run_path, "write/0") != "success":
-        assert time.monotonic() < deadline, "the writer never succeeded"
-        time.sleep(0.3)
+    wait_until(
+        lambda: _task_state(airflow, run_path, "write/0") == "success",
+        timeout=RUN_TIMEOUT_S,
+        interval=0.3,
+        message="the writer never succeeded",
+        error=AssertionError,
+    )
     written = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     s3.put_object(Bucket=bucket, Key=key, Body=b"not json\n" + written.split(b"\n", 1)[1])
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from employee_pipeline.config import DAG_ID
+from employee_pipeline.waiting import wait_until
 from local_run import airflow_standalone
 from tests.support.pipeline import Pipeline
 from tests.support.ports import free_port
@@ -29,15 +29,13 @@ def standalone(pipeline: Pipeline) -> Iterator[airflow_standalone.Standalone]:
         database="postgres",
     )
     try:
-        deadline = time.monotonic() + UNPAUSE_TIMEOUT_S
-        while True:
-            try:
-                running.api("PATCH", f"/api/v2/dags/{DAG_ID}", {"is_paused": False})
-                break
-            except RuntimeError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(2)
+        wait_until(
+            lambda: running.api("PATCH", f"/api/v2/dags/{DAG_ID}", {"is_paused": False}),
+            timeout=UNPAUSE_TIMEOUT_S,
+            interval=1,
+            retry=lambda err: isinstance(err, RuntimeError),  # 404 until the DAG processor has parsed it
+            message=f"cannot unpause {DAG_ID}",
+        )
         yield running
     finally:
         airflow_standalone.stop(running)
