@@ -7,7 +7,7 @@ from typing import Any
 from employee_pipeline.config import PipelineNames
 from infra import mwaa_role
 from infra.actions import Action, planned
-from infra.resources import GLUE_SCRIPT_KEY, stage_resources
+from infra.resources import GLUE_PACKAGE_KEY, GLUE_SCRIPT_KEY, stage_resources
 from infra.session import AwsTarget
 
 
@@ -39,6 +39,7 @@ def deploy(
         "writer_role_arn": arns[names.writer_role],
         "glue_role_arn": arns[names.glue_role],
         "glue_script": f"s3://{names.artifacts_bucket}/{GLUE_SCRIPT_KEY}",
+        "glue_package": f"s3://{names.artifacts_bucket}/{GLUE_PACKAGE_KEY}",
         "table_arn": arns[names.table],
         "lease_table_arn": arns[names.lease_table],
         "alerts_topic_arn": arns[names.alerts_topic],
