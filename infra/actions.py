@@ -31,7 +31,7 @@ class Kind(StrEnum):
 
 @dataclass
 class Action:
-    resource: str  # a Kind
+    resource: Kind
     name: str
     action: str
     changes: list[str] = field(default_factory=list)
@@ -49,7 +49,7 @@ def planned(action: Action) -> Action:
     return Action(action.resource, action.name, PLANNED[action.action], list(action.changes))
 
 
-def outcome(resource: str, name: str, existed: bool, changes: list[str]) -> Action:
+def outcome(resource: Kind, name: str, existed: bool, changes: list[str]) -> Action:
     if not existed:
         return Action(resource, name, CREATED)
     return Action(resource, name, UPDATED if changes else UNCHANGED, changes)

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from employee_pipeline import config
 from employee_pipeline.waiting import wait_until
 from infra import tagging
-from infra.actions import ABSENT, DELETED, Action, outcome
+from infra.actions import ABSENT, DELETED, Action, Kind, outcome
 from infra.packaging import Artifact
 from infra.session import AwsTarget, error_code, if_exists
 
@@ -61,8 +61,8 @@ def ensure_layer(
     if latest:
         current = client.get_layer_version(LayerName=name, VersionNumber=latest["Version"])
         if current["Content"]["CodeSha256"] == artifact.sha256_b64:
-            return outcome("lambda_layer", name, True, []), latest["LayerVersionArn"]
-    action = outcome("lambda_layer", name, latest is not None, ["new version"])
+            return outcome(Kind.LAMBDA_LAYER, name, True, []), latest["LayerVersionArn"]
+    action = outcome(Kind.LAMBDA_LAYER, name, latest is not None, ["new version"])
     if not apply:
         return action, target.arn("lambda", f"layer:{name}:{latest['Version'] + 1 if latest else 1}")
     published = client.publish_layer_version(
@@ -136,10 +136,10 @@ def ensure_function(target: AwsTarget, spec: FunctionSpec, *, apply: bool = True
     client = target.client("lambda")
     current = _get_function(client, spec.name)
     if current is None and not apply:
-        return outcome("lambda_function", spec.name, False, []), target.arn("lambda", f"function:{spec.name}")
+        return outcome(Kind.LAMBDA_FUNCTION, spec.name, False, []), target.arn("lambda", f"function:{spec.name}")
     if current is None:
         _create_function(client, spec)
-        return outcome("lambda_function", spec.name, False, []), _function_arn(client, spec.name)
+        return outcome(Kind.LAMBDA_FUNCTION, spec.name, False, []), _function_arn(client, spec.name)
     changes = []
     configuration = current["Configuration"]
     # GetFunction leaves Tags out when the function has none, or (TagsError) when the caller may not list them.
@@ -160,7 +160,7 @@ def ensure_function(target: AwsTarget, spec: FunctionSpec, *, apply: bool = True
             client.update_function_configuration(FunctionName=spec.name, **spec.configuration())
             _wait_updated(client, spec.name)
         changes += [c.lower() for c in config_changes]
-    return outcome("lambda_function", spec.name, True, changes), configuration["FunctionArn"]
+    return outcome(Kind.LAMBDA_FUNCTION, spec.name, True, changes), configuration["FunctionArn"]
 
 
 def _function_arn(client: Any, name: str) -> str:
@@ -170,9 +170,9 @@ def _function_arn(client: Any, name: str) -> str:
 def destroy_function(target: AwsTarget, name: str) -> Action:
     client = target.client("lambda")
     if _get_function(client, name) is None:
-        return Action("lambda_function", name, ABSENT)
+        return Action(Kind.LAMBDA_FUNCTION, name, ABSENT)
     client.delete_function(FunctionName=name)
-    return Action("lambda_function", name, DELETED)
+    return Action(Kind.LAMBDA_FUNCTION, name, DELETED)
 
 
 def destroy_layer(target: AwsTarget, name: str) -> Action:
@@ -180,7 +180,7 @@ def destroy_layer(target: AwsTarget, name: str) -> Action:
     versions = _layer_versions(client, name)
     for version in versions:
         client.delete_layer_version(LayerName=name, VersionNumber=version["Version"])
-    return Action("lambda_layer", name, DELETED if versions else ABSENT)
+    return Action(Kind.LAMBDA_LAYER, name, DELETED if versions else ABSENT)
 
 
 def glue_job_definition(role_arn: str, script_location: str, default_arguments: dict[str, str]) -> dict[str, Any]:
@@ -218,7 +218,7 @@ def ensure_glue_job(
     if current is None:
         if apply:
             glue.create_job(Name=name, Tags=tags, **definition)
-        return outcome("glue_job", name, False, [])
+        return outcome(Kind.GLUE_JOB, name, False, [])
     job = current["Job"]
     changes = [key.lower() for key, value in definition.items() if job.get(key) != value]
     if changes and apply:
@@ -229,12 +229,12 @@ def ensure_glue_job(
         if apply:
             glue.tag_resource(ResourceArn=arn, TagsToAdd=lacking)
         changes.append(tagging.CHANGE)
-    return outcome("glue_job", name, True, changes)
+    return outcome(Kind.GLUE_JOB, name, True, changes)
 
 
 def destroy_glue_job(target: AwsTarget, name: str) -> Action:
     glue = target.client("glue")
     if _get_job(glue, name) is None:
-        return Action("glue_job", name, ABSENT)
+        return Action(Kind.GLUE_JOB, name, ABSENT)
     glue.delete_job(JobName=name)
-    return Action("glue_job", name, DELETED)
+    return Action(Kind.GLUE_JOB, name, DELETED)

@@ -23,12 +23,6 @@ def default_environment(names: PipelineNames) -> tuple[str, str]:
     return names.mwaa_environment, names.mwaa_source_bucket
 
 
-def role_name(names: PipelineNames) -> str:
-    """The execution role's name; ``names.mwaa_execution_role`` is the one to use (this remains for
-    ``resources``, which names the role with it)."""
-    return names.mwaa_execution_role
-
-
 def trust_policy(target: AwsTarget) -> dict[str, Any]:
     return iam.trust_policy(target, list(MWAA_SERVICES))
 

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Protocol
 from employee_pipeline.config import PipelineNames
 from employee_pipeline.layout import DATA_BUCKET_ENV, XCOM_PREFIX, XCOM_RETENTION_DAYS
 from infra import compute, iam, log_groups, mwaa_role, notifications, packaging, storage, table, tagging
-from infra.actions import Action
+from infra.actions import Action, Kind
 from infra.packaging import Artifact
 from infra.session import AwsTarget
 
@@ -32,7 +32,7 @@ Arns = Mapping[str, str]  # resource name -> ARN, of the resources walked so far
 
 
 class Resource(Protocol):
-    kind: ClassVar[str]
+    kind: ClassVar[Kind]
     name: str
     owned: ClassVar[bool]  # False: shared with the account, so destroy and status leave it out
 
@@ -48,7 +48,7 @@ class Bucket:
     name: str
     tags: Mapping[str, str]
     expire: Mapping[str, int] = field(default_factory=dict)
-    kind: ClassVar[str] = "s3_bucket"
+    kind: ClassVar[Kind] = Kind.S3_BUCKET
     owned: ClassVar[bool] = True
 
     def ensure(self, target: AwsTarget, arns: Arns, *, apply: bool) -> tuple[Action, str | None]:
@@ -69,7 +69,7 @@ class Object:
     bucket: str
     key: str
     build: Callable[[], Artifact]
-    kind: ClassVar[str] = "s3_artifact"
+    kind: ClassVar[Kind] = Kind.S3_ARTIFACT
     owned: ClassVar[bool] = True
 
     @property
@@ -94,7 +94,7 @@ class Role:
     service: str | list[str]
     policy: Mapping[str, Any]
     tags: Mapping[str, str]
-    kind: ClassVar[str] = "iam_role"
+    kind: ClassVar[Kind] = Kind.IAM_ROLE
     owned: ClassVar[bool] = True
 
     def ensure(self, target: AwsTarget, arns: Arns, *, apply: bool) -> tuple[Action, str | None]:
@@ -114,7 +114,7 @@ class LogGroup:
     name: str
     tags: Mapping[str, str]
     retention_days: int = log_groups.LOG_RETENTION_DAYS
-    kind: ClassVar[str] = "log_group"
+    kind: ClassVar[Kind] = Kind.LOG_GROUP
     owned: ClassVar[bool] = True
 
     def ensure(self, target: AwsTarget, arns: Arns, *, apply: bool) -> tuple[Action, str | None]:
@@ -149,7 +149,7 @@ class Layer:
 
     name: str
     code: Object
-    kind: ClassVar[str] = "lambda_layer"
+    kind: ClassVar[Kind] = Kind.LAMBDA_LAYER
     owned: ClassVar[bool] = True
 
     def ensure(self, target: AwsTarget, arns: Arns, *, apply: bool) -> tuple[Action, str | None]:
@@ -176,7 +176,7 @@ class Function:
     tags: Mapping[str, str]
     environment: Mapping[str, str] = field(default_factory=dict)
     layers: tuple[str, ...] = ()
-    kind: ClassVar[str] = "lambda_function"
+    kind: ClassVar[Kind] = Kind.LAMBDA_FUNCTION
     owned: ClassVar[bool] = True
 
     def ensure(self, target: AwsTarget, arns: Arns, *, apply: bool) -> tuple[Action, str | None]:
@@ -211,7 +211,7 @@ class GlueJob:
     script: Object
     arguments: Mapping[str, str]
     tags: Mapping[str, str]
-    kind: ClassVar[str] = "glue_job"
+    kind: ClassVar[Kind] = Kind.GLUE_JOB
     owned: ClassVar[bool] = True
 
     def ensure(self, target: AwsTarget, arns: Arns, *, apply: bool) -> tuple[Action, str | None]:
@@ -233,7 +233,7 @@ class Table:
     name: str
     tags: Mapping[str, str]
     lease: bool = False
-    kind: ClassVar[str] = "dynamodb_table"
+    kind: ClassVar[Kind] = Kind.DYNAMODB_TABLE
     owned: ClassVar[bool] = True
 
     def ensure(self, target: AwsTarget, arns: Arns, *, apply: bool) -> tuple[Action, str | None]:
@@ -251,7 +251,7 @@ class Table:
 class Topic:
     name: str
     tags: Mapping[str, str]
-    kind: ClassVar[str] = "sns_topic"
+    kind: ClassVar[Kind] = Kind.SNS_TOPIC
     owned: ClassVar[bool] = True
 
     def ensure(self, target: AwsTarget, arns: Arns, *, apply: bool) -> tuple[Action, str | None]:
@@ -340,7 +340,7 @@ def stage_resources(
         environment, source_bucket = mwaa
         resources.append(
             Role(
-                mwaa_role.role_name(names),
+                names.mwaa_execution_role,
                 list(mwaa_role.MWAA_SERVICES),
                 mwaa_role.execution_policy(target, names, environment, source_bucket),
                 tags,

@@ -6,7 +6,7 @@ import pytest
 
 from employee_pipeline import config
 from employee_pipeline.config import pipeline_names
-from infra import compute, log_groups, mwaa_role, resources
+from infra import compute, log_groups, resources
 from infra.session import AwsTarget
 
 NAMES = pipeline_names("unit")
@@ -34,7 +34,7 @@ def test_every_resource_is_named_once(described) -> None:
         NAMES.table,
         NAMES.lease_table,
         NAMES.alerts_topic,
-        mwaa_role.role_name(NAMES),
+        NAMES.mwaa_execution_role,
     }
 
 
@@ -82,7 +82,7 @@ def test_the_lambdas_and_the_job_are_wired_to_the_stage(described) -> None:
 
 def test_the_execution_role_is_described_only_when_asked() -> None:
     target = AwsTarget(region="eu-west-1", _account="123456789012")
-    assert mwaa_role.role_name(NAMES) not in {r.name for r in resources.stage_resources(target, NAMES)}
+    assert NAMES.mwaa_execution_role not in {r.name for r in resources.stage_resources(target, NAMES)}
 
 
 def test_describing_builds_no_artifact(monkeypatch: pytest.MonkeyPatch) -> None:
