@@ -13,7 +13,6 @@ from bench import baselines
 from bench.memory import PeakRss
 from employee_pipeline import layout
 from employee_pipeline.config import DAG_ID, GSI_KEY, PipelineNames
-from employee_pipeline.manifest import Manifest
 from infra.session import AwsTarget
 from local_aws import stats
 from local_run import airflow_records
@@ -89,8 +88,7 @@ def measure(stage: LocalStage, hour: datetime, size: Size, say: Any) -> dict[str
         raise RuntimeError(f"the DAG run for {size.records} records failed: see {log}")
     requests = stats.request_counts(endpoint)
     glue = stats.glue_runs(endpoint)
-    document = read_manifest(target, names, batch_id)
-    manifest = Manifest.parse(document) if document is not None else None
+    manifest = read_manifest(target, names, batch_id)
     run_id = airflow_records.run_ids(home, DAG_ID)[-1]
     stages = _spans(home, run_id)
     dynamodb = requests.get("dynamodb", {})

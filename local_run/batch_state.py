@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from employee_pipeline import layout
 from employee_pipeline.config import GSI_KEY, PipelineNames
+from employee_pipeline.manifest import Manifest
 from employee_pipeline_ops.batch_count import count_batch
 from infra.session import AwsTarget
 
@@ -23,11 +21,11 @@ def batch_counts(target: AwsTarget, names: PipelineNames, batch_id: str, shards:
     )
 
 
-def read_manifest(target: AwsTarget, names: PipelineNames, batch_id: str) -> dict[str, Any] | None:
+def read_manifest(target: AwsTarget, names: PipelineNames, batch_id: str) -> Manifest | None:
     """The batch's manifest, or None while no run has loaded it."""
     s3 = target.client("s3")
     try:
         body = s3.get_object(Bucket=names.data_bucket, Key=layout.manifest_key(batch_id))["Body"].read()
     except s3.exceptions.NoSuchKey:
         return None
-    return json.loads(body)
+    return Manifest.from_json(body)

@@ -39,9 +39,9 @@ def summarize(target: AwsTarget, batch_id: str, shards: int, generated: int, dag
     """Read the outcome back from AWS: objects, manifest, DynamoDB count."""
     names = pipeline_names(LOCAL_STAGE)
     listing = target.client("s3").list_objects_v2(Bucket=names.data_bucket, Prefix=layout.raw_prefix(batch_id))
-    manifest = read_manifest(target, names, batch_id) or {}
+    manifest = read_manifest(target, names, batch_id)
     counted = sum(batch_counts(target, names, batch_id, shards).values())
-    quarantined = manifest.get("quarantined")
+    quarantined = manifest.quarantined if manifest else None
     ok = dag_ok and quarantined is not None and counted == generated - quarantined
     return {
         "batch_id": batch_id,

@@ -72,10 +72,10 @@ def test_bad_rows_are_quarantined_and_the_run_fails_after_loading(pipeline) -> N
     assert "top reasons: duplicate_emp_id x2, malformed_json_or_wrong_type x2" in result.text
 
     manifest = pipeline.manifest(BATCH)
-    assert manifest["read"] == GENERATED
-    assert manifest["read"] == manifest["valid"] + manifest["quarantined"]
-    assert manifest["quarantined"] == quarantined
-    assert manifest["valid"] == GENERATED - len(lines) + len(EXTRA_VALID)
+    assert manifest.read == GENERATED
+    assert manifest.read == manifest.valid + manifest.quarantined
+    assert manifest.quarantined == quarantined
+    assert manifest.valid == GENERATED - len(lines) + len(EXTRA_VALID)
     per_shard = CONF["records_per_shard"]
     assert pipeline.count(BATCH, CONF["shards"]) == {0: per_shard, 1: per_shard - quarantined}
 

@@ -113,14 +113,14 @@ def test_full_run_loads_exactly_the_batch_and_a_throttled_rerun_changes_nothing(
     assert pipeline.count(BATCH, CONF["shards"]) == {s: CONF["records_per_shard"] for s in range(CONF["shards"])}
     assert pipeline.table_items() == GENERATED
     manifest = pipeline.manifest(BATCH)
-    assert (manifest["read"], manifest["valid"], manifest["written"], manifest["quarantined"]) == (
+    assert (manifest.read, manifest.valid, manifest.written, manifest.quarantined) == (
         GENERATED,
         GENERATED,
         GENERATED,
         0,
     )
     assert pipeline.alerts(alerts) == []  # no alert on success
-    _assert_the_ui_tells_the_runs_story(pipeline, run_id, manifest["load_id"])
+    _assert_the_ui_tells_the_runs_story(pipeline, run_id, manifest.load_id)
     etags = {(v["Key"], v["ETag"]) for v in _raw_versions(pipeline)}
     assert len(etags) == CONF["shards"]
 
@@ -136,8 +136,8 @@ def test_full_run_loads_exactly_the_batch_and_a_throttled_rerun_changes_nothing(
     assert sum(pipeline.count(BATCH, CONF["shards"]).values()) == GENERATED
     assert pipeline.table_items() == GENERATED  # upserts: no duplicates
     again = pipeline.manifest(BATCH)
-    assert again["written"] == GENERATED
-    assert again["dynamodb_retries"] >= 3
+    assert again.written == GENERATED
+    assert again.dynamodb_retries >= 3
     # Every object was rewritten with byte-identical data: new versions, the same ETags.
     versions = _raw_versions(pipeline)
     assert len(versions) == 2 * CONF["shards"]

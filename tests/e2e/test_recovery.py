@@ -23,7 +23,7 @@ GENERATED = CONF["shards"] * CONF["records_per_shard"]
 def _assert_exactly_loaded(pipeline, batch_id: str) -> None:
     assert pipeline.count(batch_id, CONF["shards"]) == {0: 100, 1: 100}
     manifest = pipeline.manifest(batch_id)
-    assert (manifest["read"], manifest["valid"], manifest["written"], manifest["quarantined"]) == (
+    assert (manifest.read, manifest.valid, manifest.written, manifest.quarantined) == (
         GENERATED,
         GENERATED,
         GENERATED,
@@ -127,4 +127,4 @@ def test_a_run_killed_while_its_load_writes_is_fenced_off_by_the_rerun(pipeline)
     assert not [p for p in load["processes"] if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert pipeline.count(batch_id, large["shards"]) == {0: 10, 1: 0, 2: 0, 3: 0}
     assert pipeline.table_items() == before + 10
-    assert pipeline.manifest(batch_id)["written"] == 10
+    assert pipeline.manifest(batch_id).written == 10

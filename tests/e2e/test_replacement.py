@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from employee_pipeline import config, layout
+from employee_pipeline.manifest import Removed
 
 pytestmark = [pytest.mark.e2e, pytest.mark.stage("replace")]
 
@@ -51,24 +52,24 @@ def _assert_batch_is_exactly(pipeline, conf: dict, previous: dict | None) -> Non
     items = _items(pipeline)
     expected_ids = {f"{BATCH}-{s:05d}-{i:06d}" for s in range(shards) for i in range(per_shard)}
     assert {item["emp_id"] for item in items} == expected_ids
-    assert {item[config.LOAD_ATTRIBUTE] for item in items} == {manifest["load_id"]}
+    assert {item[config.LOAD_ATTRIBUTE] for item in items} == {manifest.load_id}
     widest = max(r["shards"] for r in RUNS)
     assert pipeline.count(BATCH, widest) == {s: per_shard if s < shards else 0 for s in range(widest)}
     # The manifest: this run's counts, and what it removed of the run before.
-    assert (manifest["shards"], manifest["read"], manifest["valid"], manifest["quarantined"]) == (
+    assert (manifest.shards, manifest.read, manifest.valid, manifest.quarantined) == (
         shards,
         shards * per_shard,
         shards * per_shard,
         0,
     )
-    assert manifest["per_shard"] == {str(s): per_shard for s in range(shards)}
+    assert manifest.per_shard == {str(s): per_shard for s in range(shards)}
     if previous is not None:
         kept = min(shards, previous["shards"]) * min(per_shard, previous["records_per_shard"])
-        assert manifest["removed"] == {
-            "dynamodb_items": previous["shards"] * previous["records_per_shard"] - kept,
-            "raw_objects": max(0, previous["shards"] - shards),
-            "quarantine_objects": 0,
-        }
+        assert manifest.removed == Removed(
+            dynamodb_items=previous["shards"] * previous["records_per_shard"] - kept,
+            raw_objects=max(0, previous["shards"] - shards),
+            quarantine_objects=0,
+        )
 
 
 def test_each_run_of_the_hour_replaces_the_batch_exactly(pipeline) -> None:

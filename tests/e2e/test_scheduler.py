@@ -172,13 +172,13 @@ def test_a_failed_run_cleared_from_the_middle_loads_exactly_the_batch(airflow, p
     _wait(lambda: airflow.api("GET", run_path)["state"] in ("success", "failed"), "the failing run")
     assert airflow.api("GET", run_path)["state"] == "failed"
     assert airflow.api("GET", f"{run_path}/taskInstances/quarantine_gate")["state"] == "failed"
-    assert pipeline.manifest(batch)["quarantined"] == 1
+    assert pipeline.manifest(batch).quarantined == 1
 
     s3.put_object(Bucket=bucket, Key=key, Body=written)  # the cause is fixed
     _clear_from_ingest(airflow, created["dag_run_id"])
     _wait(lambda: airflow.api("GET", run_path)["state"] == "success", "the cleared run to succeed")
     assert pipeline.count(batch, 1) == {0: CONF["records_per_shard"]}
-    assert pipeline.manifest(batch)["quarantined"] == 0
+    assert pipeline.manifest(batch).quarantined == 0
 
 
 def _claim_log(pipeline, run_id: str) -> str:
@@ -218,8 +218,8 @@ def test_two_runs_of_one_hour_started_together_end_as_one_whole_run(airflow, pip
     conf = confs[last]
     manifest = pipeline.manifest(batch)
     load = airflow.api("GET", f"/api/v2/dags/{DAG}/dagRuns/{last}/taskInstances/ingest/xcomEntries/return_value")
-    assert manifest["load_id"] == load["value"].strip('"')
-    assert manifest["per_shard"] == {str(s): conf["records_per_shard"] for s in range(conf["shards"])}
+    assert manifest.load_id == load["value"].strip('"')
+    assert manifest.per_shard == {str(s): conf["records_per_shard"] for s in range(conf["shards"])}
     widest = max(c["shards"] for c in confs.values())
     assert pipeline.count(batch, widest) == {
         s: conf["records_per_shard"] if s < conf["shards"] else 0 for s in range(widest)

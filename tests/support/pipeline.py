@@ -10,6 +10,7 @@ from typing import Any
 
 from employee_pipeline import layout
 from employee_pipeline.config import DAG_ID
+from employee_pipeline.manifest import Manifest
 from infra.notifications import topic_arn
 from local_run import airflow_records
 from local_run.batch_state import batch_counts, read_manifest
@@ -49,7 +50,7 @@ class Pipeline(LocalStage):
         received = self.aws.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1)
         return [json.loads(m["Body"]) for m in received.get("Messages", [])]
 
-    def manifest(self, batch_id: str) -> dict[str, Any]:
+    def manifest(self, batch_id: str) -> Manifest:
         manifest = read_manifest(self.aws, self.names, batch_id)
         assert manifest is not None, f"no manifest for batch {batch_id}"
         return manifest
