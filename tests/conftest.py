@@ -39,6 +39,27 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     stages.check_marked(items)
+    stages.group_by_stage(items)
+
+
+_SHARED = pytest.StashKey[stages.SharedStages]()
+
+
+@pytest.hookimpl(trylast=True)  # after the module's own fixtures are torn down
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    shared = item.config.stash.get(_SHARED, None)
+    if shared is not None:
+        stages.close_if_last(shared, item, nextitem)
+
+
+@pytest.fixture(scope="session")
+def shared_stages(request: pytest.FixtureRequest) -> Iterator[stages.SharedStages]:
+    """Each stage's deployment and Airflow, shared by the modules that name that stage."""
+    shared = request.config.stash[_SHARED] = stages.SharedStages()
+    try:
+        yield shared
+    finally:
+        shared.close_all()
 
 
 @pytest.fixture(scope="session")
@@ -87,22 +108,25 @@ def module_stage(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="module")
-def pipeline(module_stage: str, tmp_path_factory: pytest.TempPathFactory, local_aws: str) -> Iterator[Pipeline]:
+def pipeline(
+    module_stage: str, tmp_path_factory: pytest.TempPathFactory, local_aws: str, shared_stages: stages.SharedStages
+) -> Pipeline:
     """A stage named by the test module's stage marker, deployed (with its MWAA execution role) into the
     session's local AWS, with a migrated AIRFLOW_HOME of its own."""
     from tests.support.pipeline import Pipeline
 
-    with Pipeline(module_stage, local_aws, tmp_path_factory.mktemp(f"airflow-{module_stage}")) as pipeline:
-        yield pipeline
+    def deployed() -> Pipeline:
+        return Pipeline(module_stage, local_aws, tmp_path_factory.mktemp(f"airflow-{module_stage}"))
+
+    return shared_stages.enter(module_stage, "pipeline", deployed)
 
 
 @pytest.fixture(scope="module")
-def airflow(pipeline: Pipeline) -> Iterator[Standalone]:
+def airflow(pipeline: Pipeline, module_stage: str, shared_stages: stages.SharedStages) -> Standalone:
     """`airflow standalone` (a real scheduler, triggerer and API server) on the module's stage, the DAG unpaused.
 
     Its metadata database is a throwaway PostgreSQL, as on MWAA, stopped with it.
     """
     from tests.support.airflow import standalone
 
-    with standalone(pipeline) as running:
-        yield running
+    return shared_stages.enter(module_stage, "airflow", lambda: standalone(pipeline))

@@ -1,7 +1,8 @@
 """Headless chromium (Debian's package, driven by Playwright) against the scheduler tier's local Airflow.
 
 The deployed stage and `airflow standalone` on its PostgreSQL are tests/conftest.py's ``pipeline`` and
-``airflow`` fixtures, as in the e2e tier; the stage is the module's ``pytest.mark.stage(NAME)``.
+``airflow`` fixtures; the module names the scheduler tier's stage, so both modules share one of each
+(tests/support/stages.py) and run one after the other, the browser first.
 """
 
 from __future__ import annotations

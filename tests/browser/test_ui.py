@@ -21,7 +21,8 @@ try:
 except ImportError:  # the chromium fixture skips, or fails under CI, with the reason
     expect = None
 
-pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.stage("browser")]
+# The scheduler tier's stage: its deployment and its Airflow serve both modules, this one first.
+pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.stage("scheduler")]
 
 DAG = DAG_ID
 TRIGGERED = {"shards": 3, "records_per_shard": 7}
@@ -134,7 +135,7 @@ def test_trigger_with_edited_params_then_a_two_hour_backfill_from_the_ui(chromiu
         **dict.fromkeys(range(TRIGGERED["shards"]), per_shard),
         TRIGGERED["shards"]: 0,
     }
-    assert pipeline.manifest(batch)["written"] == TRIGGERED["shards"] * per_shard
+    assert pipeline.manifest(batch).written == TRIGGERED["shards"] * per_shard
 
     backfilled = [run for run in runs if run["run_type"] == "backfill"]
     assert [(_instant(run["data_interval_start"]), run["state"]) for run in backfilled] == [
@@ -146,4 +147,4 @@ def test_trigger_with_edited_params_then_a_two_hour_backfill_from_the_ui(chromiu
         assert pipeline.count(batch, BACKFILLED["shards"]) == dict.fromkeys(
             range(BACKFILLED["shards"]), BACKFILLED["records_per_shard"]
         )
-        assert pipeline.manifest(batch)["written"] == BACKFILLED["shards"] * BACKFILLED["records_per_shard"]
+        assert pipeline.manifest(batch).written == BACKFILLED["shards"] * BACKFILLED["records_per_shard"]
