@@ -94,42 +94,31 @@ def test_this_session_turns_sigterm_sighup_and_sigint_into_a_keyboard_interrupt(
 def test_sigterm_to_the_session_stops_the_local_aws_its_jobs_and_dag_runs(tmp_path: Path) -> None:
     work, log = tmp_path / "work", tmp_path / "child.log"
     work.mkdir()
-    with log.open("wb") as out:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "pytest", str(HELPER.relative_to(ROOT)), "-p", "no:cacheprovider", "-q"],
-            cwd=ROOT,
-            env={**os.environ, "INTERRUPT_FIXTURE_DIR": str(work)},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # only our SIGTERM reaches it
-        )
+    args = [sys.executable, "-m", "pytest", str(HELPER.relative_to(ROOT)), "-p", "no:cacheprovider", "-q"]
     family: list[psutil.Process] = []
     port = None
     try:
-        _wait_until_in_flight(child, work, log)
-        port = urlsplit(json.loads((work / "ready.json").read_text())["endpoint_url"]).port
-        family = psutil.Process(child.pid).children(recursive=True)
-        commands = [_command(p) for p in family]
-        missing = [what for what, part in EXPECTED.items() if not any(part in c for c in commands)]
-        assert not missing, f"not running before the signal: {missing}; running: {commands}"
+        with interrupts.child_session(args, log, {**os.environ, "INTERRUPT_FIXTURE_DIR": str(work)}) as child:
+            _wait_until_in_flight(child, work, log)
+            port = urlsplit(json.loads((work / "ready.json").read_text())["endpoint_url"]).port
+            family = psutil.Process(child.pid).children(recursive=True)
+            commands = [_command(p) for p in family]
+            missing = [what for what, part in EXPECTED.items() if not any(part in c for c in commands)]
+            assert not missing, f"not running before the signal: {missing}; running: {commands}"
 
-        child.send_signal(signal.SIGTERM)
-        try:
-            returncode = child.wait(EXIT_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"the child session still runs {EXIT_TIMEOUT_S}s after SIGTERM:\n{log.read_text()[-3000:]}")
-        psutil.wait_procs(family, timeout=5)  # orphans are reaped by init
-        survivors = [_command(p) for p in family if _alive(p)]
-        assert not survivors, f"still running after the session ended: {survivors}\n{log.read_text()[-3000:]}"
-        assert returncode == pytest.ExitCode.INTERRUPTED, log.read_text()[-3000:]
-        assert "SIGTERM received" in log.read_text()
-        assert _port_free(port), f"port {port} is still taken"
+            child.send_signal(signal.SIGTERM)
+            try:
+                returncode = child.wait(EXIT_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"the child session still runs {EXIT_TIMEOUT_S}s after SIGTERM:\n{log.read_text()[-3000:]}")
+            psutil.wait_procs(family, timeout=5)  # orphans are reaped by init
+            survivors = [_command(p) for p in family if _alive(p)]
+            assert not survivors, f"still running after the session ended: {survivors}\n{log.read_text()[-3000:]}"
+            assert returncode == pytest.ExitCode.INTERRUPTED, log.read_text()[-3000:]
+            assert "SIGTERM received" in log.read_text()
+            assert _port_free(port), f"port {port} is still taken"
     finally:
-        # Leave nothing behind when this test fails either.
-        if child.poll() is None:
-            child.kill()
-        child.wait()
+        # Leave nothing behind when this test fails either (the child itself is killed on leaving the block).
         for process in family:
             with contextlib.suppress(psutil.Error):
                 process.kill()

@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -23,6 +22,7 @@ from infra import ROOT
 from local_aws import server
 from local_run import stage as stage_module
 from local_run.stage import LocalStage
+from tests.support import interrupts
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration
@@ -117,35 +117,24 @@ with LocalStage("lstage", port=port, scratch=scratch) as stage:
 def test_sigterm_stops_what_the_stage_started(tmp_path: Path) -> None:
     """As ``make demo``, ``make bench`` or ``make airflow`` get it from a CI timeout or ``kill``."""
     port, ready, log = free_port(), tmp_path / "ready.json", tmp_path / "child.log"
-    with log.open("wb") as out:
-        child = subprocess.Popen(
-            [sys.executable, "-c", textwrap.dedent(CHILD), str(port), str(tmp_path), str(ready)],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # only our SIGTERM reaches it
-        )
+    args = [sys.executable, "-c", textwrap.dedent(CHILD), str(port), str(tmp_path), str(ready)]
     try:
+        with interrupts.child_session(args, log, {**os.environ, "PYTHONPATH": str(ROOT)}) as child:
 
-        def deployed() -> bool:
-            if child.poll() is not None:
-                pytest.fail(f"the child ended before the stage was up:\n{log.read_text()[-3000:]}")
-            return ready.exists()
+            def deployed() -> bool:
+                if child.poll() is not None:
+                    pytest.fail(f"the child ended before the stage was up:\n{log.read_text()[-3000:]}")
+                return ready.exists()
 
-        wait_until(deployed, timeout=120, interval=0.3, message="the child's stage did not come up")
-        home = Path(json.loads(ready.read_text())["home"])
-        assert _emulators(port) and home.is_dir()
+            wait_until(deployed, timeout=120, interval=0.3, message="the child's stage did not come up")
+            home = Path(json.loads(ready.read_text())["home"])
+            assert _emulators(port) and home.is_dir()
 
-        child.send_signal(signal.SIGTERM)
-        returncode = child.wait(EXIT_TIMEOUT_S)
-        assert "KeyboardInterrupt: SIGTERM received" in log.read_text()
-        assert returncode != 0
-        _assert_stopped(port)
-        assert not home.exists()
+            child.send_signal(signal.SIGTERM)
+            returncode = child.wait(EXIT_TIMEOUT_S)
+            assert "KeyboardInterrupt: SIGTERM received" in log.read_text()
+            assert returncode != 0
+            _assert_stopped(port)
+            assert not home.exists()
     finally:
-        if child.poll() is None:
-            child.kill()
-        child.wait()
         server.stop(port)

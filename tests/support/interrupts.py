@@ -8,8 +8,14 @@ fixture down, then exits with code 2. tests/conftest.py installs the handler for
 from __future__ import annotations
 
 import signal
+import subprocess
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import Any
+
+from infra import ROOT
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -37,3 +43,25 @@ def restore() -> None:
     for signum, handler in _previous_handlers.items():
         signal.signal(signum, handler)
     _previous_handlers.clear()
+
+
+@contextmanager
+def child_session(args: Sequence[str], log: Path, env: dict[str, str]) -> Iterator[subprocess.Popen]:
+    """``args`` run from the repository in a session of their own, so only the signals a test sends reach
+    them; output to ``log``. Killed if still running and reaped when the block ends, however it ends."""
+    with log.open("wb") as out:
+        child = subprocess.Popen(
+            list(args),
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    try:
+        yield child
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
