@@ -1,4 +1,4 @@
-"""No production file grows past 400 lines (DESIGN.md, Layout): a file that does several jobs is split by job.
+"""No production file grows past 400 lines (README, Decisions): a file that does several jobs is split by job.
 
 Production is every Python file git tracks outside ``tests/``: the DAG, plugins, Lambdas, Glue job,
 provisioning, the local AWS, the local-run tooling and the benchmark (its minimal DAGs included).
