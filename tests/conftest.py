@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from local_aws import iam_gate
 from tests.support import interrupts, stages
 from tests.support.ports import free_port
 
@@ -27,6 +28,9 @@ for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
 os.environ.update(
     {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 )
+# Every local AWS the suite starts enforces IAM, whatever the shell says: a test that passes with IAM
+# switched off proves nothing about AWS. (test_iam_enforced sets the switch for its own child only.)
+os.environ.pop(iam_gate.SWITCH, None)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -88,9 +92,11 @@ def spark() -> Iterator[object]:
 @pytest.fixture(scope="session")
 def local_aws() -> Iterator[str]:
     """The project's local AWS, as `python -m local_aws start` runs it; yields its endpoint."""
+    from local_aws import stats
     from local_run.stage import running_local_aws
 
     with running_local_aws(free_port()) as endpoint:
+        assert stats.iam_audit(endpoint)["enforced"], "the suite's local AWS must enforce IAM"
         yield endpoint
 
 
