@@ -91,9 +91,15 @@ def raw_prefix(batch_id: str) -> str:
     return f"{RAW_PREFIX}/{_partition(batch_id)}/"
 
 
+# A shard object's name, and the pattern that reads its shard number back from a key (the Glue job's
+# rows count for the shard whose object holds them).
+SHARD_OBJECT = "part-{shard:05d}.jsonl"
+SHARD_OBJECT_PATTERN = r"part-(\d+)\.jsonl$"
+
+
 def raw_key(batch_id: str, shard: int) -> str:
     """The object one shard writes: ``.../part-NNNNN.jsonl``."""
-    return f"{raw_prefix(batch_id)}part-{shard:05d}.jsonl"
+    return raw_prefix(batch_id) + SHARD_OBJECT.format(shard=shard)
 
 
 def quarantine_prefix(batch_id: str) -> str:

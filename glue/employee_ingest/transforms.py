@@ -21,6 +21,7 @@ from employee_ingest.rules import (
 )
 from employee_ingest.schema import CORRUPT_COLUMN, EMPLOYEE_SCHEMA, EMPTY_OBJECT_LINE, RECORD_FIELDS
 from employee_pipeline.config import GSI_KEY, LOAD_ATTRIBUTE
+from employee_pipeline.layout import SHARD_OBJECT_PATTERN
 
 
 def parse_lines(raw: DataFrame) -> DataFrame:
@@ -46,7 +47,7 @@ def parse_lines(raw: DataFrame) -> DataFrame:
 
 
 def _source_shard() -> F.Column:
-    return F.regexp_extract("source_key", r"part-(\d+)\.jsonl$", 1).cast(T.IntegerType())
+    return F.regexp_extract("source_key", SHARD_OBJECT_PATTERN, 1).cast(T.IntegerType())
 
 
 def emp_id_of_row() -> F.Column:

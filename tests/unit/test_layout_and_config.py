@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -29,6 +30,13 @@ def test_keys_follow_the_data_layout() -> None:
     assert layout.raw_key("20261125T04", 7) == "raw/employees/dt=2026-11-25/hour=04/part-00007.jsonl"
     assert layout.quarantine_prefix("20261125T04") == "quarantine/employees/dt=2026-11-25/hour=04/"
     assert layout.manifest_key("20261125T04") == "manifests/employees/dt=2026-11-25/hour=04/manifest.json"
+
+
+@pytest.mark.parametrize("shard", [0, 7, 12345, 99999])
+def test_the_shard_object_pattern_reads_back_the_shard_of_its_raw_key(shard: int) -> None:
+    found = re.search(layout.SHARD_OBJECT_PATTERN, layout.raw_key("20261125T04", shard))
+    assert found is not None and int(found.group(1)) == shard
+    assert re.search(layout.SHARD_OBJECT_PATTERN, layout.raw_key("20261125T04", shard) + ".tmp") is None
 
 
 def test_every_name_derives_from_stage_and_prefix() -> None:
