@@ -20,7 +20,7 @@ from local_aws import server, stats
 from local_aws.iam_gate import SWITCH as IAM_SWITCH
 from local_run import ROOT
 from local_run.airflow_env import LOCAL_STAGE
-from local_run.batch_state import batch_counts, read_manifest
+from infra.batch_state import batch_counts, read_manifest
 from local_run.stage import LocalStage
 
 DEMO_DIR = ROOT / ".demo"

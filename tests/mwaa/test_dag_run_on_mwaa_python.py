@@ -39,7 +39,7 @@ from infra.session import AwsTarget
 from local_aws.iam_gate import AUDIT_PATH
 from local_run import airflow_records
 from local_run.airflow_env import STATIC_CREDENTIALS, airflow_env
-from local_run.batch_state import batch_counts
+from infra.batch_state import batch_counts
 from tests.mwaa.mwaa_airflow import MwaaHome, MwaaVenv, json_output, lay_out_home
 from tests.support.tool_venv import tail
 
