@@ -53,7 +53,7 @@ class PublishResult:
         }
 
 
-def _environment(mwaa: Any, name: str) -> dict[str, Any]:
+def environment_of(mwaa: Any, name: str) -> dict[str, Any]:
     found = if_exists(lambda: mwaa.get_environment(Name=name), ("ResourceNotFoundException",))
     if found is None:
         raise PublishError(f"MWAA environment {name} does not exist")
@@ -82,7 +82,7 @@ def _stale_dags(s3: Any, bucket: str, wanted: set[str]) -> list[str]:
 def _wait(mwaa: Any, name: str, say: Callable[[str], None], timeout_s: float, poll_s: float) -> str:
     started = time.monotonic()
     while True:
-        environment = _environment(mwaa, name)
+        environment = environment_of(mwaa, name)
         status = environment["Status"]
         say(f"  environment {name}: {status} ({time.monotonic() - started:.0f}s)")
         if status == "AVAILABLE":
@@ -107,7 +107,7 @@ def publish(
 ) -> PublishResult:
     """Upload the bundle for ``names`` to ``environment``'s source bucket and update the environment."""
     mwaa, s3 = target.client("mwaa"), target.client("s3")
-    current = _environment(mwaa, environment)
+    current = environment_of(mwaa, environment)
     if current["Status"] != "AVAILABLE":
         raise PublishError(f"MWAA environment {environment} is {current['Status']}, not AVAILABLE: nothing published")
     bucket = source_bucket or current["SourceBucketArn"].split(":::", 1)[1]
