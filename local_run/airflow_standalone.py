@@ -64,11 +64,15 @@ class Standalone:
 
     def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """Call the REST API (``/api/v2/...``) as USER."""
+        return self._request(method, path, body, self.token())
+
+    def token(self) -> str:
+        """A JWT of USER for the REST API."""
         if self._token is None:
             self._token = self._request("POST", "/auth/token", {"username": USER, "password": self.password}, None)[
                 "access_token"
             ]
-        return self._request(method, path, body, self._token)
+        return self._token
 
     def _request(self, method: str, path: str, body: dict[str, Any] | None, token: str | None) -> Any:
         request = urllib.request.Request(
@@ -147,10 +151,13 @@ def start(
     worker_log_port: int = WORKER_LOG_PORT,
     trigger_log_port: int = TRIGGER_LOG_PORT,
     database: str = "postgres",
+    airflow: str = "airflow",
+    cwd: Path | None = None,
 ) -> Standalone:
     """Start ``airflow standalone`` on ``port`` (its password file and log in ``home``) on a fresh PostgreSQL
     for ``env``'s AIRFLOW_HOME, or on that home's SQLite (``database="sqlite"``); return once the API answers.
-    Standalone creates the tables itself and keeps Airflow's LocalExecutor, sized by ``standalone_env``."""
+    Standalone creates the tables itself and keeps Airflow's LocalExecutor, sized by ``standalone_env``.
+    ``airflow`` is the executable (another venv's, such as MWAA's), run in ``cwd``."""
     if database not in DATABASES:
         raise ValueError(f"database must be one of {DATABASES}, not {database!r}")
     home.mkdir(parents=True, exist_ok=True)
@@ -165,8 +172,9 @@ def start(
         )
         with log.open("ab") as out:
             proc = subprocess.Popen(
-                ["airflow", "standalone"],
+                [airflow, "standalone"],
                 env=env,
+                cwd=cwd,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

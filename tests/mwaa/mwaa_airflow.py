@@ -1,237 +1,38 @@
-"""MWAA's Airflow on this machine: the Python 3.12 venv of MWAA's image and an AIRFLOW_HOME laid out as MWAA's.
-
-The venv is built from MWAA's constraints, the packages MWAA's image already has for this DAG and
-the bundle's ``requirements.txt``, and nothing from the development lock. It is cached in
-``.venv-mwaa-py312/`` under a key of its inputs, so only the first run (or a change of the
-constraints or requirements) pays for it. The home has the bundle's ``dags/`` as its dags folder,
-the unzipped ``plugins.zip`` as its plugins folder, the environment ``startup.sh`` exports, and is
-the working directory of every command, so nothing of the repository can be imported.
-"""
+"""MWAA's Airflow on this machine for the tests: ``local_aws.mwaa_venv`` (the Python 3.12 venv of MWAA's image,
+AIRFLOW_HOME laid out as MWAA's) fed from a bundle folder, a missing Python 3.12 a skip (a failure on CI)."""
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import fcntl
-import hashlib
 import json
 import os
-import re
 import shlex
-import shutil
-import signal
 import subprocess
-import time
-import zipfile
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from infra import ROOT
 from infra.mwaa.bundle import DAGS_DIR, PLUGINS_ZIP, REQUIREMENTS_TXT, STARTUP_SH
-from tests.support import tool_venv
-from tests.support.tool_venv import run as _run
+from local_aws import mwaa_venv as venvs
+from local_aws.mwaa_venv import CONSTRAINTS, MwaaHome, MwaaVenv
 from tests.support.tool_venv import tail
 
-CONSTRAINTS = ROOT / "requirements" / "mwaa-constraints-3.3.1.txt"
-CACHE = ROOT / ".venv-mwaa-py312"
-# What MWAA's Airflow 3.3.1 image already has that this DAG uses; everything else comes from requirements.txt.
-MWAA_IMAGE = (
-    "apache-airflow==3.3.1",
-    "apache-airflow-providers-amazon[aiobotocore]",
-    "apache-airflow-providers-common-io",
-    "apache-airflow-providers-standard",
-)
-_CONSTRAINT_LINE = re.compile(r"^\s*(?:-c|--constraint)(?:\s+|=)\s*[\"']?([^\"'\s]+)")
-STOP_GRACE_S = 10
-
-
-def python312() -> str | None:
-    """A working CPython 3.12's real path: ``python3.12`` on PATH, else an installed pyenv 3.12.
-
-    A pyenv shim named python3.12 exists whenever pyenv has a 3.12, but it only runs while 3.12 is a
-    selected version; the interpreter itself is under ``$PYENV_ROOT/versions``.
-    """
-    candidates = [shutil.which("python3.12")]
-    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    candidates += sorted(str(p) for p in pyenv_root.glob("versions/3.12*/bin/python3.12"))
-    probe = "import sys; print(sys.executable if sys.version_info[:2] == (3, 12) else '')"
-    for candidate in filter(None, candidates):
-        with contextlib.suppress(OSError, subprocess.SubprocessError):
-            found = subprocess.run([candidate, "-c", probe], capture_output=True, text=True, timeout=60)
-            if found.returncode == 0 and found.stdout.strip():
-                return found.stdout.strip()
-    return None
-
-
-def mwaa_requirements(requirements: str, constraints: Path) -> str:
-    """The bundle's requirements.txt without its ``--constraint`` line, checked to name our local file.
-
-    MWAA installs requirements.txt with the constraint URL on its first line. That URL cannot be
-    fetched here (no network beyond the package registries): the test drops the line and passes
-    the local copy of the same file, requirements/mwaa-constraints-3.3.1.txt, as ``-c`` instead.
-    """
-    urls = [m.group(1) for line in requirements.splitlines() if (m := _CONSTRAINT_LINE.match(line))]
-    copied_from = re.search(r"^#\s*(https://\S+)\s*$", constraints.read_text(), re.MULTILINE)
-    assert copied_from, f"{constraints} does not say which constraints file it copies"
-    assert urls == [copied_from.group(1)], f"requirements.txt's constraints {urls} are not {constraints.name}'s"
-    return "".join(line for line in requirements.splitlines(keepends=True) if not _CONSTRAINT_LINE.match(line))
-
-
-@dataclasses.dataclass(frozen=True)
-class MwaaVenv:
-    root: Path
-    built_seconds: float
-    reused: bool
-
-    @property
-    def python(self) -> Path:
-        return self.root / "bin" / "python"
-
-    @property
-    def airflow(self) -> Path:
-        return self.root / "bin" / "airflow"
-
-
-def _build_venv(venv: Path, python: str, requirements: str, env: dict[str, str]) -> float:
-    started = time.monotonic()
-    uv = tool_venv.uv(CACHE, env)
-    shutil.rmtree(venv, ignore_errors=True)
-    _run([uv, "venv", "--quiet", "--no-project", "--python", python, venv], what="uv venv", timeout=300, env=env)
-    local_requirements = venv / "requirements-mwaa.txt"
-    local_requirements.write_text(requirements)
-    install = [uv, "pip", "install", "--quiet", "--python", venv / "bin" / "python", "-c", CONSTRAINTS]
-    _run(
-        [*install, *MWAA_IMAGE, "-r", local_requirements],
-        what="installing MWAA's packages into the Python 3.12 venv",
-        timeout=1800,
-        env=env,
-    )
-    return time.monotonic() - started
+__all__ = ["CONSTRAINTS", "MwaaHome", "MwaaVenv", "json_output", "lay_out_home", "mwaa_venv"]
 
 
 def mwaa_venv(bundle: Path) -> MwaaVenv:
     """The cached venv for ``bundle``'s requirements.txt, built first if needed (skipped without a Python 3.12)."""
-    python = python312()
-    if python is None:
-        missing = "python3.12 (MWAA's Python for Airflow 3.3.1) is not installed on this machine"
+    try:
+        return venvs.mwaa_venv((bundle / REQUIREMENTS_TXT).read_text())
+    except venvs.MissingPythonError as missing:
         if os.environ.get("CI") == "true":  # CI's machines have it: a skip there would hide the check
             pytest.fail(f"{missing}, and CI must run this test")
-        pytest.skip(missing)
-    requirements = mwaa_requirements((bundle / REQUIREMENTS_TXT).read_text(), CONSTRAINTS)
-    version = _run([python, "-c", "import sys; print(sys.version)"], what="python3.12", timeout=60).stdout.strip()
-    key = hashlib.sha256()
-    for part in (CONSTRAINTS.read_bytes(), (bundle / REQUIREMENTS_TXT).read_bytes(), "\n".join(MWAA_IMAGE).encode()):
-        key.update(hashlib.sha256(part).digest())
-    key.update(version.encode())
-    venv = CACHE / f"py312-{key.hexdigest()[:16]}"
-    stamp = venv / ".mwaa-venv.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "CONDA_PREFIX"))}
-    env.update({"UV_PYTHON_DOWNLOADS": "never", "UV_LINK_MODE": "copy", "UV_NO_PROGRESS": "1"})
-
-    CACHE.mkdir(exist_ok=True)
-    with (CACHE / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another run building the same venv waits for it
-        if stamp.is_file():
-            return MwaaVenv(venv, json.loads(stamp.read_text())["built_seconds"], reused=True)
-        for stale in CACHE.glob("py312-*"):
-            shutil.rmtree(stale, ignore_errors=True)
-        seconds = _build_venv(venv, python, requirements, env)
-        stamp.write_text(json.dumps({"built_seconds": round(seconds, 1), "python": version}) + "\n")
-        return MwaaVenv(venv, round(seconds, 1), reused=False)
-
-
-def startup_exports(script: Path, env: Mapping[str, str]) -> dict[str, str]:
-    """The variables ``startup.sh`` exports when bash sources it, as MWAA does before Airflow starts."""
-    sourced = _run(
-        ["bash", "-c", '. "$1" >/dev/null && env -0', "bash", script], what="sourcing startup.sh", timeout=30, env=env
-    )
-    after = dict(item.split("=", 1) for item in sourced.stdout.split("\0") if "=" in item)
-    return {k: v for k, v in after.items() if env.get(k) != v and k not in {"_", "SHLVL", "PWD", "OLDPWD"}}
-
-
-@dataclasses.dataclass(frozen=True)
-class MwaaHome:
-    home: Path
-    env: dict[str, str]
-    venv: MwaaVenv
-    exports: dict[str, str]
-    reserialized: str = ""  # what `airflow dags reserialize` printed (stdout and stderr)
-
-    def airflow(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        return _run(
-            [self.venv.airflow, *args],
-            what=f"airflow {' '.join(args)}",
-            timeout=timeout,
-            check=check,
-            env=self.env,
-            cwd=self.home,
-        )
-
-    def airflow_logged(self, *args: str, log: Path, timeout: float) -> int:
-        """``airflow *args`` with every line of its output appended to ``log``; its exit code.
-
-        The command runs in its own process group, which is ended on a timeout (a failure showing the
-        log's tail) or when the test is interrupted.
-        """
-        with (
-            log.open("ab") as out,
-            subprocess.Popen(
-                [str(self.venv.airflow), *args],
-                env=self.env,
-                cwd=self.home,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            ) as process,
-        ):
-            try:
-                return process.wait(timeout=timeout)
-            except BaseException as exc:
-                _end(process)
-                if isinstance(exc, subprocess.TimeoutExpired):
-                    pytest.fail(
-                        f"airflow {shlex.join(args)} did not finish in {timeout:.0f} s; log {log}:\n"
-                        f"{tail(log.read_text(errors='replace'), 8000)}"
-                    )
-                raise
-
-
-def _end(process: subprocess.Popen[Any]) -> None:
-    """SIGTERM to the process group, SIGKILL once the grace is over."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=STOP_GRACE_S)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+        pytest.skip(str(missing))
 
 
 def lay_out_home(bundle: Path, venv: MwaaVenv, home: Path) -> MwaaHome:
     """AIRFLOW_HOME ``home`` as on MWAA: the bundle's dags, its unzipped plugins and what its startup.sh exports."""
-    shutil.copytree(bundle / DAGS_DIR, home / "dags")
-    with zipfile.ZipFile(bundle / PLUGINS_ZIP) as plugins:
-        plugins.extractall(home / "plugins")
-    # Nothing of the repository or of the developer's Airflow: no PYTHONPATH, no AIRFLOW_* settings.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PYTHON", "VIRTUAL_ENV"))}
-    env.update(
-        {
-            "PATH": f"{venv.root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(home / "plugins"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "NO_COLOR": "1",
-            "TERM": "dumb",
-            "COLUMNS": "250",
-        }
-    )
-    exports = startup_exports(bundle / STARTUP_SH, env)
-    env.update(exports)
-    return MwaaHome(home, env, venv, exports)
+    return venvs.lay_out_home(home, venv, bundle / DAGS_DIR, bundle / PLUGINS_ZIP, bundle / STARTUP_SH)
 
 
 def json_output(result: subprocess.CompletedProcess[str]) -> Any:

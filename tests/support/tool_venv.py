@@ -1,72 +1,25 @@
-"""Tool venvs the slow tiers build from the package index (once, then cached): subprocesses with timeouts."""
+"""Tool venvs the slow tiers build from the package index (once, then cached): the local AWS's commands
+(``local_aws.tool_commands``), a failure shown as the test's failure."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shlex
-import shutil
-import signal
 import subprocess
-import sys
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
-UV_VERSION = "0.13.9"  # only installed when no uv is on PATH
+from local_aws import tool_commands
+from local_aws.tool_commands import CommandError, tail, uv
 
-
-def tail(text: str | bytes | None, limit: int = 4000) -> str:
-    if isinstance(text, bytes):
-        text = text.decode(errors="replace")
-    text = text or ""
-    return text if len(text) <= limit else "...\n" + text[-limit:]
+__all__ = ["run", "tail", "uv"]
 
 
 def run(
-    args: Sequence[str], *, what: str, timeout: float, check: bool = True, **kwargs: Any
+    args: Sequence[Any], *, what: str, timeout: float, check: bool = True, **kwargs: Any
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``args`` in its own process group; on a timeout the whole group is killed. Failures show stderr."""
-    args = [str(a) for a in args]
-    process = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, **kwargs
-    )
+    """``tool_commands.run``: its own process group, killed on a timeout; a failure fails the test."""
     try:
-        stdout, stderr = process.communicate(timeout=timeout)
-    except BaseException as exc:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        stdout, stderr = process.communicate()
-        if isinstance(exc, subprocess.TimeoutExpired):
-            pytest.fail(
-                f"{what} did not finish in {timeout:.0f} s: {shlex.join(args)}\n"
-                f"--- stdout\n{tail(stdout)}\n--- stderr\n{tail(stderr)}"
-            )
-        raise
-    result = subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
-    if check and result.returncode != 0:
-        pytest.fail(
-            f"{what} exited {result.returncode}: {shlex.join(args)}\n"
-            f"--- stdout\n{tail(stdout)}\n--- stderr\n{tail(stderr)}"
-        )
-    return result
-
-
-def uv(cache: Path, env: Mapping[str, str]) -> str:
-    """uv from PATH, else from a tool venv kept in the cache folder (installed from the package index once)."""
-    if found := shutil.which("uv"):
-        return found
-    tool = cache / "uv-tool"
-    uv = tool / "bin" / "uv"
-    if not uv.exists():
-        shutil.rmtree(tool, ignore_errors=True)
-        run([sys.executable, "-m", "venv", tool], what="creating the uv tool venv", timeout=300, env=env)
-        run(
-            [tool / "bin" / "python", "-m", "pip", "install", "-q", f"uv=={UV_VERSION}"],
-            what="installing uv",
-            timeout=900,
-            env=env,
-        )
-    return str(uv)
+        return tool_commands.run(args, what=what, timeout=timeout, check=check, **kwargs)
+    except CommandError as err:
+        pytest.fail(str(err))
