@@ -1,10 +1,10 @@
 """The command line of ``python -m infra``: one subcommand per job, each with only its own options.
 
 ``deploy``, ``destroy`` and ``status`` act on a stage; ``cost`` prices one hourly run; ``mwaa bundle``
-and ``mwaa publish`` fill the MWAA environment's source bucket. What deploy would change is
-``deploy --plan``, not a command of its own: the plan is deploy's walk with every write skipped, so it
-takes exactly deploy's options. An option of another command, or one whose companion is missing, is a
-usage error (exit code 2) that names it.
+and ``mwaa publish`` fill the MWAA environment's source bucket; ``mwaa smoke`` proves a run on it.
+What deploy would change is ``deploy --plan``, not a command of its own: the plan is deploy's walk
+with every write skipped, so it takes exactly deploy's options. An option of another command, or one
+whose companion is missing, is a usage error (exit code 2) that names it.
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from employee_pipeline.config import DEFAULT_PREFIX, PipelineNames, pipeline_names
 from infra import cost
 from infra.mwaa.publish import POLL_S
+from infra.mwaa.smoke import POLL_S as SMOKE_POLL_S
+from infra.mwaa.smoke import RUN_TIMEOUT_S as SMOKE_TIMEOUT_S
+from infra.mwaa.smoke import SMOKE_CONF, SMOKE_HOUR
 
 PROG = "python -m infra"
 
@@ -36,6 +39,8 @@ COMPANIONS = (
     Companion("deploy", "--mwaa-source-bucket", ROLE, "it names the source bucket of the role deploy makes"),
     Companion("status", "--mwaa-environment", "--json", "status prints the execution role's policy in its JSON only"),
     Companion("status", "--mwaa-source-bucket", "--json", "status prints the execution role's policy in its JSON only"),
+    Companion("mwaa publish", "--unpause", "--smoke", "it is for the smoke run"),
+    Companion("mwaa publish", "--smoke-timeout", "--smoke", "it is for the smoke run"),
 )
 
 
@@ -126,8 +131,9 @@ def _cost(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def _mwaa(commands: argparse._SubParsersAction) -> dict[str, argparse.ArgumentParser]:
     mwaa = commands.add_parser(
         "mwaa",
-        help="the MWAA source bucket: bundle writes its contents, publish uploads them and updates the environment",
-        description="The MWAA environment's source bucket.",
+        help="the MWAA environment: bundle writes its source bucket's contents, publish uploads them and updates "
+        "the environment, smoke proves a DAG run on it",
+        description="The MWAA environment's source bucket, and a smoke run on the environment.",
     )
     actions = mwaa.add_subparsers(dest="action", required=True, metavar="ACTION", title="actions")
     bundle = actions.add_parser(
@@ -153,8 +159,42 @@ def _mwaa(commands: argparse._SubParsersAction) -> dict[str, argparse.ArgumentPa
     publish.add_argument(
         "--poll", type=float, default=POLL_S, help=f"seconds between status checks (default {POLL_S:.0f})"
     )
+    _smoke_options(publish, "after the update (or with nothing to update), ")
     _json_option(publish)
-    return {"mwaa bundle": bundle, "mwaa publish": publish}
+    smoke = actions.add_parser(
+        "smoke",
+        help="one small DAG run on the environment through InvokeRestApi: success and an exact batch, or the error",
+        description="Start one run of the DAG on the environment through MWAA's InvokeRestApi (one shard of "
+        f"{SMOKE_CONF['records_per_shard']} records for the dedicated hour {SMOKE_HOUR:%Y-%m-%dT%H}, before the DAG's "
+        "start_date, so no scheduled run or backfill shares it), wait for it, and check that DynamoDB holds exactly "
+        "its records. Exit code 0 on success; 1 with the failed task and its error otherwise.",
+    )
+    smoke.add_argument("--environment", required=True, help="the MWAA environment's name")
+    _stage_options(smoke)
+    _aws_options(smoke)
+    _smoke_options(smoke, "")
+    smoke.add_argument(
+        "--poll", type=float, default=SMOKE_POLL_S, help=f"seconds between status checks (default {SMOKE_POLL_S:.0f})"
+    )
+    _json_option(smoke)
+    return {"mwaa bundle": bundle, "mwaa publish": publish, "mwaa smoke": smoke}
+
+
+def _smoke_options(command: argparse.ArgumentParser, when: str) -> None:
+    if when:
+        command.add_argument(
+            "--smoke", action="store_true", help=f"{when}start a smoke run and wait for it (see mwaa smoke --help)"
+        )
+    command.add_argument(
+        "--unpause",
+        action="store_true",
+        help="unpause the DAG if it is paused (MWAA creates DAGs paused): its hourly schedule starts",
+    )
+    command.add_argument(
+        "--smoke-timeout",
+        type=float,
+        help=f"seconds the smoke run may take (default {SMOKE_TIMEOUT_S:.0f})",
+    )
 
 
 def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
@@ -172,7 +212,7 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
 
 
 def command_name(args: argparse.Namespace) -> str:
-    """``deploy``, ``destroy``, ``status``, ``cost``, ``mwaa bundle`` or ``mwaa publish``."""
+    """``deploy``, ``destroy``, ``status``, ``cost``, ``mwaa bundle``, ``mwaa publish`` or ``mwaa smoke``."""
     action = getattr(args, "action", None)
     return f"{args.command} {action}" if action else args.command
 

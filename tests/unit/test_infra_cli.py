@@ -13,12 +13,14 @@ import pytest
 from employee_pipeline.config import DEFAULT_PREFIX, PipelineNames, pipeline_names
 from infra import cli
 from infra.__main__ import main
-from infra.mwaa.publish import POLL_S
+from infra.mwaa.publish import POLL_S, PublishResult
+from infra.mwaa.smoke import POLL_S as SMOKE_POLL_S
 from infra.session import AwsTarget
 
 COMMANDS = ("deploy", "destroy", "status", "cost", "mwaa")
 STAGE = ["--stage", "prod"]
 WHERE = {"stage": "prod", "prefix": DEFAULT_PREFIX, "endpoint_url": None, "region": None, "json": False}
+NO_SMOKE = {"smoke": False, "unpause": False, "smoke_timeout": None}
 COST = {
     "records": 1_000_000,
     "records_per_shard": None,
@@ -44,7 +46,7 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert listed == set(COMMANDS)
     with pytest.raises(SystemExit):
         main(["mwaa", "--help"])
-    assert {"bundle", "publish"} <= set(capsys.readouterr().out.split())
+    assert {"bundle", "publish", "smoke"} <= set(capsys.readouterr().out.split())
 
 
 @pytest.mark.parametrize(
@@ -57,10 +59,14 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
         (["mwaa", "bundle", "--out", "b", *STAGE], {"out": "b", "stage": "prod", "prefix": DEFAULT_PREFIX}),
         (
             ["mwaa", "publish", "--environment", "e", *STAGE],
-            {**WHERE, "environment": "e", "source_bucket": None, "poll": POLL_S},
+            {**WHERE, "environment": "e", "source_bucket": None, "poll": POLL_S, **NO_SMOKE},
+        ),
+        (
+            ["mwaa", "smoke", "--environment", "e", *STAGE],
+            {**WHERE, "environment": "e", "poll": SMOKE_POLL_S, "unpause": False, "smoke_timeout": None},
         ),
     ],
-    ids=["deploy", "destroy", "status", "cost", "mwaa-bundle", "mwaa-publish"],
+    ids=["deploy", "destroy", "status", "cost", "mwaa-bundle", "mwaa-publish", "mwaa-smoke"],
 )
 def test_each_command_has_only_its_own_options(argv: list[str], expected: dict[str, Any]) -> None:
     args = vars(cli.parse_args(argv))
@@ -108,13 +114,16 @@ def test_an_option_of_another_command_is_a_usage_error_naming_it(
         (["deploy", *STAGE, "--mwaa-source-bucket", "b", "--plan"], "--mwaa-source-bucket", "--mwaa-execution-role"),
         (["status", *STAGE, "--mwaa-environment", "e"], "--mwaa-environment", "--json"),
         (["status", *STAGE, "--mwaa-source-bucket", "b"], "--mwaa-source-bucket", "--json"),
+        (["mwaa", "publish", "--environment", "e", *STAGE, "--unpause"], "--unpause", "--smoke"),
+        (["mwaa", "publish", "--environment", "e", *STAGE, "--smoke-timeout", "60"], "--smoke-timeout", "--smoke"),
     ],
 )
 def test_an_option_without_its_companion_is_a_usage_error_naming_both(
     argv: list[str], named: str, needed: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     err = _usage_error(argv, capsys)
-    assert f"python -m infra {argv[0]}: error: argument {named}: only with {needed}" in err
+    command = " ".join(argv[:2]) if argv[0] == "mwaa" else argv[0]
+    assert f"python -m infra {command}: error: argument {named}: only with {needed}" in err
 
 
 @pytest.mark.parametrize(
@@ -219,7 +228,9 @@ def test_mwaa_bundle_and_publish_get_their_options(
     monkeypatch.setattr("infra.mwaa.cli.build_bundle", lambda out, names: calls.append((out, names.prefix)) or Done())
     monkeypatch.setattr(
         "infra.mwaa.cli.publish",
-        lambda target, names, environment, bucket, say, poll_s: calls.append((environment, bucket, poll_s)) or Done(),
+        lambda target, names, environment, bucket, say, poll_s: (
+            calls.append((environment, bucket, poll_s)) or PublishResult(environment, bucket, status="AVAILABLE")
+        ),
     )
     assert main(["mwaa", "bundle", "--out", str(tmp_path), *STAGE, "--prefix", "myorg", "--json"]) == 0
     where = ["--endpoint-url", "http://127.0.0.1:9"]
@@ -231,5 +242,5 @@ def test_mwaa_bundle_and_publish_get_their_options(
 
 def test_every_command_has_its_own_parser() -> None:
     _, leaves = cli.build()
-    assert set(leaves) == {"deploy", "destroy", "status", "cost", "mwaa bundle", "mwaa publish"}
+    assert set(leaves) == {"deploy", "destroy", "status", "cost", "mwaa bundle", "mwaa publish", "mwaa smoke"}
     assert all(isinstance(leaf, argparse.ArgumentParser) for leaf in leaves.values())
