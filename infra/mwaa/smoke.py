@@ -156,8 +156,12 @@ def smoke(
     say: Callable[[str], None] = print,
     timeout_s: float = RUN_TIMEOUT_S,
     poll_s: float = POLL_S,
+    run_id: str | None = None,
 ) -> SmokeResult:
-    """One smoke run of the DAG on ``environment``; its result, or a SmokeError saying what failed."""
+    """One smoke run of the DAG on ``environment``; its result, or a SmokeError saying what failed.
+
+    ``run_id``: the new run's id (default ``smoke-`` and the time, short enough for InvokeRestApi's paths).
+    """
     mwaa = target.client("mwaa")
     status = environment_of(mwaa, environment)["Status"]
     if status != "AVAILABLE":
@@ -173,7 +177,7 @@ def smoke(
         result.unpaused = True
         say(f"  unpaused {DAG_ID}: its hourly schedule runs from now on")
 
-    result.dag_run_id = f"{RUN_ID_PREFIX}{datetime.now(UTC):%y%m%d%H%M%S}"
+    result.dag_run_id = run_id or f"{RUN_ID_PREFIX}{datetime.now(UTC):%y%m%d%H%M%S}"
     run_path = f"/dags/{DAG_ID}/dagRuns/{result.dag_run_id}"
     invoke(
         mwaa,
