@@ -62,6 +62,8 @@ _ACTIONS = {
     ("s3", "CopyObject"): "PutObject",
     ("lambda", "Invoke"): "InvokeFunction",
 }
+# MWAA operations decided on an Airflow role of the environment (rbac-role): the one the local AWS grants.
+_AIRFLOW_ROLE = {"InvokeRestApi": "Admin", "CreateWebLoginToken": "Admin"}
 # Operations AWS answers without any permission.
 _UNCHECKED = {("sts", "GetCallerIdentity")}
 # A version id turns these into their *Version actions.
@@ -317,6 +319,8 @@ def checks(call: Call, account: str) -> list[Check]:
             _check(call, account, "DeleteObjectVersion" if o.get("VersionId") else "DeleteObject", o)
             for o in params.get("Objects", [])
         ]
+    if call.prefix == "airflow" and call.operation in _AIRFLOW_ROLE:
+        return [_check(call, account, name, {"RoleName": _AIRFLOW_ROLE[call.operation]})]
     if call.prefix == "s3" and params.get("VersionId") and _VERSIONED.get(name):
         name = _VERSIONED[name]
     found = [_check(call, account, name)]

@@ -8,9 +8,9 @@ name, ``airflow``; every other request goes on to the wrapped app unchanged.
 * Routes, parameters and constraints (required members, lengths, ranges, enums, patterns) come
   from botocore's model; an error answers with the model's status and ``x-amzn-ErrorType``, so
   botocore raises the modeled exception (``client.exceptions.ValidationException``...).
-* Served: Create/Get/List/Update/DeleteEnvironment and Tag/Untag/ListTagsForResource (``mwaa``);
-  the Airflow-facing operations (CreateCliToken, CreateWebLoginToken, InvokeRestApi) and
-  PublishMetrics answer 501 ``NotImplemented``: there is no Airflow behind the environments.
+* Served: Create/Get/List/Update/DeleteEnvironment and Tag/Untag/ListTagsForResource (``mwaa``,
+  each environment running a real Airflow: ``mwaa_airflow``), and InvokeRestApi (``mwaa_rest_api``);
+  CreateCliToken, CreateWebLoginToken and PublishMetrics answer 501 ``NotImplemented``.
 * Each request is counted in ``metrics.REQUESTS`` as service ``mwaa`` and its operation.
 * Account and region as moto finds them: ``MOTO_ACCOUNT_ID``, the ``x-moto-account-id`` header,
   the access key's account (default 123456789012); the credential scope's region.
@@ -35,6 +35,7 @@ from urllib.parse import parse_qs
 from local_aws.metrics import REQUESTS
 from local_aws.mwaa_environments import MwaaBackend, MwaaBackends
 from local_aws.mwaa_errors import MwaaError, ValidationException
+from local_aws.mwaa_rest_api import invoke_rest_api
 from local_aws.operations import credential_scope
 
 SERVICE = "mwaa"  # botocore's name, and the request counts'
@@ -72,6 +73,7 @@ HANDLERS: dict[str, Handler] = {
     "ListTagsForResource": lambda backend, params: {"Tags": backend.list_tags_for_resource(params["ResourceArn"])},
     "TagResource": _tag,
     "UntagResource": _untag,
+    "InvokeRestApi": invoke_rest_api,
 }
 
 
@@ -301,7 +303,7 @@ class MwaaApi:
             backend = self.backends.get(_account_id(environ, access_key), region)
             return _respond(start_response, 200, HANDLERS[operation](backend, params))
         except MwaaError as err:
-            return _respond(start_response, err.status, {"message": err.message}, err.code)
+            return _respond(start_response, err.status, err.members(), err.code)
         except Exception as err:
             log.exception("MWAA %s %s failed", method, path)
             return _respond(start_response, 500, {"message": f"{type(err).__name__}: {err}"}, "InternalServerException")

@@ -10,7 +10,13 @@ default 2) instead of 20-30 minutes, so callers poll as they must on AWS:
 * DeleteEnvironment (not while ``CREATING``, ``UPDATING`` or ``DELETING``): ``DELETING`` -> gone.
 
 ``LastUpdate`` is ``PENDING`` while a create or update runs, then ``SUCCESS`` or ``FAILED`` with
-``Error``. A transition ends when the environment is next read: no threads, no timers.
+``Error``. A transition ends when the environment is next read: no timers.
+
+With an ``airflow`` launcher (``mwaa_airflow``; the server always gives one, ``LOCAL_AWS_MWAA_AIRFLOW``
+and the ``local-aws:airflow`` tag decide per environment) a create or update instead lasts until the
+environment's real Airflow has started or failed to, a delete until it has stopped. ``network_check``
+(the server's: ``mwaa_network``, against moto's EC2) checks ``NetworkConfiguration`` at creation; unit
+tests may leave it out.
 
 Fault injection, as in ``faults``: an environment tagged ``local-aws:fault`` =
 ``UpdateEnvironment:UPDATE_FAILED[:N]`` ends its next N updates (default 1) as ``UPDATE_FAILED``;
@@ -32,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from local_aws.faults import FAULT_TAG
+from local_aws.mwaa_airflow import AirflowLauncher, Job, Running, check_tag
 from local_aws.mwaa_configuration import (
     CONFIG_MEMBERS,
     S3_FILES,
@@ -82,6 +89,8 @@ class Environment:
     pending: dict[str, Any] | None = None  # UPDATING: the configuration a successful update ends with
     error: dict[str, str] | None = None  # the error the running transition ends with (an injected fault)
     ends_at: float | None = None  # when the running transition ends (the backend's clock)
+    job: Job | None = None  # the Airflow start or stop the running transition waits for
+    airflow: Running | None = None  # the environment's Airflow, when it runs one
 
     def describe(self) -> dict[str, Any]:
         """The ``Environment`` structure of GetEnvironment."""
@@ -111,8 +120,11 @@ class MwaaBackend:
         delay_s: float = DEFAULT_DELAY_S,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        airflow: AirflowLauncher | None = None,
+        network_check: Callable[[dict[str, Any], str, str], None] | None = None,
     ) -> None:
         self.account_id, self.region = account_id, region
+        self.airflow, self.network_check = airflow, network_check
         self.delay_s = delay_s
         self._clock, self._wall_clock = clock, wall_clock
         self._lock = threading.RLock()
@@ -124,7 +136,13 @@ class MwaaBackend:
         """End every transition whose time has come."""
         now = self._clock()
         for environment in list(self._environments.values()):
-            if environment.ends_at is not None and now >= environment.ends_at:
+            job = environment.job
+            if job is not None and job.done.is_set():
+                environment.error = environment.error or job.error
+                environment.airflow = job.running if environment.status != "DELETING" else None
+                environment.job = None
+                self._end_transition(environment)
+            elif job is None and environment.ends_at is not None and now >= environment.ends_at:
                 self._end_transition(environment)
 
     def _end_transition(self, environment: Environment) -> None:
@@ -147,6 +165,14 @@ class MwaaBackend:
     def _begin_transition(self, environment: Environment, status: str) -> None:
         environment.status = status
         environment.ends_at = self._clock() + self.delay_s
+        runs_airflow = self.airflow is not None and self.airflow.wanted(environment.tags)
+        if status == "DELETING":
+            environment.job = self.airflow.stop(environment.airflow) if self.airflow and environment.airflow else None
+        elif runs_airflow and environment.error is None:  # an injected fault ends the transition without Airflow
+            config = environment.pending if status == "UPDATING" else environment.config
+            environment.job = self.airflow.start(
+                environment.name, self.account_id, self.region, config, environment.airflow
+            )
 
     def _get(self, name: str) -> Environment:
         self._settle()
@@ -168,8 +194,11 @@ class MwaaBackend:
                 self.account_id, self.region, name, {}, params.get("LoggingConfiguration") or {}
             )
             check(config, self.account_id, self.region)
+            if self.network_check is not None:
+                self.network_check(config["NetworkConfiguration"], self.account_id, self.region)
             tags = dict(params.get("Tags") or {})
             check_tags(tags)
+            check_tag(tags)
             aws_partition = partition(self.region)
             config["ServiceRoleArn"] = (
                 f"arn:{aws_partition}:iam::{self.account_id}:role/aws-service-role/airflow.amazonaws.com/"
@@ -195,6 +224,18 @@ class MwaaBackend:
     def get_environment(self, name: str) -> dict[str, Any]:
         with self._lock:
             return self._get(name).describe()
+
+    def serving_airflow(self, name: str) -> Running | None:
+        """The Airflow of an environment that serves requests (AVAILABLE, or UPDATE_FAILED: rolled back and
+        ready to use, as AWS words it); ValidationException otherwise; None when it runs no Airflow."""
+        with self._lock:
+            environment = self._get(name)
+            if environment.status not in UPDATABLE:
+                raise ValidationException(
+                    f"Environment {name} is {environment.status}: the Apache Airflow REST API is available only "
+                    f"when its status is one of {', '.join(UPDATABLE)}."
+                )
+            return environment.airflow
 
     def list_environments(self, max_results: int | None = None, next_token: str | None = None) -> dict[str, Any]:
         """Names in alphabetical order, ``max_results`` (default 25) a page."""
@@ -265,6 +306,7 @@ class MwaaBackend:
             environment = self._by_arn(arn)
             merged = {**environment.tags, **tags}
             check_tags(merged)
+            check_tag(merged)
             environment.tags = merged
 
     def untag_resource(self, arn: str, keys: list[str]) -> None:
@@ -312,11 +354,18 @@ class MwaaBackend:
 
 
 class MwaaBackends:
-    """One ``MwaaBackend`` per account and region, created on first use."""
+    """One ``MwaaBackend`` per account and region, created on first use, sharing one launcher and network check."""
 
-    def __init__(self, delay_s: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        delay_s: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        airflow: AirflowLauncher | None = None,
+        network_check: Callable[[dict[str, Any], str, str], None] | None = None,
+    ) -> None:
         self.delay_s = delay_from_env() if delay_s is None else delay_s
         self._clock = clock
+        self.airflow, self.network_check = airflow, network_check
         self._lock = threading.Lock()
         self._backends: dict[tuple[str, str], MwaaBackend] = {}
 
@@ -324,10 +373,19 @@ class MwaaBackends:
         with self._lock:
             backend = self._backends.get((account_id, region))
             if backend is None:
-                backend = MwaaBackend(account_id, region, delay_s=self.delay_s, clock=self._clock)
+                backend = MwaaBackend(
+                    account_id,
+                    region,
+                    delay_s=self.delay_s,
+                    clock=self._clock,
+                    airflow=self.airflow,
+                    network_check=self.network_check,
+                )
                 self._backends[account_id, region] = backend
             return backend
 
     def reset(self) -> None:
         with self._lock:
             self._backends.clear()
+        if self.airflow is not None:
+            self.airflow.stop_all()

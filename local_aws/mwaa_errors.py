@@ -17,6 +17,10 @@ class MwaaError(Exception):
         super().__init__(message)
         self.message = message
 
+    def members(self) -> dict[str, object]:
+        """The error's body, as the model's shape of the error has it."""
+        return {"message": self.message}
+
 
 class ValidationException(MwaaError):
     code, status = "ValidationException", 400
@@ -24,3 +28,24 @@ class ValidationException(MwaaError):
 
 class ResourceNotFoundException(MwaaError):
     code, status = "ResourceNotFoundException", 404
+
+
+class RestApiError(MwaaError):
+    """Airflow's REST API answered an error: the model's members carry its status and response."""
+
+    status = 400  # the model's status for both; the Airflow status is RestApiStatusCode
+
+    def __init__(self, rest_status: int, response: object) -> None:
+        super().__init__(f"The Apache Airflow REST API answered {rest_status}.")
+        self.rest_status, self.response = rest_status, response
+
+    def members(self) -> dict[str, object]:
+        return {"RestApiStatusCode": self.rest_status, "RestApiResponse": self.response}
+
+
+class RestApiClientException(RestApiError):
+    code = "RestApiClientException"
+
+
+class RestApiServerException(RestApiError):
+    code = "RestApiServerException"

@@ -102,19 +102,26 @@ def serve(host: str, port: int) -> None:
 
     moto's app, served as moto's ``ThreadedMotoServer`` serves it (werkzeug, a thread per
     request, moto's request handler), behind ``metrics.LocalEndpoints``: request counts and
-    the ``/_local/...`` endpoints, and ``mwaa_api.MwaaApi``: Amazon MWAA, which moto lacks.
+    the ``/_local/...`` endpoints, and ``mwaa_api.MwaaApi``: Amazon MWAA, which moto lacks, its
+    environments running real Airflows (``mwaa_airflow``, stopped with the server) on networks checked
+    against moto's EC2 (``mwaa_network``).
     """
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
     from local_aws.iam_gate import IamGate
     from local_aws.metrics import LocalEndpoints
+    from local_aws.mwaa_airflow import AirflowLauncher
     from local_aws.mwaa_api import MwaaApi
+    from local_aws.mwaa_environments import MwaaBackends
+    from local_aws.mwaa_network import check_network
     from local_aws.patches import install
 
     ensure_port_free(host, port)
     install(endpoint_url(host, port))
-    app = IamGate(MwaaApi(LocalEndpoints(DomainDispatcherApplication(create_backend_app))))
+    airflow = AirflowLauncher(endpoint_url(host, port))
+    mwaa = MwaaBackends(airflow=airflow, network_check=check_network)
+    app = IamGate(MwaaApi(LocalEndpoints(DomainDispatcherApplication(create_backend_app)), mwaa))
     server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
     serving = threading.Thread(target=server.serve_forever, name="local-aws", daemon=True)
     serving.start()
@@ -125,6 +132,7 @@ def serve(host: str, port: int) -> None:
     stop.wait()
     server.shutdown()
     serving.join()
+    airflow.stop_all()
     _end_children()
     print("local AWS stopped", flush=True)
 
