@@ -27,6 +27,16 @@ class Kind(StrEnum):
     GLUE_JOB = "glue_job"
     DYNAMODB_TABLE = "dynamodb_table"
     SNS_TOPIC = "sns_topic"
+    VPC = "vpc"
+    SUBNET = "subnet"
+    ROUTE_TABLE = "route_table"
+    SECURITY_GROUP = "security_group"
+    INTERNET_GATEWAY = "internet_gateway"
+    ELASTIC_IP = "elastic_ip"
+    NAT_GATEWAY = "nat_gateway"
+    VPC_ENDPOINT = "vpc_endpoint"
+    MWAA_BUNDLE = "mwaa_bundle"
+    MWAA_ENVIRONMENT = "mwaa_environment"
 
 
 @dataclass

@@ -7,23 +7,41 @@ from typing import Any
 from employee_pipeline.config import PipelineNames
 from infra import mwaa_role
 from infra.actions import Action, planned
-from infra.resources import GLUE_PACKAGE_KEY, GLUE_SCRIPT_KEY, stage_resources
+from infra.mwaa.environment import Environment, MwaaSpec, mwaa_resources
+from infra.resources import GLUE_PACKAGE_KEY, GLUE_SCRIPT_KEY, Resource, stage_resources
 from infra.session import AwsTarget
 
 
+def described(
+    target: AwsTarget, names: PipelineNames, mwaa: tuple[str, str] | None = None, environment: MwaaSpec | None = None
+) -> tuple[Resource, ...]:
+    """The stage's resources, then with ``environment`` its MWAA part (which implies the execution role)."""
+    if environment is None:
+        return stage_resources(target, names, mwaa)
+    resources = stage_resources(target, names, (environment.environment, environment.source_bucket))
+    return resources + mwaa_resources(names, environment, names.mwaa_execution_role)
+
+
 def deploy(
-    target: AwsTarget, names: PipelineNames, *, apply: bool = True, mwaa: tuple[str, str] | None = None
+    target: AwsTarget,
+    names: PipelineNames,
+    *,
+    apply: bool = True,
+    mwaa: tuple[str, str] | None = None,
+    environment: MwaaSpec | None = None,
 ) -> tuple[list[Action], dict[str, Any]]:
     """Create or converge every resource, in order; each Action says what changed. ``apply=False``
     (deploy --plan): read and compare only, change nothing; the Actions say create/update/unchanged and the
     outputs are the ARNs the resources have or would get. ``mwaa`` = (environment, source bucket): also the
-    MWAA environment's execution role. The plan walks with ``target.reader()``: its clients refuse every
-    operation that is not a read (``WriteRefused``), so a write the ``apply`` guards miss fails the plan
-    rather than changing AWS."""
+    MWAA environment's execution role; ``environment``: also the environment itself, its network, source
+    bucket and bundle (infra/mwaa/environment.py), and the role. The plan walks with ``target.reader()``: its
+    clients refuse every operation that is not a read (``WriteRefused``), so a write the ``apply`` guards miss
+    fails the plan rather than changing AWS."""
     if not apply:
         target = target.reader()
     actions, arns = [], {}
-    for resource in stage_resources(target, names, mwaa):
+    walked = described(target, names, mwaa, environment)
+    for resource in walked:
         action, arn = resource.ensure(target, arns, apply=apply)
         actions.append(action if apply else planned(action))
         if arn:
@@ -44,21 +62,30 @@ def deploy(
         "lease_table_arn": arns[names.lease_table],
         "alerts_topic_arn": arns[names.alerts_topic],
     }
-    if mwaa:
+    if mwaa or environment:
         outputs["mwaa_execution_role_arn"] = arns[names.mwaa_execution_role]
+    for resource in walked:
+        if isinstance(resource, Environment):
+            outputs["mwaa_environment_arn"] = arns.get(resource.name)
+            outputs["mwaa_network"] = resource.network_ids(arns)
     return actions, outputs
 
 
-def _every_resource(target: AwsTarget, names: PipelineNames) -> tuple[Any, ...]:
-    """The description with the MWAA execution role, which destroy and status cover whether or not deploy
-    was asked to make it (its policy does not matter to them)."""
-    return tuple(r for r in stage_resources(target, names, mwaa_role.default_environment(names)) if r.owned)
+def _every_resource(target: AwsTarget, names: PipelineNames, poll_s: float | None = None) -> tuple[Any, ...]:
+    """The description with the MWAA execution role and the MWAA part under the stage's default names, both
+    networks' pieces included: destroy and status cover them whether or not deploy was asked to make them
+    (found by name and the stage's tags, so an existing network given to deploy is not among them)."""
+    resources = stage_resources(target, names, mwaa_role.default_environment(names))
+    spec = MwaaSpec.default(names) if poll_s is None else MwaaSpec.default(names, poll_s=poll_s)
+    resources += mwaa_resources(names, spec, names.mwaa_execution_role, every_network=True)
+    return tuple(r for r in resources if r.owned)
 
 
-def destroy(target: AwsTarget, names: PipelineNames) -> list[Action]:
-    """Remove every resource, backwards: non-empty (versioned) buckets included, the MWAA execution role if
-    deploy made one. Objects go with their bucket; the account-wide Glue log groups stay."""
-    actions = (resource.destroy(target) for resource in reversed(_every_resource(target, names)))
+def destroy(target: AwsTarget, names: PipelineNames, poll_s: float | None = None) -> list[Action]:
+    """Remove every resource, backwards: the MWAA environment first (waited until gone), then its network in
+    dependency order, non-empty (versioned) buckets, the MWAA execution role if deploy made one. Objects go
+    with their bucket; the account-wide Glue log groups stay."""
+    actions = (resource.destroy(target) for resource in reversed(_every_resource(target, names, poll_s)))
     return [action for action in actions if action is not None]
 
 

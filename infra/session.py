@@ -27,7 +27,7 @@ EMULATOR_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key":
 # operation so named is a read (GET or HEAD where the protocol has methods). A walk that needs another
 # service adds it here, and the test checks its model too.
 READ_PREFIXES = ("Describe", "Get", "List", "Head")
-READ_SERVICES = frozenset({"dynamodb", "glue", "iam", "lambda", "logs", "s3", "sns", "sts"})
+READ_SERVICES = frozenset({"dynamodb", "ec2", "glue", "iam", "lambda", "logs", "mwaa", "s3", "sns", "sts"})
 # Reads the prefixes miss, as (service, operation): none so far.
 READ_OPERATIONS: frozenset[tuple[str, str]] = frozenset()
 

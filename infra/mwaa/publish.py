@@ -73,13 +73,56 @@ def _check_bucket(s3: Any, bucket: str) -> None:
 
 def _stale_dags(s3: Any, bucket: str, wanted: set[str]) -> list[str]:
     prefix = SOURCE_BUCKET_LAYOUT.dags.rstrip("/") + "/"
-    keys = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        keys.extend(entry["Key"] for entry in page.get("Contents", []))
+    keys: list[str] = []
+
+    def listed() -> None:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            keys.extend(entry["Key"] for entry in page.get("Contents", []))
+
+    if_exists(listed, ("NoSuchBucket",))  # a plan may look into a bucket deploy has yet to make
     return sorted(set(keys) - wanted)
 
 
-def _wait(mwaa: Any, name: str, say: Callable[[str], None], timeout_s: float, poll_s: float) -> str:
+def upload_bundle(
+    s3: Any, bucket: str, names: PipelineNames, say: Callable[[str], None], *, apply: bool = True
+) -> tuple[dict[str, str], dict[str, str | None]]:
+    """Upload what changed of the bundle for ``names`` and sync ``dags/``: (object key -> uploaded |
+    unchanged | deleted, version setting -> the object version, None where ``apply=False`` would upload)."""
+    contents = bundle_contents(names)
+    objects = {SOURCE_BUCKET_LAYOUT.key(path): path for path in contents}  # object key -> bundle path
+    artifacts: dict[str, str] = {}
+    versions: dict[str, str | None] = {}
+    for key, path in objects.items():
+        body = contents[path]
+        upload, version = put_if_changed(s3, bucket, key, body, hashlib.sha256(body).hexdigest(), apply=apply)
+        artifacts[key] = "unchanged" if upload is Upload.SAME else "uploaded"
+        say(f"  {artifacts[key]:<9} s3://{bucket}/{key}")
+        if path in VERSION_SETTINGS:
+            versions[VERSION_SETTINGS[path]] = version
+    for key in _stale_dags(s3, bucket, set(objects)):
+        if apply:
+            s3.delete_object(Bucket=bucket, Key=key)
+        artifacts[key] = "deleted"
+        say(f"  deleted   s3://{bucket}/{key}")
+    return artifacts, versions
+
+
+def merged_options(current: dict[str, str], names: PipelineNames) -> dict[str, str]:
+    """The environment's Airflow configuration options with those the package needs set."""
+    needed = configuration_options(names)
+    # Options set otherwise (by hand) stay; an option needed here under another spelling (an earlier
+    # release's ``common.io.…``) is replaced by its documented key.
+    kept = {
+        key: value for key, value in current.items() if key in needed or "." not in key or option_key(key) not in needed
+    }
+    return {**kept, **needed}
+
+
+def wait_available(
+    mwaa: Any, name: str, say: Callable[[str], None], timeout_s: float, poll_s: float, what: str = "update"
+) -> str:
+    """Poll until ``name`` is AVAILABLE (a line per poll); PublishError with ``LastUpdate.Error`` if ``what``
+    (the update, the creation) ends in a failed state."""
     started = time.monotonic()
     while True:
         environment = environment_of(mwaa, name)
@@ -90,7 +133,7 @@ def _wait(mwaa: Any, name: str, say: Callable[[str], None], timeout_s: float, po
         if status in ("UPDATE_FAILED", "UNAVAILABLE", "DELETING", "DELETED", "CREATE_FAILED"):
             error = environment.get("LastUpdate", {}).get("Error", {})
             detail = f": {error.get('ErrorCode')}: {error.get('ErrorMessage')}" if error else ""
-            raise PublishError(f"MWAA environment {name} ended the update {status}{detail}")
+            raise PublishError(f"MWAA environment {name} ended the {what} {status}{detail}")
         if time.monotonic() - started > timeout_s:
             raise PublishError(f"MWAA environment {name} is still {status} after {timeout_s:.0f}s")
         time.sleep(poll_s)
@@ -113,31 +156,8 @@ def publish(
     bucket = source_bucket or current["SourceBucketArn"].split(":::", 1)[1]
     _check_bucket(s3, bucket)
     result = PublishResult(environment=environment, source_bucket=bucket)
-
-    contents = bundle_contents(names)
-    objects = {SOURCE_BUCKET_LAYOUT.key(path): path for path in contents}  # object key -> bundle path
-    versions: dict[str, str | None] = {}
-    for key, path in objects.items():
-        body = contents[path]
-        upload, version = put_if_changed(s3, bucket, key, body, hashlib.sha256(body).hexdigest())
-        result.artifacts[key] = "unchanged" if upload is Upload.SAME else "uploaded"
-        say(f"  {result.artifacts[key]:<9} s3://{bucket}/{key}")
-        if path in VERSION_SETTINGS:
-            versions[VERSION_SETTINGS[path]] = version
-    for key in _stale_dags(s3, bucket, set(objects)):
-        s3.delete_object(Bucket=bucket, Key=key)
-        result.artifacts[key] = "deleted"
-        say(f"  deleted   s3://{bucket}/{key}")
-
-    needed = configuration_options(names)
-    # Options set otherwise (by hand) stay; an option needed here under another spelling (an earlier
-    # release's ``common.io.…``) is replaced by its documented key.
-    kept = {
-        key: value
-        for key, value in current.get("AirflowConfigurationOptions", {}).items()
-        if key in needed or "." not in key or option_key(key) not in needed
-    }
-    options = {**kept, **needed}
+    result.artifacts, versions = upload_bundle(s3, bucket, names, say)
+    options = merged_options(current.get("AirflowConfigurationOptions", {}), names)
     wanted: dict[str, Any] = {**SOURCE_BUCKET_LAYOUT.environment_paths(), **versions}
     result.update = {key: value for key, value in wanted.items() if current.get(key) != value}
     if options != current.get("AirflowConfigurationOptions", {}):
@@ -148,5 +168,5 @@ def publish(
         return result
     say(f"updating environment {environment}: {', '.join(sorted(result.update))}")
     mwaa.update_environment(Name=environment, **result.update)
-    result.status = _wait(mwaa, environment, say, timeout_s, poll_s)
+    result.status = wait_available(mwaa, environment, say, timeout_s, poll_s)
     return result

@@ -6,6 +6,7 @@ import json
 
 from employee_pipeline.config import pipeline_names
 from infra import resources
+from infra.mwaa.environment import MwaaSpec, mwaa_resources
 from infra.actions import CREATED, UPDATED, Action, Kind, outcome, planned
 from infra.session import AwsTarget
 
@@ -30,5 +31,7 @@ def test_an_action_equals_one_named_with_the_plain_string() -> None:
 
 def test_every_described_resource_is_of_a_kind() -> None:
     target = AwsTarget(region="eu-west-1", _account="123456789012")
-    described = resources.stage_resources(target, pipeline_names("unit"), ("env", "airflow-env"))
+    names = pipeline_names("unit")
+    described = resources.stage_resources(target, names, ("env", "airflow-env"))
+    described += mwaa_resources(names, MwaaSpec.default(names), names.mwaa_execution_role, every_network=True)
     assert {r.kind for r in described} == {kind.value for kind in Kind}

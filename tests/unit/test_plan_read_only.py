@@ -60,7 +60,7 @@ def test_the_reads_named_one_by_one_are_operations_of_the_models() -> None:
 
 def test_a_service_whose_model_is_not_checked_is_refused_whole() -> None:
     assert not is_read("sqs", "ListQueues")
-    assert not is_read("mwaa", "GetEnvironment")
+    assert not is_read("ecs", "DescribeClusters")
 
 
 @pytest.mark.parametrize(
