@@ -264,6 +264,10 @@ def resource_of(action: iam_catalog.Action, call: Call, account: str) -> str:
     candidates = sorted((n, arn) for n, arn in filled if arn is not None)
     if candidates:
         return candidates[-1][1]
+    if action.service == "ec2" and action.name.startswith("Create"):  # no id yet: AWS checks <type>/*
+        for resource_type in action.resource_types:
+            if resource_type.required:
+                return resource_type.fill({**{p: "*" for p in resource_type.placeholders}, **values})
     for key, value in call.params.items():  # an ARN given whole: TopicArn, RoleArn, ResourceArn...
         if key.endswith("Arn") and isinstance(value, str):
             for resource_type in action.resource_types:

@@ -10,7 +10,7 @@ import pytest
 from local_aws import stats
 from local_aws.faults import FAULT_TAG
 from local_aws.mwaa_environments import delay_from_env
-from tests.support.mwaa_api import MWAA_GONE, statuses_until_settled
+from tests.support.mwaa_api import AIRFLOW_OFF, MWAA_GONE, network, statuses_until_settled
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +52,8 @@ def test_create_update_list_delete(aws, local_aws: str, mwaa: Any, s3: Any) -> N
         PluginsS3ObjectVersion=first["plugins.zip"],
         RequirementsS3Path="requirements.txt",
         RequirementsS3ObjectVersion=first["requirements.txt"],
-        NetworkConfiguration={"SubnetIds": ["subnet-a1", "subnet-b2"], "SecurityGroupIds": ["sg-c3"]},
+        NetworkConfiguration=network(aws),
+        Tags=AIRFLOW_OFF,  # the control plane only: no Airflow behind it
         AirflowVersion="3.3.1",
         EnvironmentClass="mw1.small",
     )["Arn"]
@@ -83,7 +84,10 @@ def test_create_update_list_delete(aws, local_aws: str, mwaa: Any, s3: Any) -> N
     assert environment["PluginsS3ObjectVersion"] == second["plugins.zip"]
     assert environment["LastUpdate"]["Status"] == "FAILED"
     assert environment["LastUpdate"]["Error"]["ErrorCode"]
-    assert mwaa.list_tags_for_resource(ResourceArn=arn)["Tags"] == {FAULT_TAG: "UpdateEnvironment:UPDATE_FAILED:0"}
+    assert mwaa.list_tags_for_resource(ResourceArn=arn)["Tags"] == {
+        **AIRFLOW_OFF,
+        FAULT_TAG: "UpdateEnvironment:UPDATE_FAILED:0",
+    }
 
     assert ENVIRONMENT in mwaa.list_environments()["Environments"]
     mwaa.delete_environment(Name=ENVIRONMENT)

@@ -12,7 +12,7 @@ from infra import mwaa_role, storage
 from infra.__main__ import main
 from infra.mwaa.options import configuration_options, environment_variables
 from local_aws.faults import FAULT_TAG
-from tests.support.mwaa_api import statuses_until_settled
+from tests.support.mwaa_api import AIRFLOW_OFF, network, statuses_until_settled
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +32,8 @@ def _environment(aws, stage, name: str, bucket: str, **extra: Any) -> str:
         ExecutionRoleArn=f"arn:aws:iam::{aws.account_id}:role/{stage.mwaa_execution_role}",
         SourceBucketArn=f"arn:aws:s3:::{bucket}",
         DagS3Path="dags",
-        NetworkConfiguration={"SubnetIds": ["subnet-a1", "subnet-b2"], "SecurityGroupIds": ["sg-c3"]},
+        NetworkConfiguration=network(aws),
+        Tags=AIRFLOW_OFF,  # the control plane only: no Airflow behind it
         AirflowVersion="3.3.1",
         EnvironmentClass="mw1.small",
         **extra,

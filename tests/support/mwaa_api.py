@@ -1,4 +1,5 @@
-"""The local AWS's MWAA API as a client sees it: environments settling after a change."""
+"""The local AWS's MWAA API as a client sees it: environments settling after a change, and the network
+(a VPC, two subnets in two Availability Zones, a security group) an environment needs in moto's EC2."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from employee_pipeline.waiting import wait_until
 
 MWAA_TRANSIENT = ("CREATING", "UPDATING", "DELETING")
 MWAA_GONE = "(gone)"  # what statuses_until_settled records once GetEnvironment no longer finds the environment
+AIRFLOW_OFF = {"local-aws:airflow": "off"}  # the control plane only: no Airflow started (mwaa_airflow)
 
 
 def statuses_until_settled(mwaa: Any, name: str, timeout: float = 60) -> list[str]:
@@ -31,3 +33,16 @@ def statuses_until_settled(mwaa: Any, name: str, timeout: float = 60) -> list[st
         error=lambda text: AssertionError(f"{text}: still {seen[-1]} (seen: {seen})"),
     )
     return seen
+
+
+def network(aws: Any) -> dict[str, list[str]]:
+    """A new VPC with two subnets in two Availability Zones and a security group: a NetworkConfiguration."""
+    ec2 = aws.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+    zones = [zone["ZoneName"] for zone in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.42.{index}.0/24", AvailabilityZone=zone)["Subnet"]["SubnetId"]
+        for index, zone in enumerate(zones)
+    ]
+    group = ec2.create_security_group(GroupName=f"mwaa-{vpc}", Description="MWAA", VpcId=vpc)["GroupId"]
+    return {"SubnetIds": subnets, "SecurityGroupIds": [group]}
