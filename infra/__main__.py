@@ -1,8 +1,11 @@
 """``python -m infra COMMAND``; ``python -m infra --help`` lists the commands, ``COMMAND --help`` each one's options.
 
 * ``deploy --stage STAGE [--plan] [--mwaa-execution-role [--mwaa-environment N] [--mwaa-source-bucket B]]``
-  (``--plan``: what deploy would change, changing nothing)
-* ``destroy --stage STAGE``
+  (``--plan``: what deploy would change, changing nothing); ``deploy --mwaa`` also makes the MWAA environment,
+  its network (``--mwaa-network nat|endpoints``, or ``--subnet-ids a,b --security-group-ids sg``), source
+  bucket and role (``--environment-class``, ``--min-workers``, ``--max-workers``, ``--webserver-access-mode``,
+  ``--log-level``, ``--poll``)
+* ``destroy --stage STAGE [--poll S]``
 * ``status --stage STAGE [--json [--mwaa-environment N] [--mwaa-source-bucket B]]``
 * ``cost [--records N] [--records-per-shard R] [--environment-class C] [--glue-workers W]
   [--glue-records-per-core-s S] [--json]``
@@ -25,11 +28,15 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from employee_pipeline.config import PipelineNames
+from employee_pipeline.waiting import WaitTimeoutError
 from infra import cost, mwaa_role
 from infra.actions import Action
 from infra.cli import parse_args, stage_names
 from infra.deploy import deploy, destroy, status
 from infra.mwaa import cli as mwaa_cli
+from infra.mwaa.environment import MwaaSpec
+from infra.mwaa.network import EXISTING
+from infra.mwaa.publish import PublishError
 from infra.packaging import PackagingError
 from infra.session import AwsTarget
 
@@ -52,6 +59,29 @@ def _cost(args: argparse.Namespace) -> int:
     return 0
 
 
+def environment_spec(args: argparse.Namespace, names: PipelineNames) -> MwaaSpec:
+    """deploy --mwaa's environment: the options given, MwaaSpec's defaults for the others."""
+    given: dict[str, Any] = {
+        "environment_class": args.environment_class,
+        "min_workers": args.min_workers,
+        "max_workers": args.max_workers,
+        "webserver_access_mode": args.webserver_access_mode,
+        "log_level": args.log_level,
+        "poll_s": args.poll,
+        "network": args.mwaa_network,
+    }
+    if args.subnet_ids:
+        given["network"] = EXISTING
+        given["subnet_ids"] = tuple(s.strip() for s in args.subnet_ids.split(",") if s.strip())
+        given["security_group_ids"] = tuple(s.strip() for s in args.security_group_ids.split(",") if s.strip())
+    return MwaaSpec(
+        args.mwaa_environment or names.mwaa_environment,
+        args.mwaa_source_bucket or names.mwaa_source_bucket,
+        say=(lambda _: None) if args.json else print,
+        **{key: value for key, value in given.items() if value is not None},
+    )
+
+
 def _deploy(args: argparse.Namespace, target: AwsTarget, names: PipelineNames) -> Report:
     mwaa = None
     if args.mwaa_execution_role:
@@ -59,7 +89,10 @@ def _deploy(args: argparse.Namespace, target: AwsTarget, names: PipelineNames) -
             args.mwaa_environment or names.mwaa_environment,
             args.mwaa_source_bucket or names.mwaa_source_bucket,
         )
-    actions, outputs = deploy(target, names, apply=not args.plan, mwaa=mwaa)
+    kwargs: dict[str, Any] = {"apply": not args.plan, "mwaa": mwaa}
+    if args.mwaa:
+        kwargs["environment"] = environment_spec(args, names)
+    actions, outputs = deploy(target, names, **kwargs)
     report = _actions(args, actions, outputs)
     if args.plan:
         report[0]["plan"] = True
@@ -67,7 +100,7 @@ def _deploy(args: argparse.Namespace, target: AwsTarget, names: PipelineNames) -
 
 
 def _destroy(args: argparse.Namespace, target: AwsTarget, names: PipelineNames) -> Report:
-    return _actions(args, destroy(target, names), {})
+    return _actions(args, destroy(target, names, poll_s=args.poll), {})
 
 
 def _actions(args: argparse.Namespace, actions: list[Action], outputs: dict[str, Any]) -> Report:
@@ -117,7 +150,7 @@ def _stage_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    except (ClientError, BotoCoreError, PackagingError) as err:
+    except (ClientError, BotoCoreError, PackagingError, PublishError, WaitTimeoutError) as err:
         print(f"error: {args.command} failed: {err}", file=sys.stderr)
         return 1
     print(json.dumps(result, sort_keys=True) if args.json else "\n".join(lines))

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from employee_pipeline.config import DEFAULT_PREFIX, PipelineNames, pipeline_names
 from infra import cost
+from infra.mwaa.environment import ACCESS_MODES, LOG_LEVELS
+from infra.mwaa.network import NETWORKS
 from infra.mwaa.publish import POLL_S
 from infra.mwaa.smoke import POLL_S as SMOKE_POLL_S
 from infra.mwaa.smoke import RUN_TIMEOUT_S as SMOKE_TIMEOUT_S
@@ -25,18 +27,36 @@ PROG = "python -m infra"
 
 @dataclass(frozen=True)
 class Companion:
-    """``option`` of ``command`` means nothing without ``needed``: giving it alone is a usage error."""
+    """``option`` of ``command`` means nothing without ``needed`` (or one of ``also``): giving it alone is a
+    usage error."""
 
     command: str
     option: str
     needed: str
     why: str
+    also: tuple[str, ...] = ()
 
 
 ROLE = "--mwaa-execution-role"
+MWAA = "--mwaa"
+# deploy --mwaa's settings (None: not given; the defaults are MwaaSpec's, shown in --help).
+MWAA_SETTINGS = (
+    "--mwaa-network",
+    "--subnet-ids",
+    "--security-group-ids",
+    "--environment-class",
+    "--min-workers",
+    "--max-workers",
+    "--webserver-access-mode",
+    "--log-level",
+    "--poll",
+)
 COMPANIONS = (
-    Companion("deploy", "--mwaa-environment", ROLE, "it names the environment of the role deploy makes"),
-    Companion("deploy", "--mwaa-source-bucket", ROLE, "it names the source bucket of the role deploy makes"),
+    Companion("deploy", "--mwaa-environment", ROLE, "it names the environment of the role deploy makes", (MWAA,)),
+    Companion("deploy", "--mwaa-source-bucket", ROLE, "it names the source bucket of the role deploy makes", (MWAA,)),
+    *(Companion("deploy", option, MWAA, "it configures the environment deploy makes") for option in MWAA_SETTINGS),
+    Companion("deploy", "--subnet-ids", "--security-group-ids", "an existing network is named by both"),
+    Companion("deploy", "--security-group-ids", "--subnet-ids", "an existing network is named by both"),
     Companion("status", "--mwaa-environment", "--json", "status prints the execution role's policy in its JSON only"),
     Companion("status", "--mwaa-source-bucket", "--json", "status prints the execution role's policy in its JSON only"),
     Companion("mwaa publish", "--unpause", "--smoke", "it is for the smoke run"),
@@ -81,19 +101,47 @@ def _deploy(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     role = command.add_argument_group("MWAA execution role", "generated from the stage's names")
     role.add_argument(ROLE, action="store_true", help="also create or update the environment's role")
     _mwaa_names(role)
+    _environment_options(command)
     return command
+
+
+def _environment_options(command: argparse.ArgumentParser) -> None:
+    group = command.add_argument_group(
+        "MWAA environment",
+        "with --mwaa: the environment, its network, source bucket (the bundle uploaded first) and execution role",
+    )
+    group.add_argument(MWAA, action="store_true", help="also create or update the environment (implies " + ROLE + ")")
+    group.add_argument(
+        "--mwaa-network",
+        choices=NETWORKS,
+        help="a new VPC whose private subnets reach AWS through one NAT gateway (nat, the default) or through "
+        "VPC endpoints, without internet (endpoints); see python -m infra cost for their monthly cost",
+    )
+    group.add_argument("--subnet-ids", help="an existing network instead: its two private subnets, a,b")
+    group.add_argument("--security-group-ids", help="... and its security group(s), sg[,sg]")
+    classes = sorted(cost.load_prices()["mwaa_classes"]["classes"])
+    group.add_argument("--environment-class", choices=classes, help="default mw1.small")
+    group.add_argument("--min-workers", type=int, help="default 1")
+    group.add_argument("--max-workers", type=int, help="default 10")
+    group.add_argument("--webserver-access-mode", choices=ACCESS_MODES, help="default PRIVATE_ONLY")
+    group.add_argument("--log-level", choices=LOG_LEVELS, help="every CloudWatch log module's level (default INFO)")
+    group.add_argument("--poll", type=float, help=f"seconds between status checks (default {POLL_S:.0f})")
 
 
 def _destroy(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     command = commands.add_parser(
         "destroy",
-        help="delete every resource the stage owns, the MWAA execution role included",
-        description="Delete every resource the stage owns, in reverse order: buckets with every object "
-        "version, and the MWAA execution role when deploy made one.",
+        help="delete every resource the stage owns, the MWAA environment, its network and role included",
+        description="Delete every resource the stage owns, in reverse order: the MWAA environment (waited "
+        "until gone) and the network deploy made for it, buckets with every object version, and the MWAA "
+        "execution role when deploy made one. A network given to deploy with --subnet-ids is left alone.",
     )
     _stage_options(command)
     _aws_options(command)
     _json_option(command)
+    command.add_argument(
+        "--poll", type=float, default=POLL_S, help=f"seconds between status checks (default {POLL_S:.0f})"
+    )
     return command
 
 
@@ -232,8 +280,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             parser.error(f"{unrecognized} (a command's options follow it: {PROG} {command} ...)")
         leaves[command].error(unrecognized)
     for rule in COMPANIONS:
-        if rule.command == command and _given(args, rule.option) and not _given(args, rule.needed):
-            leaves[command].error(f"argument {rule.option}: only with {rule.needed} ({rule.why})")
+        needed = (rule.needed, *rule.also)
+        if rule.command == command and _given(args, rule.option) and not any(_given(args, n) for n in needed):
+            leaves[command].error(f"argument {rule.option}: only with {' or '.join(needed)} ({rule.why})")
+    if command == "deploy" and args.mwaa_network and args.subnet_ids:
+        leaves[command].error("argument --mwaa-network: not with --subnet-ids (an existing network is not made)")
     return args
 
 

@@ -21,6 +21,7 @@ COMMANDS = ("deploy", "destroy", "status", "cost", "mwaa")
 STAGE = ["--stage", "prod"]
 WHERE = {"stage": "prod", "prefix": DEFAULT_PREFIX, "endpoint_url": None, "region": None, "json": False}
 NO_SMOKE = {"smoke": False, "unpause": False, "smoke_timeout": None}
+NO_ENVIRONMENT = {"mwaa": False, **{o.lstrip("-").replace("-", "_"): None for o in cli.MWAA_SETTINGS}}
 COST = {
     "records": 1_000_000,
     "records_per_shard": None,
@@ -52,8 +53,8 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["deploy", *STAGE], {**WHERE, "plan": False, "mwaa_execution_role": False}),
-        (["destroy", *STAGE], WHERE),
+        (["deploy", *STAGE], {**WHERE, "plan": False, "mwaa_execution_role": False, **NO_ENVIRONMENT}),
+        (["destroy", *STAGE], {**WHERE, "poll": POLL_S}),
         (["status", *STAGE], WHERE),
         (["cost"], COST),
         (["mwaa", "bundle", "--out", "b", *STAGE], {"out": "b", "stage": "prod", "prefix": DEFAULT_PREFIX}),
@@ -194,7 +195,7 @@ def test_destroy_and_status_get_the_stage_and_status_the_role_names(
     offline: list[AwsTarget], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stages: list[str] = []
-    monkeypatch.setattr("infra.__main__.destroy", lambda target, names: stages.append(names.stage) or [])
+    monkeypatch.setattr("infra.__main__.destroy", lambda target, names, poll_s: stages.append(names.stage) or [])
     monkeypatch.setattr("infra.__main__.status", lambda target, names: stages.append(names.stage) or [])
     assert main(["destroy", "--stage", "gone"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "0 resources: "
