@@ -1,0 +1,192 @@
+"""A real Airflow behind the local AWS's MWAA: one environment of this module's stage, created from its
+published bundle on a VPC of moto's EC2, serves its DAG through InvokeRestApi, survives an update whose
+requirements.txt cannot install (UPDATE_FAILED with the resolver's reason, the previous Airflow still
+answering), and leaves no process behind once deleted. No DAG run here (tests/mwaa runs one)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import psutil
+import pytest
+
+from employee_pipeline.config import DAG_ID, PipelineNames, pipeline_names
+from infra import mwaa_role, storage
+from infra.deploy import deploy
+from infra.mwaa.bundle import SOURCE_BUCKET_LAYOUT
+from infra.mwaa.options import configuration_options
+from infra.mwaa.publish import upload_bundle
+from infra.session import AwsTarget
+from local_aws.mwaa_airflow import STATE_DIR
+from local_run.airflow_env import MWAA_SERVICE, ROLE_CREDENTIALS_PATH
+from tests.support.mwaa_api import MWAA_GONE, network, statuses_until_settled
+
+pytestmark = [pytest.mark.integration, pytest.mark.mwaa, pytest.mark.timeout(900), pytest.mark.stage("lmwaa")]
+START_TIMEOUT_S = 300  # a cold venv build; about 30 s with the venv cached
+MISSING = "no-such-package-of-the-local-aws-mwaa"
+
+
+def _airflow_processes(name: str) -> list[psutil.Process]:
+    """The processes of the environment's Airflow: their AIRFLOW_HOME is under its state folder."""
+    found = []
+    for process in psutil.process_iter():
+        try:
+            home = process.environ().get("AIRFLOW_HOME", "")
+        except (psutil.Error, OSError):
+            continue
+        if home.startswith(str(STATE_DIR)) and f"-{name}/" in home:
+            found.append(process)
+    return found
+
+
+@pytest.fixture(scope="module")
+def names(aws: AwsTarget, module_stage: str) -> PipelineNames:
+    """The module's stage with its MWAA execution role; its bundle published to its source bucket."""
+    names = pipeline_names(module_stage)
+    deploy(aws, names, mwaa=mwaa_role.default_environment(names))
+    storage.ensure_bucket(aws, names.mwaa_source_bucket)
+    return names
+
+
+@pytest.fixture(scope="module")
+def mwaa(aws: AwsTarget) -> Any:
+    return aws.client("mwaa")
+
+
+@pytest.fixture(scope="module")
+def environment(aws: AwsTarget, names: PipelineNames, mwaa: Any) -> Iterator[dict[str, Any]]:
+    """CreateEnvironment -> AVAILABLE: the environment as GetEnvironment describes it then (deleted at the end)."""
+    _, versions = upload_bundle(aws.client("s3"), names.mwaa_source_bucket, names, lambda _: None)
+    name = names.mwaa_environment
+    started = time.monotonic()
+    mwaa.create_environment(
+        Name=name,
+        ExecutionRoleArn=f"arn:aws:iam::{aws.account_id}:role/{names.mwaa_execution_role}",
+        SourceBucketArn=f"arn:aws:s3:::{names.mwaa_source_bucket}",
+        NetworkConfiguration=network(aws),
+        AirflowConfigurationOptions=configuration_options(names),
+        AirflowVersion="3.3.1",
+        **SOURCE_BUCKET_LAYOUT.environment_paths(),
+        **versions,
+    )
+    statuses = statuses_until_settled(mwaa, name, timeout=START_TIMEOUT_S)
+    described = mwaa.get_environment(Name=name)["Environment"]
+    assert statuses == ["CREATING", "AVAILABLE"], described.get("LastUpdate")
+    print(f"CreateEnvironment -> AVAILABLE in {time.monotonic() - started:.0f} s")
+    yield described
+    if name in mwaa.list_environments()["Environments"]:  # a test failed before deleting it
+        mwaa.delete_environment(Name=name)
+        statuses_until_settled(mwaa, name, timeout=120)
+
+
+def _get_dag(mwaa: Any, name: str) -> dict[str, Any]:
+    return mwaa.invoke_rest_api(Name=name, Path=f"/dags/{DAG_ID}", Method="GET")
+
+
+def test_the_network_must_exist_in_ec2(aws: AwsTarget, names: PipelineNames, mwaa: Any) -> None:
+    with pytest.raises(mwaa.exceptions.ValidationException, match="The subnet ID 'subnet-a1' does not exist"):
+        mwaa.create_environment(
+            Name=f"{names.mwaa_environment}-bad-network",
+            ExecutionRoleArn=f"arn:aws:iam::{aws.account_id}:role/{names.mwaa_execution_role}",
+            SourceBucketArn=f"arn:aws:s3:::{names.mwaa_source_bucket}",
+            DagS3Path="dags",
+            NetworkConfiguration={"SubnetIds": ["subnet-a1", "subnet-b2"], "SecurityGroupIds": ["sg-c3"]},
+        )
+
+
+def test_the_environment_serves_its_dag_through_invoke_rest_api(
+    environment: dict[str, Any], mwaa: Any, names: PipelineNames
+) -> None:
+    answer = _get_dag(mwaa, environment["Name"])
+    assert answer["RestApiStatusCode"] == 200
+    assert answer["RestApiResponse"]["dag_id"] == DAG_ID
+    listed = mwaa.invoke_rest_api(Name=environment["Name"], Path="/dags", Method="GET", QueryParameters={"limit": 5})
+    assert [dag["dag_id"] for dag in listed["RestApiResponse"]["dags"]] == [DAG_ID]
+    # Its processes run as the execution role, through the container credentials endpoint only.
+    processes = _airflow_processes(environment["Name"])
+    assert processes, "no Airflow process found for the environment"
+    env = processes[0].environ()
+    assert "AWS_ACCESS_KEY_ID" not in env and "AWS_SECRET_ACCESS_KEY" not in env
+    assert env["AWS_CONTAINER_CREDENTIALS_FULL_URI"].endswith(f"/{names.mwaa_execution_role}")
+
+
+def test_an_airflow_4xx_is_a_rest_api_client_exception(environment: dict[str, Any], mwaa: Any) -> None:
+    with pytest.raises(mwaa.exceptions.RestApiClientException) as caught:
+        mwaa.invoke_rest_api(Name=environment["Name"], Path="/dags/no_such_dag", Method="GET")
+    assert caught.value.response["RestApiStatusCode"] == 404
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert "no_such_dag" in str(caught.value.response["RestApiResponse"])
+
+
+def test_a_caller_without_airflow_invoke_rest_api_is_refused(
+    aws: AwsTarget, local_aws: str, environment: dict[str, Any], names: PipelineNames
+) -> None:
+    """The execution role (the tasks' credentials) may do much, but not call the environment's REST API."""
+    url = f"{local_aws}{ROLE_CREDENTIALS_PATH}{MWAA_SERVICE}/{names.mwaa_execution_role}"
+    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(url, timeout=30) as response:
+        session = json.load(response)
+    as_role = boto3.client(
+        "mwaa",
+        endpoint_url=aws.endpoint_url,
+        region_name=aws.region_name,
+        aws_access_key_id=session["AccessKeyId"],
+        aws_secret_access_key=session["SecretAccessKey"],
+        aws_session_token=session["Token"],
+        config=aws.client("mwaa").meta.config,
+    )
+    with pytest.raises(as_role.exceptions.AccessDeniedException, match="airflow:InvokeRestApi"):
+        _get_dag(as_role, environment["Name"])
+
+
+def test_an_update_whose_requirements_cannot_install_fails_and_keeps_the_previous_airflow(
+    aws: AwsTarget, environment: dict[str, Any], mwaa: Any, names: PipelineNames
+) -> None:
+    name = environment["Name"]
+    s3 = aws.client("s3")
+    current = s3.get_object(
+        Bucket=names.mwaa_source_bucket,
+        Key=environment["RequirementsS3Path"],
+        VersionId=environment["RequirementsS3ObjectVersion"],
+    )["Body"].read()
+    broken = s3.put_object(
+        Bucket=names.mwaa_source_bucket, Key=environment["RequirementsS3Path"], Body=current + f"{MISSING}\n".encode()
+    )["VersionId"]
+    started = time.monotonic()
+    mwaa.update_environment(Name=name, RequirementsS3ObjectVersion=broken)
+    assert statuses_until_settled(mwaa, name, timeout=START_TIMEOUT_S) == ["UPDATING", "UPDATE_FAILED"]
+    assert time.monotonic() - started < 60, "a requirements.txt that cannot install must fail fast"
+    after = mwaa.get_environment(Name=name)["Environment"]
+    assert after["LastUpdate"]["Status"] == "FAILED"
+    error = after["LastUpdate"]["Error"]
+    assert error["ErrorCode"] == "RequirementsInstallFailed"
+    assert f"{MISSING} was not found in the package registry" in error["ErrorMessage"]
+    assert after["RequirementsS3ObjectVersion"] == environment["RequirementsS3ObjectVersion"]  # rolled back
+    assert _get_dag(mwaa, name)["RestApiStatusCode"] == 200  # the previous Airflow still serves
+
+
+def test_delete_removes_the_environment_and_stops_its_airflow(environment: dict[str, Any], mwaa: Any) -> None:
+    name = environment["Name"]
+    processes = _airflow_processes(name)
+    groups = {os_group for os_group in (_group(p) for p in processes) if os_group}
+    assert processes and groups
+    mwaa.delete_environment(Name=name)
+    assert statuses_until_settled(mwaa, name, timeout=120) == ["DELETING", MWAA_GONE]
+    assert name not in mwaa.list_environments()["Environments"]
+    alive = [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert alive == [], f"still running: {[(p.pid, p.cmdline()[:3]) for p in alive]}"
+    assert _airflow_processes(name) == []
+    in_groups = [p for p in psutil.process_iter() if _group(p) in groups]
+    assert in_groups == []
+
+
+def _group(process: psutil.Process) -> int | None:
+    try:
+        return os.getpgid(process.pid)
+    except (ProcessLookupError, psutil.Error):
+        return None
