@@ -8,7 +8,7 @@
 * ``destroy --stage STAGE [--poll S]``
 * ``status --stage STAGE [--json [--mwaa-environment N] [--mwaa-source-bucket B]]``
 * ``cost [--records N] [--records-per-shard R] [--environment-class C] [--glue-workers W]
-  [--glue-records-per-core-s S] [--json]``
+  [--glue-records-per-core-s S] [--mwaa-network nat|endpoints] [--json]``
 * ``mwaa bundle --out DIR --stage STAGE [--prefix P] [--json]`` and
   ``mwaa publish --environment NAME --stage STAGE [--source-bucket B] [--endpoint-url URL] [--poll S] [--json]``
   (infra/mwaa/cli.py)
@@ -51,6 +51,7 @@ def _cost(args: argparse.Namespace) -> int:
             args.environment_class,
             glue_workers=args.glue_workers,
             glue_records_per_core_s=args.glue_records_per_core_s,
+            network=args.mwaa_network,
         )
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)

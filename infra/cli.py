@@ -170,6 +170,9 @@ def _cost(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     command.add_argument("--records-per-shard", type=int, help="records per generator shard (default 5,000)")
     classes = sorted(cost.load_prices()["mwaa_classes"]["classes"])
     command.add_argument("--environment-class", choices=classes, default="mw1.small", help="MWAA environment class")
+    command.add_argument(
+        "--mwaa-network", choices=NETWORKS, default=NETWORKS[0], help="the environment's network (default nat)"
+    )
     command.add_argument("--glue-workers", type=int, help="Glue workers (default: the job's, infra/compute.py)")
     command.add_argument("--glue-records-per-core-s", type=float, help="Glue ingest rate per executor core")
     _json_option(command)

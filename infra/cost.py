@@ -15,6 +15,7 @@ from typing import Any
 
 from employee_pipeline import layout
 from infra import compute
+from infra.mwaa.network import INTERFACE_SERVICES, NAT, NETWORKS, PRIVATE_CIDRS
 from infra.resources import LAMBDA_MEMORY_MB
 
 PRICES_FILE = Path(__file__).with_name("prices.json")
@@ -124,6 +125,27 @@ def _line(component: str, quantity: float, unit: str, price: dict[str, Any], run
     )  # fmt: skip
 
 
+def network_lines(network: str, records: int, prices: dict[str, Any]) -> list[Line]:
+    """What the environment's network (deploy --mwaa-network) costs: a NAT gateway with its public IPv4
+    address and the bytes it processes, or an interface endpoint in each private subnet's zone per service
+    and the bytes they process (the S3 and DynamoDB gateway endpoints are free)."""
+    p, a = prices["prices"], {name: entry["value"] for name, entry in prices["assumptions"].items()}
+    runs, gb = a["runs_per_month"], records * a["raw_bytes_per_record"] / GB
+    if network == NAT:
+        return [
+            _line("NAT gateway", HOURS_PER_MONTH, "h", p["nat_gateway_hour"], runs, fixed=True),
+            _line("NAT gateway public IPv4", HOURS_PER_MONTH, "h", p["public_ipv4_hour"], runs, fixed=True),
+            _line("NAT gateway data", gb * a["network_passes_per_record"], "GB", p["nat_gateway_gb"], runs),
+        ]
+    endpoints, zones = len(INTERFACE_SERVICES), len(PRIVATE_CIDRS)
+    return [
+        _line(f"VPC interface endpoints ({endpoints} x {zones} AZ)", endpoints * zones * HOURS_PER_MONTH,
+              "endpoint-AZ-h", p["interface_endpoint_az_hour"], runs, fixed=True),
+        _line("VPC endpoint data", gb * a["network_passes_via_interface_endpoints"], "GB", p["interface_endpoint_gb"],
+              runs),
+    ]  # fmt: skip
+
+
 def estimate(
     records: int,
     records_per_shard: int | None = None,
@@ -131,6 +153,7 @@ def estimate(
     glue_workers: int | None = None,
     glue_records_per_core_s: float | None = None,
     prices: dict[str, Any] | None = None,
+    network: str = NAT,
 ) -> dict[str, Any]:
     """One run's cost lines and the month's totals (a JSON-ready dict)."""
     prices = prices or load_prices()
@@ -151,6 +174,8 @@ def estimate(
         raise ValueError(
             f"--environment-class {environment_class!r} is not one of {sorted(prices['mwaa_classes']['classes'])}"
         )
+    if network not in NETWORKS:
+        raise ValueError(f"--mwaa-network {network!r} is not one of {', '.join(NETWORKS)}")
     mwaa = prices["mwaa_classes"]["classes"][environment_class]
 
     seconds = {"generator": a["lambda_generator_s"], "writer": a["lambda_writer_s"]}
@@ -190,6 +215,7 @@ def estimate(
               {**mwaa_price, "usd": mwaa["environment_hour"]}, runs, fixed=True),
         _line("MWAA metadatabase", a["mwaa_metadatabase_gb"], "GB-mo", p["mwaa_metadatabase_gb_month"], runs,
               fixed=True),
+        *network_lines(network, loaded, prices),
     ]  # fmt: skip
     variable = sum(line.per_run or 0.0 for line in lines)
     fixed = sum(line.per_month for line in lines if line.fixed)
@@ -208,6 +234,9 @@ def estimate(
         "fixed_per_month": fixed,
         "total_per_month": variable * runs + fixed,
         "unconfirmed_prices": [line.component for line in lines if not line.confirmed],
+        "network": network,
+        # Each network's monthly cost at this load: the choice deploy --mwaa-network makes.
+        "networks": {n: sum(line.per_month for line in network_lines(n, loaded, prices)) for n in NETWORKS},
     }
 
 
@@ -240,6 +269,8 @@ def render(result: dict[str, Any]) -> str:
         row.format("fixed (billed per hour, runs or not)", "", "", "-", f"${result['fixed_per_month']:,.2f}"),
         row.format("total", "", "", "", f"${result['total_per_month']:,.2f}"),
     ]  # fmt: skip
+    choices = ", ".join(f"{n} ${usd:,.2f}" for n, usd in result["networks"].items())
+    out.append(f"\nThe environment's network (deploy --mwaa-network), a month: {choices} (above: {result['network']})")
     if result["unconfirmed_prices"]:
         out.append("\n* price not confirmed for this region: see infra/prices.json")
     return "\n".join(out)

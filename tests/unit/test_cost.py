@@ -94,7 +94,8 @@ def test_the_default_estimate() -> None:
     environment = lines["MWAA mw1.small environment"]
     assert environment["fixed"] and environment["per_run"] is None
     assert environment["per_month"] == pytest.approx(0.49 * 730)
-    assert result["fixed_per_month"] == pytest.approx(0.49 * 730 + 10 * 0.10)
+    network = (0.045 + 0.005) * 730  # one NAT gateway and its public IPv4 address
+    assert result["fixed_per_month"] == pytest.approx(0.49 * 730 + 10 * 0.10 + network)
     assert result["variable_per_run"] == pytest.approx(sum(line["per_run"] or 0 for line in result["lines"]))
     assert result["total_per_month"] == pytest.approx(result["variable_per_run"] * 730 + result["fixed_per_month"])
     assert "MWAA mw1.small environment" in result["unconfirmed_prices"]
@@ -108,6 +109,26 @@ def test_glue_overrides_change_the_runtime() -> None:
         cost.estimate(1_000_000, glue_workers=1)
     with pytest.raises(ValueError, match="--glue-records-per-core-s"):
         cost.estimate(1_000_000, glue_records_per_core_s=0)
+
+
+def test_the_network_choice_and_its_monthly_cost() -> None:
+    nat = {line["component"]: line for line in cost.estimate(1_000_000)["lines"]}
+    gb = 1_000_000 * ASSUMED["raw_bytes_per_record"] / cost.GB
+    assert nat["NAT gateway"]["per_month"] == pytest.approx(0.045 * 730)
+    assert nat["NAT gateway public IPv4"]["per_month"] == pytest.approx(0.005 * 730)
+    assert nat["NAT gateway data"]["quantity"] == pytest.approx(gb * ASSUMED["network_passes_per_record"])
+    assert nat["NAT gateway data"]["per_month"] == pytest.approx(gb * 4 * 0.045 * 730)
+    result = cost.estimate(1_000_000, network="endpoints")
+    endpoints = {line["component"].split(" (")[0]: line for line in result["lines"]}
+    assert "NAT gateway" not in endpoints
+    # 13 interface endpoints, each in the two private subnets' zones (s3 and dynamodb are free gateways).
+    assert endpoints["VPC interface endpoints"]["quantity"] == 13 * 2 * 730
+    assert endpoints["VPC interface endpoints"]["per_month"] == pytest.approx(189.80)
+    assert endpoints["VPC endpoint data"]["per_month"] == pytest.approx(gb * 2 * 0.01 * 730)
+    assert result["networks"]["nat"] == pytest.approx(36.50 + gb * 4 * 0.045 * 730)
+    assert result["networks"]["endpoints"] == pytest.approx(189.80 + gb * 2 * 0.01 * 730)
+    with pytest.raises(ValueError, match="--mwaa-network"):
+        cost.estimate(1_000, network="carrier-pigeon")
 
 
 def test_every_price_has_a_source_and_a_date_and_every_assumption_a_note() -> None:
@@ -125,6 +146,10 @@ def test_cli_table_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["cost", "--records", "50000", "--environment-class", "mw1.medium", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["shards"] == 10 and result["environment_class"] == "mw1.medium"
+    assert main(["cost", "--mwaa-network", "endpoints", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["network"] == "endpoints"
+    assert main(["cost"]) == 0
+    assert "The environment's network (deploy --mwaa-network), a month: nat $" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

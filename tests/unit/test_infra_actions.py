@@ -6,8 +6,8 @@ import json
 
 from employee_pipeline.config import pipeline_names
 from infra import resources
-from infra.mwaa.environment import MwaaSpec, mwaa_resources
 from infra.actions import CREATED, UPDATED, Action, Kind, outcome, planned
+from infra.mwaa.environment import MwaaSpec, mwaa_resources
 from infra.session import AwsTarget
 
 

@@ -28,6 +28,7 @@ COST = {
     "environment_class": "mw1.small",
     "glue_workers": None,
     "glue_records_per_core_s": None,
+    "mwaa_network": "nat",
     "json": False,
 }
 
@@ -213,7 +214,8 @@ def test_cost_hands_every_estimate_option_to_the_estimate(
     monkeypatch.setattr("infra.cost.estimate", lambda *args, **kw: seen.append((*args, kw)) or {"ok": True})
     argv = ["--records", "50000", "--records-per-shard", "1000", "--environment-class", "mw1.medium"]
     assert main(["cost", *argv, "--glue-workers", "3", "--glue-records-per-core-s", "900", "--json"]) == 0
-    assert seen == [(50000, 1000, "mw1.medium", {"glue_workers": 3, "glue_records_per_core_s": 900.0})]
+    options = {"glue_workers": 3, "glue_records_per_core_s": 900.0, "network": "nat"}
+    assert seen == [(50000, 1000, "mw1.medium", options)]
     assert json.loads(capsys.readouterr().out) == {"ok": True}
 
 
