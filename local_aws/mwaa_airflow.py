@@ -30,7 +30,9 @@ AWS documents no list of ``ErrorCode`` values, so these are the local AWS's own:
 An update that fails keeps the previous Airflow: one that fails before Airflow starts never stops
 it; one whose new Airflow fails stops that and starts the previous one again from its home. The
 processes are stopped on DeleteEnvironment, on a later update, and when the server stops (``stop_all``,
-also at exit). ``LOCAL_AWS_MWAA_AIRFLOW`` (``on``, the default, or ``off``) and an environment's
+also at exit). Each attempt's home is ``.local-aws/mwaa/<account>-<region>-<name>/<id>/home``
+(Airflow's log: ``standalone.log`` there); a replaced or deleted environment's homes are removed, a
+failed attempt's stays for its log. ``LOCAL_AWS_MWAA_AIRFLOW`` (``on``, the default, or ``off``) and an environment's
 ``local-aws:airflow`` tag (``on``/``off``, which wins) choose: with ``off`` the environment is only the
 state machine of ``mwaa_environments`` (control-plane tests stay fast).
 """
@@ -136,11 +138,14 @@ class AirflowLauncher:
         return job
 
     def stop(self, running: Running | None) -> Job:
+        """Stop ``running`` (the environment is deleted): its homes go too."""
         job = Job()
 
         def stop() -> None:
             try:
                 self._stop(running)
+                if running is not None:
+                    shutil.rmtree(running.home.home.parent.parent, ignore_errors=True)
             finally:
                 job.done.set()
 
@@ -164,6 +169,8 @@ class AirflowLauncher:
             self._stop(previous)
             try:
                 job.running = self._launch(prepared)
+                if previous is not None:  # replaced: its home is not needed any more (failed ones stay, with logs)
+                    shutil.rmtree(previous.home.home.parent, ignore_errors=True)
             except StartFailed:
                 if previous is not None:  # AWS rolls a failed update back: the previous Airflow serves again
                     job.running = self._launch(previous)
@@ -296,7 +303,8 @@ def _check_plugins(running: Running, dags: Path) -> None:
 
 
 def _relative(path: str, folder: Path) -> str:
+    """``path`` (absolute, or relative to ``folder`` as Airflow 3 records a bundle's files) as ``<folder>/...``."""
     try:
-        return f"{folder.name}/{Path(path).relative_to(folder)}"
+        return f"{folder.name}/{Path(path).relative_to(folder) if Path(path).is_absolute() else path}"
     except ValueError:
         return path

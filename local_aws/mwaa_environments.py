@@ -173,6 +173,8 @@ class MwaaBackend:
             environment.job = self.airflow.start(
                 environment.name, self.account_id, self.region, config, environment.airflow
             )
+        elif self.airflow is not None and environment.airflow is not None and not runs_airflow:  # tagged off since
+            environment.job = self.airflow.stop(environment.airflow)
 
     def _get(self, name: str) -> Environment:
         self._settle()

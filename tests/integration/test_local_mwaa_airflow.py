@@ -24,6 +24,7 @@ from infra.mwaa.options import configuration_options
 from infra.mwaa.publish import upload_bundle
 from infra.session import AwsTarget
 from local_aws.mwaa_airflow import STATE_DIR
+from local_aws.mwaa_source import MWAA_SERVICE as MWAA_SOURCE_SERVICE
 from local_run.airflow_env import MWAA_SERVICE, ROLE_CREDENTIALS_PATH
 from tests.support.mwaa_api import MWAA_GONE, network, statuses_until_settled
 
@@ -168,6 +169,60 @@ def test_an_update_whose_requirements_cannot_install_fails_and_keeps_the_previou
     assert f"{MISSING} was not found in the package registry" in error["ErrorMessage"]
     assert after["RequirementsS3ObjectVersion"] == environment["RequirementsS3ObjectVersion"]  # rolled back
     assert _get_dag(mwaa, name)["RestApiStatusCode"] == 200  # the previous Airflow still serves
+
+
+def test_an_update_whose_dag_does_not_import_fails_and_the_previous_airflow_serves_again(
+    aws: AwsTarget, environment: dict[str, Any], mwaa: Any, names: PipelineNames
+) -> None:
+    name, bucket = environment["Name"], names.mwaa_source_bucket
+    broken = f"{environment['DagS3Path'].rstrip('/')}/broken_dag.py"
+    s3 = aws.client("s3")
+    s3.put_object(Bucket=bucket, Key=broken, Body=b"from airflow.sdk import DAG\nimport no_such_module_here\n")
+    try:
+        before = {p.pid for p in _airflow_processes(name)}
+        options = {**environment["AirflowConfigurationOptions"], "core.default_task_retries": "1"}
+        mwaa.update_environment(Name=name, AirflowConfigurationOptions=options)
+        assert statuses_until_settled(mwaa, name, timeout=START_TIMEOUT_S) == ["UPDATING", "UPDATE_FAILED"]
+    finally:
+        s3.delete_object(Bucket=bucket, Key=broken)
+    after = mwaa.get_environment(Name=name)["Environment"]
+    assert after["LastUpdate"]["Error"] == {
+        "ErrorCode": "DagImportError",
+        "ErrorMessage": "Broken DAG: [dags/broken_dag.py] ModuleNotFoundError: No module named 'no_such_module_here'",
+    }
+    assert after["AirflowConfigurationOptions"] == environment["AirflowConfigurationOptions"]  # rolled back
+    assert _get_dag(mwaa, name)["RestApiStatusCode"] == 200  # the previous Airflow, started again
+    assert before.isdisjoint(p.pid for p in _airflow_processes(name))
+
+
+def test_an_execution_role_that_cannot_read_the_bucket_fails_the_creation(
+    aws: AwsTarget, names: PipelineNames, mwaa: Any, environment: dict[str, Any]
+) -> None:
+    iam, role = aws.client("iam"), f"{names.mwaa_environment}-no-read"
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": MWAA_SOURCE_SERVICE}, "Action": "sts:AssumeRole"}],
+    }
+    role_arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    name = f"{names.mwaa_environment}-no-read"
+    paths = {key: environment[key] for key in ("DagS3Path", "RequirementsS3Path", "RequirementsS3ObjectVersion")}
+    mwaa.create_environment(
+        Name=name,
+        ExecutionRoleArn=role_arn,
+        SourceBucketArn=environment["SourceBucketArn"],
+        NetworkConfiguration=environment["NetworkConfiguration"],
+        **paths,
+    )
+    try:
+        assert statuses_until_settled(mwaa, name, timeout=60) == ["CREATING", "CREATE_FAILED"]
+        error = mwaa.get_environment(Name=name)["Environment"]["LastUpdate"]["Error"]
+        assert error["ErrorCode"] == "SourceUnreadable"
+        assert f"as {role_arn} failed: AccessDenied" in error["ErrorMessage"]
+        assert "s3:ListBucket" in error["ErrorMessage"]
+    finally:
+        mwaa.delete_environment(Name=name)
+        statuses_until_settled(mwaa, name, timeout=60)
+        iam.delete_role(RoleName=role)
 
 
 def test_delete_removes_the_environment_and_stops_its_airflow(environment: dict[str, Any], mwaa: Any) -> None:
