@@ -344,13 +344,16 @@ def test_a_changed_glue_package_is_uploaded_and_the_job_keeps_pointing_at_it(
 
 def test_destroy_removes_everything_including_full_buckets(aws) -> None:
     names = pipeline_names("gone")
-    deploy(aws, names, mwaa=("gone-environment", "airflow-gone"))  # the execution role goes too
+    made = deploy(aws, names, mwaa=("gone-environment", "airflow-gone"))[0]  # the execution role goes too
     s3 = aws.client("s3")
     for version in range(3):
         s3.put_object(Bucket=names.data_bucket, Key="raw/x.jsonl", Body=f"{version}\n".encode())
     s3.delete_object(Bucket=names.data_bucket, Key="raw/x.jsonl")  # leaves a delete marker
     actions = destroy(aws, names)
-    assert {a.action for a in actions} == {"deleted"}
+    made_keys = {(a.resource, a.name) for a in made}
+    assert {a.action for a in actions if (a.resource, a.name) in made_keys} == {"deleted"}
+    # What deploy --mwaa would have made (environment, network, source bucket) is looked for, and absent.
+    assert {a.action for a in actions if (a.resource, a.name) not in made_keys} == {"absent"}
     assert ("log_group", f"/aws/lambda/{names.generator_function}") in {(a.resource, a.name) for a in actions}
     assert not any(r["exists"] for r in status(aws, names))
     assert {a.action for a in destroy(aws, names)} == {"absent"}
