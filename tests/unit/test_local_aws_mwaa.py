@@ -473,6 +473,17 @@ def test_errors_are_the_modeled_exceptions(client: Any) -> None:
     assert _error(lambda: client.create_web_login_token(Name="env"))[:2] == ("NotImplemented", 501)
 
 
+def test_invoke_rest_api_needs_an_available_environment_with_an_airflow(client: Any, clock: _Clock) -> None:
+    _create(client)  # no launcher here: the environment runs no Airflow
+    call = lambda: client.invoke_rest_api(Name="env", Path="/dags", Method="GET")  # noqa: E731
+    with pytest.raises(client.exceptions.ValidationException, match="Environment env is CREATING: the Apache"):
+        call()
+    clock.advance(DELAY_S)
+    assert _error(call)[:2] == ("NotImplemented", 501)
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.invoke_rest_api(Name="missing", Path="/dags", Method="GET")
+
+
 # Routing and counting.
 
 
@@ -524,3 +535,13 @@ def test_the_delay_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
         monkeypatch.setenv(mwaa_environments.DELAY_ENV, wrong)
         with pytest.raises(ValueError, match=mwaa_environments.DELAY_ENV):
             mwaa_environments.delay_from_env()
+
+
+def test_invoke_rest_api_is_decided_on_the_environments_admin_role() -> None:
+    """IAM's catalogue gives airflow:InvokeRestApi the rbac-role resource: the Airflow role the call runs as."""
+    from local_aws import iam_requests
+
+    call = iam_requests.Call("airflow", "InvokeRestApi", REGION, None, None, {"Name": "env", "Path": "/dags"})
+    assert [(c.action, c.resource) for c in iam_requests.checks(call, ACCOUNT)] == [
+        ("airflow:InvokeRestApi", f"arn:aws:airflow:{REGION}:{ACCOUNT}:role/env/Admin")
+    ]
