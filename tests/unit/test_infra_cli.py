@@ -192,6 +192,47 @@ def test_deploy_hands_the_plan_and_the_execution_role_to_deploy(
     assert "plan" not in json.loads(capsys.readouterr().out)
 
 
+def test_deploy_mwaa_hands_the_environment_to_deploy(
+    offline: list[AwsTarget], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr("infra.__main__.deploy", lambda target, names, **kw: calls.append(kw) or ([], {}))
+    assert main(["deploy", *STAGE, "--mwaa", "--json"]) == 0
+    spec = calls[-1]["environment"]
+    names = pipeline_names("prod")
+    assert (spec.environment, spec.source_bucket, spec.network) == (
+        names.mwaa_environment,
+        names.mwaa_source_bucket,
+        "nat",
+    )
+    assert (spec.environment_class, spec.min_workers, spec.max_workers) == ("mw1.small", 1, 10)
+    assert (spec.webserver_access_mode, spec.log_level, spec.poll_s) == ("PRIVATE_ONLY", "INFO", POLL_S)
+    given = ["--mwaa-network", "endpoints", "--environment-class", "mw1.medium", "--max-workers", "3", "--poll", "1"]
+    assert main(["deploy", *STAGE, "--mwaa", *given]) == 0
+    spec = calls[-1]["environment"]
+    assert (spec.network, spec.environment_class, spec.max_workers, spec.poll_s) == ("endpoints", "mw1.medium", 3, 1)
+    assert main(["deploy", *STAGE, "--mwaa", "--subnet-ids", "subnet-a, subnet-b", "--security-group-ids", "sg-1"]) == 0
+    spec = calls[-1]["environment"]
+    assert (spec.network, spec.subnet_ids, spec.security_group_ids) == ("existing", ("subnet-a", "subnet-b"), ("sg-1",))
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--mwaa-network", "endpoints"], "argument --mwaa-network: only with --mwaa"),
+        (["--mwaa", "--subnet-ids", "a,b"], "argument --subnet-ids: only with --security-group-ids"),
+        (
+            ["--mwaa", "--subnet-ids", "a,b", "--security-group-ids", "s", "--mwaa-network", "nat"],
+            "not with --subnet-ids",
+        ),
+        (["--mwaa-environment", "e"], "only with --mwaa-execution-role or --mwaa"),
+    ],
+)
+def test_deploy_mwaa_options_need_mwaa(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert message in _usage_error(["deploy", *STAGE, *argv], capsys)
+
+
 def test_destroy_and_status_get_the_stage_and_status_the_role_names(
     offline: list[AwsTarget], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
