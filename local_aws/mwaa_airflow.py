@@ -25,7 +25,9 @@ AWS documents no list of ``ErrorCode`` values, so these are the local AWS's own:
 * ``PluginImportError``: ``Broken plugin: [plugins/<file>] <exception>``. A plugin module that
   imports a package of the dags folder is not one: Airflow's plugin manager cannot import it in the
   API server (the dags folder is not on its sys.path yet) but the DAG processor and tasks can;
-* ``AirflowExited`` / ``AirflowStartTimeout``: Airflow ended or did not answer (the log's path).
+* ``StartupScriptFailed``: sourcing startup.sh failed (its output);
+* ``AirflowExited`` / ``AirflowStartTimeout``: Airflow ended or did not answer (the log's path);
+* ``InternalError``: a defect of the local AWS (the exception), so the transition still ends.
 
 An update that fails keeps the previous Airflow: one that fails before Airflow starts never stops
 it; one whose new Airflow fails stops that and starts the previous one again from its home. The
@@ -40,6 +42,7 @@ state machine of ``mwaa_environments`` (control-plane tests stay fast).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import re
@@ -94,10 +97,6 @@ class Running:
     env: dict[str, str]
     standalone: Any = None  # local_run.airflow_standalone.Standalone
 
-    @property
-    def pid(self) -> int | None:
-        return self.standalone.proc.pid if self.standalone else None
-
 
 @dataclass
 class Job:
@@ -122,7 +121,6 @@ class AirflowLauncher:
         self.default_on = switch_on() if default_on is None else default_on
         self.state_dir = state_dir
         self._lock = threading.Lock()
-        self._live: set[int] = set()
         self._running: dict[int, Running] = {}
         atexit.register(self.stop_all)
 
@@ -173,7 +171,8 @@ class AirflowLauncher:
                     shutil.rmtree(previous.home.home.parent, ignore_errors=True)
             except StartFailed:
                 if previous is not None:  # AWS rolls a failed update back: the previous Airflow serves again
-                    job.running = self._launch(previous)
+                    with contextlib.suppress(StartFailed):  # the update's error is the one to report
+                        job.running = self._launch(previous)
                 raise
         except StartFailed as err:
             job.error = {"ErrorCode": err.code, "ErrorMessage": err.message}
@@ -287,10 +286,11 @@ def _wait_parsed(running: Running) -> None:
                 f"The DAG processor did not parse the dags folder in {PARSE_TIMEOUT_S} s; see {standalone.log}",
             )
         time.sleep(1)
-    _check_plugins(running, dags)
+    check_plugin_errors(running, dags)
 
 
-def _check_plugins(running: Running, dags: Path) -> None:
+def check_plugin_errors(running: Running, dags: Path) -> None:
+    """StartFailed for the first plugin import error Airflow's API lists that is not a dags-folder import."""
     for error in running.standalone.api("GET", "/api/v2/plugins/importErrors")["import_errors"]:
         missing = _MISSING_MODULE.search(error["error"])
         top = missing.group(1).split(".")[0] if missing else None

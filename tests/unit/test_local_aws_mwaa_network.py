@@ -1,5 +1,5 @@
 """The local AWS's check of an MWAA environment's NetworkConfiguration against moto's EC2 (in-process,
-``mock_aws``), and the ``local-aws:airflow`` switch."""
+``mock_aws``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from local_aws.mwaa_airflow import TAG, AirflowLauncher, check_tag, switch_on
 from local_aws.mwaa_errors import ValidationException
 from local_aws.mwaa_network import check_network
 
@@ -67,14 +66,3 @@ def test_what_does_not_fit_is_a_validation_exception(ec2: Any, case: str, messag
     }[case]
     with pytest.raises(ValidationException, match=message.replace("(", r"\(").replace(")", r"\)")):
         check_network(network, ACCOUNT, REGION)
-
-
-def test_the_tag_overrides_the_servers_setting() -> None:
-    assert switch_on("on") and not switch_on("off")
-    with pytest.raises(ValueError, match="LOCAL_AWS_MWAA_AIRFLOW"):
-        switch_on("maybe")
-    on, off = AirflowLauncher("http://127.0.0.1:1", default_on=True), AirflowLauncher("http://127.0.0.1:1", False)
-    assert on.wanted({}) and not on.wanted({TAG: "off"})
-    assert not off.wanted({}) and off.wanted({TAG: "on"})
-    with pytest.raises(ValidationException, match=f"Tag {TAG}=yes: expected on or off"):
-        check_tag({TAG: "yes"})
