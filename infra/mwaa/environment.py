@@ -17,7 +17,7 @@ from infra import tagging
 from infra.actions import ABSENT, DELETED, Action, Kind, outcome
 from infra.mwaa import network
 from infra.mwaa.bundle import SOURCE_BUCKET_LAYOUT
-from infra.mwaa.publish import POLL_S, WAIT_TIMEOUT_S, merged_options, upload_bundle, wait_available
+from infra.mwaa.publish import POLL_S, WAIT_TIMEOUT_S, PublishError, merged_options, upload_bundle, wait_available
 from infra.resources import Bucket
 from infra.session import AwsTarget, if_exists
 from infra.storage import object_exists
@@ -144,6 +144,18 @@ class Environment:
 
         return {"SubnetIds": ids(self.subnets), "SecurityGroupIds": ids(self.security_groups)}
 
+    def _network_update(self, arns: Mapping[str, str], current: dict[str, Any]) -> dict[str, Any]:
+        """The security groups may change on UpdateEnvironment; the subnets never do (MWAA's API)."""
+        wanted, have = self.network_ids(arns), current.get("NetworkConfiguration", {})
+        if sorted(wanted["SubnetIds"]) != sorted(have.get("SubnetIds", [])):
+            raise PublishError(
+                f"MWAA environment {self.name} runs in subnets {', '.join(have.get('SubnetIds', []))}, not in "
+                f"{', '.join(wanted['SubnetIds'])}: an environment's subnets cannot change; destroy it and deploy again"
+            )
+        if sorted(wanted["SecurityGroupIds"]) != sorted(have.get("SecurityGroupIds", [])):
+            return {"NetworkConfiguration": {"SecurityGroupIds": wanted["SecurityGroupIds"]}}
+        return {}
+
     def ensure(self, target: AwsTarget, arns: Mapping[str, str], *, apply: bool) -> tuple[Action, str | None]:
         mwaa, spec = target.client("mwaa"), self.spec
         tags = {**tagging.stage_tags(self.names), **spec.extra_tags}
@@ -160,6 +172,7 @@ class Environment:
         arn = current["Arn"]
         settings = self._settings(target, arns, current)
         update = {k: v for k, v in settings.items() if self._differs(k, v, current)}
+        update.update(self._network_update(arns, current))
         changes = sorted(update)
         missing = tagging.missing(current.get("Tags", {}), tagging.stage_tags(self.names))
         if missing:

@@ -247,6 +247,18 @@ def test_an_existing_network_is_used_as_given_and_left_alone(
     network = {"SubnetIds": subnets, "SecurityGroupIds": [group]}
     assert deployed["outputs"]["mwaa_network"] == network
     assert _environment(target, names.mwaa_environment)["NetworkConfiguration"] == network
+
+    other = ec2.create_security_group(GroupName="own-mwaa-2", Description="made by hand", VpcId=vpc)["GroupId"]
+    given = ("--subnet-ids", ",".join(subnets), "--security-group-ids", other)
+    code, updated, err = _cli(capsys, "deploy", *where, "--mwaa", *given, "--poll", POLL, "--json")
+    assert code == 0, err
+    assert updated["actions"][-1]["changes"] == ["NetworkConfiguration"]  # security groups may change
+    assert _environment(target, names.mwaa_environment)["NetworkConfiguration"]["SecurityGroupIds"] == [other]
+    third = ec2.create_subnet(VpcId=vpc, CidrBlock="10.50.9.0/24", AvailabilityZone=zones[1])["Subnet"]["SubnetId"]
+    moved = ("--subnet-ids", f"{subnets[0]},{third}", "--security-group-ids", other)
+    code, _, err = _cli(capsys, "deploy", *where, "--mwaa", *moved, "--plan")
+    assert code == 1 and "an environment's subnets cannot change; destroy it and deploy again" in err
+
     _destroyed(capsys, endpoint, target, names)
     assert [s["SubnetId"] for s in ec2.describe_subnets(SubnetIds=subnets)["Subnets"]] == subnets
     assert ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]["VpcId"] == vpc
