@@ -17,6 +17,7 @@ from infra.log_groups import GLUE_SHARED_GROUPS, LOG_RETENTION_DAYS
 from infra.storage import NONCURRENT_VERSION_DAYS, lifecycle_rules
 from infra.tagging import from_list
 from local_aws import stats
+from tests.support.mutations import mutations
 
 pytestmark = pytest.mark.integration
 
@@ -28,23 +29,10 @@ def _cli(*args: str) -> dict:
     return json.loads(done.stdout)
 
 
-MUTATING = ("Create", "Put", "Update", "Delete", "Tag", "Untag", "Publish", "Upload", "Set")
-
-
-def _mutations(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]) -> dict[str, int]:
-    """The mutating AWS operations the emulator served between two request-count snapshots."""
-    return {
-        f"{service}:{operation}": count - before.get(service, {}).get(operation, 0)
-        for service, operations in after.items()
-        for operation, count in operations.items()
-        if operation.startswith(MUTATING) and count != before.get(service, {}).get(operation, 0)
-    }
-
-
 def test_plan_on_a_deployed_stage_reports_no_change(local_aws: str, stage) -> None:
     before = stats.request_counts(local_aws)
     plan = _cli("deploy", "--plan", "--stage", "it", "--endpoint-url", local_aws)
-    assert _mutations(before, stats.request_counts(local_aws)) == {}
+    assert mutations(before, stats.request_counts(local_aws)) == {}
     assert plan["plan"] is True
     assert len(plan["actions"]) == RESOURCES
     assert {a["action"] for a in plan["actions"]} == {"unchanged"}
@@ -63,7 +51,7 @@ def test_plan_on_a_new_stage_reports_everything_created_and_changes_nothing(loca
         text=True,
     )
     assert done.returncode == 0, done.stderr
-    assert _mutations(before, stats.request_counts(local_aws)) == {}
+    assert mutations(before, stats.request_counts(local_aws)) == {}
     lines = done.stdout.strip().splitlines()
     planned = [line.split() for line in lines[1:-1]]
     assert len(planned) == RESOURCES + 1

@@ -30,8 +30,8 @@ from infra.tagging import from_list, stage_tags
 from local_aws import stats
 from local_aws.faults import FAULT_TAG
 from local_run.stage import running_local_aws
-from tests.integration.test_deploy import _mutations
 from tests.support.leftovers import leftovers
+from tests.support.mutations import mutations
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration
@@ -88,7 +88,7 @@ def test_deploy_on_a_new_nat_network_then_plan_update_status_destroy(
     before = stats.request_counts(endpoint)
     code, plan, err = _cli(capsys, "deploy", *where, "--mwaa", "--plan", "--json")
     assert code == 0, err
-    assert _mutations(before, stats.request_counts(endpoint)) == {}  # a plan of a new stage writes nothing
+    assert mutations(before, stats.request_counts(endpoint)) == {}  # a plan of a new stage writes nothing
     assert {a["action"] for a in plan["actions"] if a["name"] not in GLUE_SHARED_GROUPS} == {"create"}
     assert [a["resource"] for a in plan["actions"]][-14:] == [
         "iam_role", "s3_bucket", "mwaa_bundle", "vpc", "security_group", "route_table", "route_table", "subnet",
@@ -159,7 +159,7 @@ def test_deploy_on_a_new_nat_network_then_plan_update_status_destroy(
     before = stats.request_counts(endpoint)
     code, plan, err = _cli(capsys, "deploy", *where, "--mwaa", "--plan", "--json")
     assert code == 0, err
-    assert _mutations(before, stats.request_counts(endpoint)) == {}
+    assert mutations(before, stats.request_counts(endpoint)) == {}
     assert {a["action"] for a in plan["actions"]} == {"unchanged"}
     assert plan["actions"][-1] == {
         "resource": "mwaa_environment", "name": names.mwaa_environment, "action": "unchanged", "changes": [],
@@ -222,7 +222,7 @@ def test_deploy_on_endpoints_makes_them_and_no_way_to_the_internet(
     before = stats.request_counts(endpoint)
     code, plan, err = _cli(capsys, "deploy", *where, "--mwaa", "--mwaa-network", "endpoints", "--plan", "--json")
     assert code == 0, err
-    assert _mutations(before, stats.request_counts(endpoint)) == {}
+    assert mutations(before, stats.request_counts(endpoint)) == {}
     assert {a["action"] for a in plan["actions"]} == {"unchanged"}
     _destroyed(capsys, endpoint, target, names)
 
