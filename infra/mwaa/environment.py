@@ -169,6 +169,11 @@ class Environment:
                 mwaa.create_environment(Name=self.name, NetworkConfiguration=net, Tags=tags, **wanted)
                 wait_available(mwaa, self.name, spec.say, WAIT_TIMEOUT_S, spec.poll_s, what="creation")
             return outcome(self.kind, self.name, False, []), target.arn("airflow", f"environment/{self.name}")
+        if current["Status"] in ("CREATING", "UPDATING") and apply:  # an earlier deploy or publish was cut short
+            wait_available(mwaa, self.name, spec.say, WAIT_TIMEOUT_S, spec.poll_s, what=current["Status"].lower())
+            current = self._current(target) or current
+        if current["Status"] == "CREATE_FAILED":  # MWAA updates no such environment
+            raise PublishError(f"MWAA environment {self.name} is CREATE_FAILED: destroy it and deploy again")
         arn = current["Arn"]
         settings = self._settings(target, arns, current)
         update = {k: v for k, v in settings.items() if self._differs(k, v, current)}

@@ -273,6 +273,8 @@ def test_a_failed_creation_fails_deploy_with_the_environments_error(
     with pytest.raises(PublishError, match=f"{names.mwaa_environment} ended the creation CREATE_FAILED: Injected"):
         deploy(target, names, environment=spec)
     assert _environment(target, names.mwaa_environment)["Status"] == "CREATE_FAILED"
+    with pytest.raises(PublishError, match="is CREATE_FAILED: destroy it and deploy again"):
+        deploy(target, names, environment=spec)
     destroy(target, names, poll_s=0.2)
     assert leftovers(target, names) == {}
 
