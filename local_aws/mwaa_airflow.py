@@ -135,15 +135,16 @@ class AirflowLauncher:
         threading.Thread(target=self._start, args=args, name=f"mwaa-{name}", daemon=True).start()
         return job
 
-    def stop(self, running: Running | None) -> Job:
-        """Stop ``running`` (the environment is deleted): its homes go too."""
+    def stop(self, running: Running | None, forget: tuple[str, str, str] | None = None) -> Job:
+        """Stop ``running``; with ``forget`` = (name, account, region), the environment is deleted: its homes go too."""
         job = Job()
 
         def stop() -> None:
             try:
                 self._stop(running)
-                if running is not None:
-                    shutil.rmtree(running.home.home.parent.parent, ignore_errors=True)
+                if forget is not None:
+                    name, account, region = forget
+                    shutil.rmtree(self._folder(name, account, region), ignore_errors=True)
             finally:
                 job.done.set()
 
@@ -156,6 +157,9 @@ class AirflowLauncher:
             running = list(self._running.values())
         for each in running:
             self._stop(each)
+
+    def _folder(self, name: str, account: str, region: str) -> Path:
+        return self.state_dir / f"{account}-{region}-{name}"
 
     # The work, in the jobs' threads.
 
@@ -185,7 +189,7 @@ class AirflowLauncher:
 
     def _prepare(self, name: str, account: str, region: str, config: dict[str, Any]) -> Running:
         """The environment's files fetched, its venv ready and its home laid out; nothing started yet."""
-        folder = self.state_dir / f"{account}-{region}-{name}" / uuid.uuid4().hex[:8]
+        folder = self._folder(name, account, region) / uuid.uuid4().hex[:8]
         try:
             source = mwaa_source.fetch(config, account, region, self.endpoint_url, folder / "source")
         except mwaa_source.SourceUnreadable as err:

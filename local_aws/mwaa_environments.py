@@ -167,7 +167,9 @@ class MwaaBackend:
         environment.ends_at = self._clock() + self.delay_s
         runs_airflow = self.airflow is not None and self.airflow.wanted(environment.tags)
         if status == "DELETING":
-            environment.job = self.airflow.stop(environment.airflow) if self.airflow and environment.airflow else None
+            if self.airflow is not None and (runs_airflow or environment.airflow is not None):
+                forget = (environment.name, self.account_id, self.region)
+                environment.job = self.airflow.stop(environment.airflow, forget)
         elif runs_airflow and environment.error is None:  # an injected fault ends the transition without Airflow
             config = environment.pending if status == "UPDATING" else environment.config
             environment.job = self.airflow.start(

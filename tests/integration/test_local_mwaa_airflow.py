@@ -236,6 +236,7 @@ def test_delete_removes_the_environment_and_stops_its_airflow(environment: dict[
     alive = [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert alive == [], f"still running: {[(p.pid, p.cmdline()[:3]) for p in alive]}"
     assert _airflow_processes(name) == []
+    assert list(STATE_DIR.glob(f"*-{name}")) == []  # its homes went with it
     in_groups = [p for p in psutil.process_iter() if _group(p) in groups]
     assert in_groups == []
 
