@@ -106,16 +106,10 @@ class Environment:
         return found["Environment"] if found else None
 
     def _settings(self, target: AwsTarget, arns: Mapping[str, str], current: dict[str, Any]) -> dict[str, Any]:
-        """What UpdateEnvironment would set: the paths and object versions of the bundle now in the bucket."""
-        spec, s3 = self.spec, target.client("s3")
-        versions = {}
-        for setting, key in (
-            ("PluginsS3ObjectVersion", SOURCE_BUCKET_LAYOUT.plugins),
-            ("RequirementsS3ObjectVersion", SOURCE_BUCKET_LAYOUT.requirements),
-            ("StartupScriptS3ObjectVersion", SOURCE_BUCKET_LAYOUT.startup_script),
-        ):
-            head = if_exists(lambda k=key: s3.head_object(Bucket=spec.source_bucket, Key=k), ("404", "NotFound"))
-            versions[setting] = head.get("VersionId") if head else None
+        """What the environment should have: the object versions are those of the bundle in the bucket (None
+        where a plan finds other bytes there: the version deploy would upload)."""
+        spec = self.spec
+        _, versions = upload_bundle(target.client("s3"), spec.source_bucket, self.names, _quiet, apply=False)
         logging = {m: {"Enabled": True, "LogLevel": spec.log_level} for m in LOG_MODULES}
         return {
             "AirflowVersion": AIRFLOW_VERSION,

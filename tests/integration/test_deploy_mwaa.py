@@ -173,6 +173,19 @@ def test_deploy_on_a_new_nat_network_then_plan_update_status_destroy(
     assert _environment(target, names.mwaa_environment)["MaxWorkers"] == 4
     assert _environment(target, names.mwaa_environment)["Status"] == "AVAILABLE"
 
+    s3.put_object(Bucket=bucket, Key=SOURCE_BUCKET_LAYOUT.requirements, Body=b"# edited by hand\n")
+    code, plan, err = _cli(capsys, "deploy", *where, "--mwaa", "--max-workers", "4", "--plan", "--json")
+    assert code == 0, err
+    assert {a["name"]: a["changes"] for a in plan["actions"] if a["action"] != "unchanged"} == {
+        f"s3://{bucket}/": [SOURCE_BUCKET_LAYOUT.requirements],
+        names.mwaa_environment: ["RequirementsS3ObjectVersion"],
+    }
+    code, _, err = _cli(capsys, "deploy", *where, "--mwaa", "--max-workers", "4", "--poll", POLL, "--json")
+    assert code == 0, err
+    head = s3.head_object(Bucket=bucket, Key=SOURCE_BUCKET_LAYOUT.requirements)
+    assert _environment(target, names.mwaa_environment)["RequirementsS3ObjectVersion"] == head["VersionId"]
+    assert head["ContentLength"] > len(b"# edited by hand\n")
+
     code, status, err = _cli(capsys, "status", *where, "--json")
     assert code == 0, err
     present = {(r["resource"], r["name"]) for r in status["resources"] if r["exists"]}
