@@ -29,8 +29,9 @@ AWS documents no list of ``ErrorCode`` values, so these are the local AWS's own:
 * ``AirflowExited`` / ``AirflowStartTimeout``: Airflow ended or did not answer (the log's path);
 * ``InternalError``: a defect of the local AWS (the exception), so the transition still ends.
 
-An update that fails keeps the previous Airflow: one that fails before Airflow starts never stops
-it; one whose new Airflow fails stops that and starts the previous one again from its home. The
+An update starts the new Airflow beside the previous one, which serves until the new one is ready and
+is then stopped; an update that fails stops only the new one, so the previous Airflow goes on serving
+(AWS rolls a failed update back to the previous environment). The
 processes are stopped on DeleteEnvironment, on a later update, and when the server stops (``stop_all``,
 also at exit). Each attempt's home is ``.local-aws/mwaa/<account>-<region>-<name>/<id>/home``
 (Airflow's log: ``standalone.log`` there); a replaced or deleted environment's homes are removed, a
@@ -42,7 +43,6 @@ state machine of ``mwaa_environments`` (control-plane tests stay fast).
 from __future__ import annotations
 
 import atexit
-import contextlib
 import json
 import os
 import re
@@ -168,16 +168,10 @@ class AirflowLauncher:
     ) -> None:
         try:
             prepared = self._prepare(name, account, region, config)
+            job.running = self._launch(prepared)  # the previous Airflow serves until this one is ready
             self._stop(previous)
-            try:
-                job.running = self._launch(prepared)
-                if previous is not None:  # replaced: its home is not needed any more (failed ones stay, with logs)
-                    shutil.rmtree(previous.home.home.parent, ignore_errors=True)
-            except StartFailed:
-                if previous is not None:  # AWS rolls a failed update back: the previous Airflow serves again
-                    with contextlib.suppress(StartFailed):  # the update's error is the one to report
-                        job.running = self._launch(previous)
-                raise
+            if previous is not None:  # replaced: its home is not needed any more (failed ones stay, with logs)
+                shutil.rmtree(previous.home.home.parent, ignore_errors=True)
         except StartFailed as err:
             job.error = {"ErrorCode": err.code, "ErrorMessage": err.message}
             job.running = job.running or previous

@@ -1,7 +1,9 @@
 """A real Airflow behind the local AWS's MWAA: one environment of this module's stage, created from its
-published bundle on a VPC of moto's EC2, serves its DAG through InvokeRestApi, survives an update whose
-requirements.txt cannot install (UPDATE_FAILED with the resolver's reason, the previous Airflow still
-answering), and leaves no process behind once deleted. No DAG run here (tests/mwaa runs one)."""
+published bundle on a VPC of moto's EC2, serves its DAG through InvokeRestApi (as its execution role,
+with its options and startup.sh's exports), restarts on an update, survives updates whose
+requirements.txt cannot install or whose DAG does not import (UPDATE_FAILED with the reason, the
+previous Airflow answering), and leaves no process behind once deleted. No DAG run here (tests/mwaa
+runs one). The tests share the environment and run in file order."""
 
 from __future__ import annotations
 
@@ -16,16 +18,16 @@ import boto3
 import psutil
 import pytest
 
-from employee_pipeline.config import DAG_ID, PipelineNames, pipeline_names
+from employee_pipeline.config import DAG_ID, STAGE_VARIABLE, PipelineNames, pipeline_names
 from infra import mwaa_role, storage
 from infra.deploy import deploy
-from infra.mwaa.bundle import SOURCE_BUCKET_LAYOUT
+from infra.mwaa.bundle import SOURCE_BUCKET_LAYOUT, variable_env_name
 from infra.mwaa.options import configuration_options
 from infra.mwaa.publish import upload_bundle
 from infra.session import AwsTarget
 from local_aws.mwaa_airflow import STATE_DIR
 from local_aws.mwaa_source import MWAA_SERVICE as MWAA_SOURCE_SERVICE
-from local_run.airflow_env import MWAA_SERVICE, ROLE_CREDENTIALS_PATH
+from local_run.airflow_env import MWAA_SERVICE, ROLE_CREDENTIALS_PATH, config_env_var
 from tests.support.mwaa_api import MWAA_GONE, network, statuses_until_settled
 
 pytestmark = [pytest.mark.integration, pytest.mark.mwaa, pytest.mark.timeout(900), pytest.mark.stage("lmwaa")]
@@ -44,6 +46,11 @@ def _airflow_processes(name: str) -> list[psutil.Process]:
         if home.startswith(str(STATE_DIR)) and f"-{name}/" in home:
             found.append(process)
     return found
+
+
+def _standalone_pids(name: str) -> set[int]:
+    """The pids of the environment's ``airflow standalone`` processes (one per running Airflow)."""
+    return {p.pid for p in _airflow_processes(name) if p.cmdline()[-1:] == ["standalone"]}
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +109,7 @@ def test_the_network_must_exist_in_ec2(aws: AwsTarget, names: PipelineNames, mwa
 
 
 def test_the_environment_serves_its_dag_through_invoke_rest_api(
-    environment: dict[str, Any], mwaa: Any, names: PipelineNames
+    environment: dict[str, Any], mwaa: Any, names: PipelineNames, local_aws: str
 ) -> None:
     answer = _get_dag(mwaa, environment["Name"])
     assert answer["RestApiStatusCode"] == 200
@@ -115,6 +122,25 @@ def test_the_environment_serves_its_dag_through_invoke_rest_api(
     env = processes[0].environ()
     assert "AWS_ACCESS_KEY_ID" not in env and "AWS_SECRET_ACCESS_KEY" not in env
     assert env["AWS_CONTAINER_CREDENTIALS_FULL_URI"].endswith(f"/{names.mwaa_execution_role}")
+    # What startup.sh exports and the environment's AirflowConfigurationOptions, as AIRFLOW__SECTION__KEY.
+    assert env[variable_env_name(STAGE_VARIABLE)] == names.stage
+    for option, value in environment["AirflowConfigurationOptions"].items():
+        assert env[config_env_var(option)] == value
+    assert json.loads(env["AIRFLOW_CONN_AWS_DEFAULT"])["extra"]["endpoint_url"] == local_aws
+
+
+def test_an_update_restarts_airflow_with_the_new_configuration(environment: dict[str, Any], mwaa: Any) -> None:
+    name = environment["Name"]
+    before = _standalone_pids(name)
+    options = {**environment["AirflowConfigurationOptions"], "core.default_task_retries": "2"}
+    mwaa.update_environment(Name=name, AirflowConfigurationOptions=options)
+    assert statuses_until_settled(mwaa, name, timeout=START_TIMEOUT_S) == ["UPDATING", "AVAILABLE"]
+    assert mwaa.get_environment(Name=name)["Environment"]["AirflowConfigurationOptions"] == options
+    after = _airflow_processes(name)
+    assert len(before) == 1 and before.isdisjoint(_standalone_pids(name))
+    assert {p.environ().get("AIRFLOW__CORE__DEFAULT_TASK_RETRIES") for p in after} == {"2"}
+    assert _get_dag(mwaa, name)["RestApiStatusCode"] == 200
+    environment["AirflowConfigurationOptions"] = options  # what the later tests roll back to
 
 
 def test_an_airflow_4xx_is_a_rest_api_client_exception(environment: dict[str, Any], mwaa: Any) -> None:
@@ -179,7 +205,7 @@ def test_an_update_whose_dag_does_not_import_fails_and_the_previous_airflow_serv
     s3 = aws.client("s3")
     s3.put_object(Bucket=bucket, Key=broken, Body=b"from airflow.sdk import DAG\nimport no_such_module_here\n")
     try:
-        before = {p.pid for p in _airflow_processes(name)}
+        before = _standalone_pids(name)
         options = {**environment["AirflowConfigurationOptions"], "core.default_task_retries": "1"}
         mwaa.update_environment(Name=name, AirflowConfigurationOptions=options)
         assert statuses_until_settled(mwaa, name, timeout=START_TIMEOUT_S) == ["UPDATING", "UPDATE_FAILED"]
@@ -191,8 +217,8 @@ def test_an_update_whose_dag_does_not_import_fails_and_the_previous_airflow_serv
         "ErrorMessage": "Broken DAG: [dags/broken_dag.py] ModuleNotFoundError: No module named 'no_such_module_here'",
     }
     assert after["AirflowConfigurationOptions"] == environment["AirflowConfigurationOptions"]  # rolled back
-    assert _get_dag(mwaa, name)["RestApiStatusCode"] == 200  # the previous Airflow, started again
-    assert before.isdisjoint(p.pid for p in _airflow_processes(name))
+    assert _get_dag(mwaa, name)["RestApiStatusCode"] == 200
+    assert _standalone_pids(name) == before  # the previous Airflow served throughout; the new one is gone
 
 
 def test_an_execution_role_that_cannot_read_the_bucket_fails_the_creation(
