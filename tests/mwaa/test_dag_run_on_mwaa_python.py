@@ -32,6 +32,7 @@ from employee_pipeline.config import (
     pipeline_names,
 )
 from infra import mwaa_role
+from infra.batch_state import batch_counts
 from infra.deploy import deploy
 from infra.mwaa.bundle import variable_env_name
 from infra.mwaa.options import configuration_options, environment_variables
@@ -39,7 +40,6 @@ from infra.session import AwsTarget
 from local_aws.iam_gate import AUDIT_PATH
 from local_run import airflow_records
 from local_run.airflow_env import STATIC_CREDENTIALS, airflow_env
-from infra.batch_state import batch_counts
 from tests.mwaa.mwaa_airflow import MwaaHome, MwaaVenv, json_output, lay_out_home
 from tests.support.tool_venv import tail
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from employee_pipeline.waiting import wait_until
+from local_aws.mwaa_airflow import TAG as AIRFLOW_TAG
 
 MWAA_TRANSIENT = ("CREATING", "UPDATING", "DELETING")
 MWAA_GONE = "(gone)"  # what statuses_until_settled records once GetEnvironment no longer finds the environment
-AIRFLOW_OFF = {"local-aws:airflow": "off"}  # the control plane only: no Airflow started (mwaa_airflow)
+AIRFLOW_OFF = {AIRFLOW_TAG: "off"}  # the control plane only: no Airflow started
 
 
 def statuses_until_settled(mwaa: Any, name: str, timeout: float = 60) -> list[str]:
