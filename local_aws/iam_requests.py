@@ -81,9 +81,14 @@ _ALIASES = {
 }
 _SERVICE_ALIASES = {
     "airflow": {"EnvironmentName": ("Name",)},
+    "ec2": {"SecurityGroupId": ("GroupId",)},
     "glue": {"JobName": ("Name",)},
     "sns": {"TopicName": ("Name",)},
 }
+# EC2 operations that make a resource, which has no id before: AWS checks them on <type>/*.
+_EC2_NEW = ("Create", "Allocate")
+# EC2's query lists: ``VpcEndpointId.1``, ``VpcEndpointId.2``... (one check per member).
+_EC2_MEMBER = re.compile(r"^([A-Za-z]+)\.(\d+)$")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
 # Condition keys of a service that the local AWS computes, per IAM action (absent when the request lacks them).
 _SERVICE_KEYS = {
@@ -264,7 +269,7 @@ def resource_of(action: iam_catalog.Action, call: Call, account: str) -> str:
     candidates = sorted((n, arn) for n, arn in filled if arn is not None)
     if candidates:
         return candidates[-1][1]
-    if action.service == "ec2" and action.name.startswith("Create"):  # no id yet: AWS checks <type>/*
+    if action.service == "ec2" and action.name.startswith(_EC2_NEW):  # no id yet: AWS checks <type>/*
         for resource_type in action.resource_types:
             if resource_type.required:
                 return resource_type.fill({**{p: "*" for p in resource_type.placeholders}, **values})
@@ -303,6 +308,14 @@ def _check(call: Call, account: str, operation_action: str, params: dict[str, An
     )
 
 
+def _ec2_members(call: Call) -> list[tuple[str, str]]:
+    """``(VpcEndpointId, id)`` for each ``VpcEndpointId.N`` of an EC2 query request, in order."""
+    if call.prefix != "ec2":
+        return []
+    numbered = [(m.group(1), int(m.group(2)), v) for k, v in call.params.items() if (m := _EC2_MEMBER.match(k))]
+    return [(base, str(value)) for base, _, value in sorted(numbered)]
+
+
 def checks(call: Call, account: str) -> list[Check]:
     """Every IAM check ``call`` needs (none for calls AWS never authorizes)."""
     if (call.prefix, call.operation) in _UNCHECKED:
@@ -327,7 +340,13 @@ def checks(call: Call, account: str) -> list[Check]:
         return [_check(call, account, name, {"RoleName": _AIRFLOW_ROLE[call.operation]})]
     if call.prefix == "s3" and params.get("VersionId") and _VERSIONED.get(name):
         name = _VERSIONED[name]
-    found = [_check(call, account, name)]
+    try:
+        found = [_check(call, account, name)]
+    except NotUnderstoodError:
+        members = _ec2_members(call)
+        if not members:
+            raise
+        return [_check(call, account, name, {base: value}) for base, value in members]
     if call.prefix == "s3" and call.operation == "CopyObject":
         source = unquote(str(params.get("CopySource", ""))).lstrip("/")
         bucket, _, key = source.partition("/")

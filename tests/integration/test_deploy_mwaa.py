@@ -37,7 +37,7 @@ from tests.support.ports import free_port
 pytestmark = pytest.mark.integration
 
 POLL = "0.2"
-SERVER_ENV = {"LOCAL_AWS_MWAA_AIRFLOW": "off", "LOCAL_AWS_MWAA_DELAY_S": "0.2", "LOCAL_AWS_IAM": "off"}
+SERVER_ENV = {"LOCAL_AWS_MWAA_AIRFLOW": "off", "LOCAL_AWS_MWAA_DELAY_S": "0.2"}
 EC2_KINDS = {
     "vpcs", "subnets", "internet gateways", "nat gateways", "elastic ips", "security groups", "route tables",
     "vpc endpoints",
@@ -292,7 +292,6 @@ def test_a_failed_creation_fails_deploy_with_the_environments_error(
     assert leftovers(target, names) == {}
 
 
-@pytest.mark.xfail(reason="the local AWS's IAM gate cannot yet tell the resource of some EC2 calls", strict=False)
 def test_the_iam_gate_decides_every_ec2_call(endpoint: str) -> None:
     undecided = sorted(
         {

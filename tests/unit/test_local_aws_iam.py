@@ -280,6 +280,33 @@ def test_lambda_glue_logs_sns_and_sts_resources() -> None:
     assert _checks(whoami) == []  # AWS answers GetCallerIdentity without any permission
 
 
+def _ec2(body: str) -> dict[str, Any]:
+    return _environ(
+        "POST",
+        "/",
+        body=body.encode(),
+        HTTP_AUTHORIZATION=_signed("ec2"),
+        CONTENT_TYPE="application/x-www-form-urlencoded",
+    )
+
+
+def test_ec2_checks_name_the_resource_made_the_group_given_and_each_member_of_a_list() -> None:
+    region = f"arn:aws:ec2:us-east-1:{ACCOUNT}"
+    assert _checks(_ec2("Action=AllocateAddress&Domain=vpc"))[0][:2] == (
+        "ec2:AllocateAddress",
+        f"{region}:elastic-ip/*",
+    )
+    ingress = _ec2("Action=AuthorizeSecurityGroupIngress&GroupId=sg-1&IpPermissions.1.IpProtocol=-1")
+    assert _checks(ingress)[0][:2] == ("ec2:AuthorizeSecurityGroupIngress", f"{region}:security-group/sg-1")
+    delete_group = _ec2("Action=DeleteSecurityGroup&GroupId=sg-1")
+    assert _checks(delete_group)[0][:2] == ("ec2:DeleteSecurityGroup", f"{region}:security-group/sg-1")
+    endpoints = _ec2("Action=DeleteVpcEndpoints&VpcEndpointId.1=vpce-a&VpcEndpointId.2=vpce-b")
+    assert [c[:2] for c in _checks(endpoints)] == [
+        ("ec2:DeleteVpcEndpoints", f"{region}:vpc-endpoint/vpce-a"),
+        ("ec2:DeleteVpcEndpoints", f"{region}:vpc-endpoint/vpce-b"),
+    ]
+
+
 def test_every_action_the_tables_name_is_in_iams_catalogue() -> None:
     for (prefix, _), action in iam_requests._ACTIONS.items():
         assert iam_catalog.is_action(f"{prefix}:{action}"), f"{prefix}:{action}"
