@@ -9,9 +9,10 @@ started with the venv's ``airflow`` in its own process group. Its environment: w
 exports, the environment's ``AirflowConfigurationOptions`` as ``AIRFLOW__SECTION__KEY``, an
 ``aws_default`` connection with the region and the local endpoint, and the execution role's
 credentials from the container credentials endpoint (``airflow-env.amazonaws.com``), never the
-administrator's keys. The metadata database is SQLite in AIRFLOW_HOME: Airflow answered in 12 s
-with it, and MWAA's venv has no PostgreSQL driver (its constraints' image does, its package list here
-does not), so the throwaway PostgreSQL would need a package MWAA's requirements do not ask for.
+administrator's keys. The metadata database is SQLite in AIRFLOW_HOME, chosen by start-up speed: its
+API answered 12 s after start (the whole environment is AVAILABLE in 15-30 s), while the throwaway
+PostgreSQL adds its own start (about 2 s) and needs a driver the venv does not have (it holds only
+``mwaa_venv.MWAA_IMAGE`` and requirements.txt), so it would be a package MWAA's requirements never ask for.
 
 The environment is ``CREATING``/``UPDATING`` until the API answers and the DAG processor has parsed
 the dags folder (at least one DAG or import error, then no change for ``SETTLE_S``), then ``AVAILABLE``.
@@ -31,13 +32,13 @@ AWS documents no list of ``ErrorCode`` values, so these are the local AWS's own:
 
 An update starts the new Airflow beside the previous one, which serves until the new one is ready and
 is then stopped; an update that fails stops only the new one, so the previous Airflow goes on serving
-(AWS rolls a failed update back to the previous environment). The
-processes are stopped on DeleteEnvironment, on a later update, and when the server stops (``stop_all``,
-also at exit). Each attempt's home is ``.local-aws/mwaa/<account>-<region>-<name>/<id>/home``
-(Airflow's log: ``standalone.log`` there); a replaced or deleted environment's homes are removed, a
-failed attempt's stays for its log. ``LOCAL_AWS_MWAA_AIRFLOW`` (``on``, the default, or ``off``) and an environment's
-``local-aws:airflow`` tag (``on``/``off``, which wins) choose: with ``off`` the environment is only the
-state machine of ``mwaa_environments`` (control-plane tests stay fast).
+(AWS rolls a failed update back to the previous environment). The processes are stopped on
+DeleteEnvironment, on a later update, and when the server stops (``stop_all``; at exit too). Each
+attempt's home is ``.local-aws/mwaa/<account>-<region>-<name>/<id>/home`` (Airflow's log:
+``standalone.log`` there); a replaced or deleted environment's homes are removed, a failed attempt's
+stays for its log. ``LOCAL_AWS_MWAA_AIRFLOW`` (``on``, the default, or ``off``; read when the server
+starts) and an environment's ``local-aws:airflow`` tag (``on``/``off``, which wins) choose: with
+``off`` the environment is only the state machine of ``mwaa_environments`` (control-plane tests stay fast).
 """
 
 from __future__ import annotations

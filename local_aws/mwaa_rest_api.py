@@ -5,7 +5,8 @@ Airflow admin (a token of the standalone's admin user). The answer is ``RestApiS
 ``RestApiResponse``; Airflow's 4xx become ``RestApiClientException`` and its 5xx
 ``RestApiServerException``, both with those two members (botocore's ``mwaa`` model). As MWAA's user
 guide documents, the call times out after 10 s and a response may not exceed 6 MB. Only an
-AVAILABLE environment (or UPDATE_FAILED: rolled back and ready to use) answers; IAM decides
+AVAILABLE environment (or UPDATE_FAILED: rolled back and ready to use) answers; any other status is a
+ValidationException (the code the model offers; MWAA documents no wording for it). IAM decides
 ``airflow:InvokeRestApi`` on the environment's ``rbac-role`` ARN for the Airflow ``Admin`` role
 (``iam_requests``), which is the role the call runs as here.
 """
