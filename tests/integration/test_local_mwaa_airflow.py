@@ -26,6 +26,7 @@ from infra.mwaa.options import configuration_options
 from infra.mwaa.publish import upload_bundle
 from infra.session import AwsTarget
 from local_aws.mwaa_airflow import STATE_DIR
+from local_aws.mwaa_airflow import TAG as AIRFLOW_TAG
 from local_aws.mwaa_source import MWAA_SERVICE as MWAA_SOURCE_SERVICE
 from local_run.airflow_env import MWAA_SERVICE, ROLE_CREDENTIALS_PATH, config_env_var
 from tests.support.mwaa_api import MWAA_GONE, network, statuses_until_settled
@@ -80,6 +81,7 @@ def environment(aws: AwsTarget, names: PipelineNames, mwaa: Any) -> Iterator[dic
         NetworkConfiguration=network(aws),
         AirflowConfigurationOptions=configuration_options(names),
         AirflowVersion="3.3.1",
+        Tags={AIRFLOW_TAG: "on"},  # whatever LOCAL_AWS_MWAA_AIRFLOW the session's local AWS has
         **SOURCE_BUCKET_LAYOUT.environment_paths(),
         **versions,
     )
@@ -237,6 +239,7 @@ def test_an_execution_role_that_cannot_read_the_bucket_fails_the_creation(
         ExecutionRoleArn=role_arn,
         SourceBucketArn=environment["SourceBucketArn"],
         NetworkConfiguration=environment["NetworkConfiguration"],
+        Tags={AIRFLOW_TAG: "on"},
         **paths,
     )
     try:
