@@ -13,10 +13,10 @@ from bench import baselines
 from bench.memory import PeakRss
 from employee_pipeline import layout
 from employee_pipeline.config import DAG_ID, GSI_KEY, PipelineNames
+from infra.batch_state import read_manifest
 from infra.session import AwsTarget
 from local_aws import stats
 from local_run import airflow_records
-from infra.batch_state import read_manifest
 from local_run.stage import LocalStage
 
 # Stage -> the DAG task whose span it is (a mapped task's: first start to last end).

@@ -23,9 +23,8 @@ AWS documents no list of ``ErrorCode`` values, so these are the local AWS's own:
 * ``RequirementsInstallFailed``: the resolver's reason (``No solution found ...: Because x was not
   found in the package registry ...``), or the installer's last lines;
 * ``DagImportError``: ``Broken DAG: [dags/<file>] <exception>``, as Airflow's UI words it;
-* ``PluginImportError``: ``Broken plugin: [plugins/<file>] <exception>``. A plugin module that
-  imports a package of the dags folder is not one: Airflow's plugin manager cannot import it in the
-  API server (the dags folder is not on its sys.path yet) but the DAG processor and tasks can;
+* ``PluginImportError``: ``Broken plugin: [plugins/<file>] <exception>``, the first error Airflow's API
+  lists (a module that needs the dags folder on sys.path is one: the API server has it not);
 * ``StartupScriptFailed``: sourcing startup.sh failed (its output);
 * ``AirflowExited`` / ``AirflowStartTimeout``: Airflow ended or did not answer (the log's path);
 * ``InternalError``: a defect of the local AWS (the exception), so the transition still ends.
@@ -46,7 +45,6 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import re
 import shutil
 import socket
 import threading
@@ -66,7 +64,6 @@ STATE_DIR = ROOT / ".local-aws" / "mwaa"
 DATABASE = "sqlite"
 PARSE_TIMEOUT_S = 180
 SETTLE_S = 3.0
-_MISSING_MODULE = re.compile(r"No module named '([^']+)'")
 
 
 def switch_on(value: str | None = None) -> bool:
@@ -285,16 +282,12 @@ def _wait_parsed(running: Running) -> None:
                 f"The DAG processor did not parse the dags folder in {PARSE_TIMEOUT_S} s; see {standalone.log}",
             )
         time.sleep(1)
-    check_plugin_errors(running, dags)
+    check_plugin_errors(running)
 
 
-def check_plugin_errors(running: Running, dags: Path) -> None:
-    """StartFailed for the first plugin import error Airflow's API lists that is not a dags-folder import."""
+def check_plugin_errors(running: Running) -> None:
+    """StartFailed for the first plugin import error Airflow's API lists."""
     for error in running.standalone.api("GET", "/api/v2/plugins/importErrors")["import_errors"]:
-        missing = _MISSING_MODULE.search(error["error"])
-        top = missing.group(1).split(".")[0] if missing else None
-        if top and ((dags / top).is_dir() or (dags / f"{top}.py").is_file()):
-            continue  # importable wherever the dags folder is on sys.path: the DAG processor and the tasks
         plugins = running.home.home / "plugins"
         raise StartFailed(
             "PluginImportError", f"Broken plugin: [{_relative(error['source'], plugins)}] {error['error']}"

@@ -15,12 +15,12 @@ from typing import Any
 
 from employee_pipeline import layout
 from employee_pipeline.config import DEFAULT_RECORDS_PER_SHARD, DEFAULT_SHARDS, pipeline_names
+from infra.batch_state import batch_counts, read_manifest
 from infra.session import AwsTarget
 from local_aws import server, stats
 from local_aws.iam_gate import SWITCH as IAM_SWITCH
 from local_run import ROOT
 from local_run.airflow_env import LOCAL_STAGE
-from infra.batch_state import batch_counts, read_manifest
 from local_run.stage import LocalStage
 
 DEMO_DIR = ROOT / ".demo"

@@ -35,6 +35,7 @@ DAGS = ROOT / "dags"
 HELPER_PACKAGE = DAGS / "employee_pipeline"
 AIRFLOWIGNORE = DAGS / ".airflowignore"
 PLUGINS = ROOT / "plugins"
+PLUGINS_AIRFLOWIGNORE = PLUGINS / ".airflowignore"
 PLUGIN_PACKAGE = PLUGINS / "employee_pipeline_ops"
 REQUIREMENTS = ROOT / "requirements.txt"
 
@@ -167,8 +168,14 @@ def dag_files() -> dict[str, bytes]:
 
 
 def plugins_zip() -> bytes:
-    """The operator package ``employee_pipeline_ops/`` at the zip's root (MWAA unzips it into its plugins folder)."""
-    return deterministic_zip(_python_sources(PLUGIN_PACKAGE, PLUGINS))
+    """The operator package ``employee_pipeline_ops/`` and the ``.airflowignore`` that keeps Airflow's plugin
+    manager from importing its modules one by one, at the zip's root (MWAA unzips it into its plugins folder)."""
+    if not PLUGINS_AIRFLOWIGNORE.is_file():
+        raise BundleError(
+            f"{PLUGINS_AIRFLOWIGNORE} is missing: without it Airflow lists the operator modules as plugin import errors"
+        )
+    sources = _python_sources(PLUGIN_PACKAGE, PLUGINS)
+    return deterministic_zip({**sources, PLUGINS_AIRFLOWIGNORE.name: PLUGINS_AIRFLOWIGNORE.read_bytes()})
 
 
 def _shell_quote(value: str) -> str:

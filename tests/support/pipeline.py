@@ -11,9 +11,9 @@ from typing import Any
 from employee_pipeline import layout
 from employee_pipeline.config import DAG_ID
 from employee_pipeline.manifest import Manifest
+from infra.batch_state import batch_counts, read_manifest
 from infra.notifications import topic_arn
 from local_run import airflow_records
-from infra.batch_state import batch_counts, read_manifest
 from local_run.dag_run import DagRunResult
 from local_run.stage import LocalStage
 
