@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,10 +36,11 @@ from infra.deploy import deploy
 from infra.mwaa.bundle import variable_env_name
 from infra.mwaa.options import configuration_options, environment_variables
 from infra.session import AwsTarget
-from local_aws.iam_gate import AUDIT_PATH
+from local_aws import stats
 from local_run import airflow_records
 from local_run.airflow_env import STATIC_CREDENTIALS, airflow_env
 from tests.mwaa.mwaa_airflow import MwaaHome, MwaaVenv, json_output, lay_out_home
+from tests.support.iam_audit import calls_since
 from tests.support.tool_venv import tail
 
 pytestmark = [pytest.mark.mwaa, pytest.mark.timeout(3600), pytest.mark.stage("mwaa")]
@@ -74,26 +74,6 @@ class DagRun:
 
     def tail(self) -> str:
         return f"airflow dags test exited {self.returncode}; log {self.log}:\n{tail(self.log.read_text(), 8000)}"
-
-
-def _audit(endpoint: str) -> dict[str, Any]:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(f"{endpoint}{AUDIT_PATH}", timeout=60) as response:
-        return json.load(response)
-
-
-def _decision(call: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(call[k] for k in ("principal", "action", "resource", "allowed", "policy", "statement", "reason"))
-
-
-def _calls_since(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The audit's entries that are new or were counted again since ``before``, with this period's counts."""
-    counted = {_decision(call): call["count"] for call in before}
-    return [
-        {**call, "count": call["count"] - counted.get(_decision(call), 0)}
-        for call in after
-        if call["count"] > counted.get(_decision(call), 0)
-    ]
 
 
 def _role_arn(aws: AwsTarget, name: str) -> str:
@@ -139,15 +119,15 @@ def dag_run(mwaa: MwaaHome, names: PipelineNames, local_aws: str, tmp_path_facto
     logs = tmp_path_factory.mktemp("mwaa-run-logs")
     migrated = mwaa.airflow_logged("db", "migrate", log=logs / "migrate.log", timeout=900)
     assert migrated == 0, f"airflow db migrate exited {migrated}:\n{tail((logs / 'migrate.log').read_text())}"
-    before = _audit(local_aws)["calls"]
+    before = stats.iam_audit(local_aws)["calls"]
     # A manual run's data interval is the hour before its logical date (local_run.dag_run.run_batch).
     logical_date = (HOUR + timedelta(hours=1)).isoformat()
     log = logs / "dags-test.log"
     returncode = mwaa.airflow_logged(
         "dags", "test", DAG_ID, logical_date, "--conf", json.dumps(CONF), log=log, timeout=RUN_TIMEOUT_S
     )
-    after = _audit(local_aws)
-    calls = _calls_since(before, after["calls"])
+    after = stats.iam_audit(local_aws)
+    calls = calls_since(before, after["calls"])
     (logs / "iam-audit.json").write_text(json.dumps({"enforced": after["enforced"], "calls": calls}, indent=1))
     return DagRun(mwaa, names, returncode, log, after["enforced"], calls)
 

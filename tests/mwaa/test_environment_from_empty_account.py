@@ -1,0 +1,134 @@
+"""From nothing to a verified MWAA environment with the README's two commands, against the local AWS.
+
+``python -m infra deploy --stage S --mwaa`` makes the stage, its network, source bucket (the bundle
+in it first) and environment; the local AWS starts a real Airflow for the environment from that
+bucket, in MWAA's Python 3.12 venv, as the execution role. ``python -m infra mwaa publish --smoke``
+then runs the DAG on it through InvokeRestApi and checks the batch. A second plan changes nothing,
+a bundle that cannot start ends ``UPDATE_FAILED`` with its reason (and the environment keeps
+serving the previous one), and ``destroy`` leaves nothing of the stage.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from employee_pipeline.config import pipeline_names
+from infra.batch_state import batch_counts
+from infra.mwaa import smoke as smoke_run
+from infra.mwaa.bundle import REQUIREMENTS_TXT
+from tests.support import iam_audit
+from tests.support.leftovers import leftovers
+
+pytestmark = [pytest.mark.mwaa, pytest.mark.timeout(1800), pytest.mark.stage("mwaaenv")]
+STAGE = "mwaaenv"
+NAMES = pipeline_names(STAGE)
+POLL = ("--poll", "2")
+MISSING_PACKAGE = "employee-pipeline-no-such-package==0.0.1"
+
+
+def _infra(local_aws: str, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
+    """``python -m infra ARGS --endpoint-url LOCAL_AWS``, as a user runs it (its output kept for the failure)."""
+    return subprocess.run(
+        [sys.executable, "-m", "infra", *args, "--endpoint-url", local_aws],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _ok(done: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert done.returncode == 0, f"{done.args} exited {done.returncode}:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    return done
+
+
+@pytest.fixture(scope="module")
+def environment(local_aws: str, aws, mwaa_venv) -> Any:
+    """The stage deployed with ``--mwaa``; destroyed afterwards even when a test failed half way."""
+    deployed = _ok(_infra(local_aws, "deploy", "--stage", STAGE, "--mwaa", *POLL, "--json"))
+    yield json.loads(deployed.stdout)
+    if leftovers(aws, NAMES):
+        _infra(local_aws, "destroy", "--stage", STAGE, *POLL)
+
+
+def test_deploy_creates_an_available_environment_that_started_with_the_dag(environment, aws) -> None:
+    described = aws.client("mwaa").get_environment(Name=NAMES.mwaa_environment)["Environment"]
+    assert described["Status"] == "AVAILABLE"
+    assert described["AirflowVersion"] == "3.3.1"
+    assert described["WebserverAccessMode"] == "PRIVATE_ONLY"
+    answer = aws.client("mwaa").invoke_rest_api(Name=NAMES.mwaa_environment, Method="GET", Path="/dags")
+    assert answer["RestApiStatusCode"] == 200
+    assert [dag["dag_id"] for dag in answer["RestApiResponse"]["dags"]] == ["employee_batch_pipeline"]
+    # The operator package is on sys.path, not loaded as plugins: Airflow lists no plugin import error.
+    plugins = aws.client("mwaa").invoke_rest_api(
+        Name=NAMES.mwaa_environment, Method="GET", Path="/plugins/importErrors"
+    )
+    assert plugins["RestApiResponse"]["import_errors"] == []
+
+
+def test_publish_then_smoke_run_loads_its_batch_exactly(environment, aws, local_aws: str) -> None:
+    before = iam_audit.calls(local_aws)
+    done = _ok(
+        _infra(
+            local_aws,
+            *("mwaa", "publish", "--environment", NAMES.mwaa_environment, "--stage", STAGE),
+            *("--smoke", "--unpause", *POLL, "--json"),
+        )
+    )
+    result = json.loads(done.stdout)
+    assert result["updated"] is False and result["status"] == "AVAILABLE"  # deploy uploaded this very bundle
+    run = result["smoke"]
+    assert run["state"] == "success" and run["dag_run_id"].startswith(smoke_run.RUN_ID_PREFIX)
+    assert run["counts"] == {"0": smoke_run.SMOKE_CONF["records_per_shard"]} and run["quarantined"] == 0
+    assert batch_counts(aws, NAMES, run["batch_id"], 1) == {0: smoke_run.SMOKE_CONF["records_per_shard"]}
+    # IAM decided every call of the run; Airflow's tasks made theirs as the environment's execution role.
+    calls = iam_audit.calls_since(before, iam_audit.calls(local_aws))
+    assert [c for c in calls if not c["allowed"]] == []
+    role = aws.client("iam").get_role(RoleName=NAMES.mwaa_execution_role)["Role"]["Arn"]
+    started = {c["role"] for c in calls if c["action"] in ("lambda:InvokeFunction", "glue:StartJobRun")}
+    assert started == {role}
+
+
+def test_a_second_plan_reports_no_change(environment, local_aws: str) -> None:
+    plan = json.loads(_ok(_infra(local_aws, "deploy", "--plan", "--stage", STAGE, "--mwaa", *POLL, "--json")).stdout)
+    changed = [action for action in plan["actions"] if action["action"] != "unchanged"]
+    assert changed == []
+    assert len(plan["actions"]) == len(environment["actions"])
+
+
+def test_a_bundle_that_cannot_start_leaves_update_failed_and_publish_says_why(
+    environment, aws, local_aws: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from infra.__main__ import main
+    from infra.mwaa import publish
+
+    bundle_contents = publish.bundle_contents
+
+    def broken(names: Any) -> dict[str, bytes]:
+        contents = dict(bundle_contents(names))
+        contents[REQUIREMENTS_TXT] = contents[REQUIREMENTS_TXT] + f"{MISSING_PACKAGE}\n".encode()
+        return contents
+
+    monkeypatch.setattr(publish, "bundle_contents", broken)
+    argv = ["mwaa", "publish", "--environment", NAMES.mwaa_environment, "--stage", STAGE, "--poll", "1"]
+    assert main([*argv, "--endpoint-url", local_aws]) == 1
+    err = capsys.readouterr().err
+    assert "UPDATE_FAILED" in err and MISSING_PACKAGE.split("==")[0] in err, err
+    mwaa = aws.client("mwaa")
+    described = mwaa.get_environment(Name=NAMES.mwaa_environment)["Environment"]
+    assert described["Status"] == "UPDATE_FAILED"
+    assert described["LastUpdate"]["Status"] == "FAILED"
+    assert MISSING_PACKAGE.split("==")[0] in described["LastUpdate"]["Error"]["ErrorMessage"]
+    # Rolled back, as AWS does: the previous bundle's Airflow still answers.
+    answer = mwaa.invoke_rest_api(Name=NAMES.mwaa_environment, Method="GET", Path="/dags")
+    assert [dag["dag_id"] for dag in answer["RestApiResponse"]["dags"]] == ["employee_batch_pipeline"]
+
+
+def test_destroy_leaves_nothing_of_the_stage(environment, aws, local_aws: str) -> None:
+    _ok(_infra(local_aws, "destroy", "--stage", STAGE, *POLL))
+    assert leftovers(aws, NAMES) == {}
