@@ -66,10 +66,12 @@ def test_plugins_zip_ignores_mtimes_modes_bytecode_and_tests(tmp_path: Path, mon
     assert mwaa.plugins_zip() == before
 
 
-def test_plugins_zip_holds_the_operator_package_at_its_root(bundle_dir: Path) -> None:
+def test_plugins_zip_holds_the_operator_package_and_its_airflowignore_at_its_root(bundle_dir: Path) -> None:
     archive = zipfile.ZipFile(bundle_dir / "plugins.zip")
     sources = {f"employee_pipeline_ops/{p.name}" for p in mwaa.PLUGIN_PACKAGE.glob("*.py")}
-    assert archive.namelist() == sorted(sources)
+    assert archive.namelist() == sorted({".airflowignore", *sources})
+    # Airflow's plugin manager skips the package (it holds no AirflowPlugin; it is imported as a package).
+    assert "employee_pipeline_ops/" in archive.read(".airflowignore").decode().splitlines()
     assert "employee_pipeline_ops/__init__.py" in sources
     for info in archive.infolist():
         assert info.date_time == (1980, 1, 1, 0, 0, 0)
