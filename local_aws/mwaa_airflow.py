@@ -209,6 +209,7 @@ class AirflowLauncher:
         env["AWS_DEFAULT_REGION"] = region
         role = config["ExecutionRoleArn"].rpartition("/")[2]
         env.update(task_credentials_env(self.endpoint_url, role))
+        env.update(task_log_env(config))
         return env
 
     def _launch(self, prepared: Running) -> Running:
@@ -247,6 +248,19 @@ class AirflowLauncher:
         with self._lock:
             self._running.pop(id(running), None)
         airflow_standalone.stop(running.standalone)
+
+
+def task_log_env(config: dict[str, Any]) -> dict[str, str]:
+    """Task logs to the environment's CloudWatch group when ``TaskLogs`` is enabled, as on MWAA: Airflow's
+    CloudWatch remote logging (the amazon provider), as the execution role; the UI reads them back there."""
+    task_logs = config.get("LoggingConfiguration", {}).get("TaskLogs", {})
+    if not task_logs.get("Enabled"):
+        return {}
+    return {
+        "AIRFLOW__LOGGING__REMOTE_LOGGING": "True",
+        "AIRFLOW__LOGGING__REMOTE_LOG_CONN_ID": "aws_default",
+        "AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER": f"cloudwatch://{task_logs['CloudWatchLogGroupArn']}",
+    }
 
 
 def _wait_parsed(running: Running) -> None:

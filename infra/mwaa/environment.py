@@ -18,14 +18,22 @@ from infra.actions import ABSENT, DELETED, Action, Kind, outcome
 from infra.mwaa import network
 from infra.mwaa.bundle import SOURCE_BUCKET_LAYOUT
 from infra.mwaa.publish import POLL_S, WAIT_TIMEOUT_S, PublishError, merged_options, upload_bundle, wait_available
-from infra.resources import Bucket
+from infra.resources import Bucket, LogGroup
 from infra.session import AwsTarget, if_exists
 from infra.storage import object_exists
 
 AIRFLOW_VERSION = "3.3.1"
 ACCESS_MODES = ("PRIVATE_ONLY", "PUBLIC_ONLY")
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
-LOG_MODULES = ("DagProcessingLogs", "SchedulerLogs", "WebserverLogs", "WorkerLogs", "TaskLogs")
+# Each CloudWatch log module and the group MWAA writes it to, airflow-<environment>-<suffix> (MWAA user guide,
+# "Viewing Airflow logs in Amazon CloudWatch").
+LOG_MODULES = {
+    "DagProcessingLogs": "DAGProcessing",
+    "SchedulerLogs": "Scheduler",
+    "WebserverLogs": "WebServer",
+    "WorkerLogs": "Worker",
+    "TaskLogs": "Task",
+}
 MISSING = ("ResourceNotFoundException",)
 
 
@@ -213,4 +221,7 @@ def mwaa_resources(names: PipelineNames, spec: MwaaSpec, role: str, *, every_net
     else:
         pieces, subnets, sg = network.network_resources(names, spec.network)
         groups = (sg,)
-    return (*head, *pieces, Environment(spec, names, role, tuple(subnets), groups))
+    # MWAA creates a missing group without a retention (kept, and paid for, forever) and leaves it when the
+    # environment goes: made here first, they have the stage's retention and tags, and destroy removes them.
+    logs = tuple(LogGroup(f"airflow-{spec.environment}-{suffix}", tags) for suffix in LOG_MODULES.values())
+    return (*head, *pieces, *logs, Environment(spec, names, role, tuple(subnets), groups))

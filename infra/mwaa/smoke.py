@@ -17,6 +17,8 @@ pattern rather than by their own (longer) path.
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -42,6 +44,7 @@ POLL_S = 15.0
 ENDED = ("success", "failed")
 FAILED_TASK_STATES = ("failed", "upstream_failed")
 TASK_LOG_GROUP = "airflow-{environment}-Task"  # MWAA's task log group
+LOG_EVENTS_READ = 10_000  # of one task's log: a failed task's last error is near its end
 
 
 class SmokeError(PublishError):
@@ -117,21 +120,40 @@ def _task_states(mwaa: Any, environment: str, run_id: str) -> dict[str, str]:
 
 
 def _task_error(target: AwsTarget, environment: str, run_id: str, task: str) -> str:
-    """The last error line of ``task``'s log in CloudWatch Logs, where MWAA ships task logs; else where to look."""
+    """The last error of ``task``'s log in CloudWatch Logs, where MWAA ships task logs; else where to look."""
     group = TASK_LOG_GROUP.format(environment=environment)
     where = f"its log: the UI, or CloudWatch log group {group}"
     if task.endswith("]"):  # a mapped instance: its log stream has no map index in the prefix below
         task = task[: task.index("[")]
+    prefix = f"dag_id={DAG_ID}/run_id={run_id}/task_id={task}/"
     try:
-        events = target.client("logs").filter_log_events(
-            logGroupName=group,
-            logStreamNamePrefix=f"dag_id={DAG_ID}/run_id={run_id}/task_id={task}/",
-            filterPattern="?ERROR ?Error ?Exception",
-        )["events"]
+        pages = (
+            target.client("logs")
+            .get_paginator("filter_log_events")
+            .paginate(logGroupName=group, logStreamNamePrefix=prefix, PaginationConfig={"MaxItems": LOG_EVENTS_READ})
+        )
+        errors = [line for page in pages for event in page["events"] if (line := error_line(event["message"]))]
     except ClientError:
         return where
-    lines = [line for event in events for line in str(event["message"]).splitlines() if line.strip()]
-    return lines[-1].strip()[:500] if lines else where
+    return errors[-1][:500] if errors else where
+
+
+def error_line(message: str) -> str | None:
+    """The error a task log line reports, or None. Airflow 3 writes JSON lines (``level``, ``event`` and, for
+    an exception, ``error_detail`` with its type and value); earlier lines are ``... ERROR - text``."""
+    try:
+        record = json.loads(message)
+    except ValueError:
+        record = None
+    if isinstance(record, dict):
+        if str(record.get("level", "")).lower() not in ("error", "critical"):
+            return None
+        details = record.get("error_detail")
+        if isinstance(details, list) and details and isinstance(details[-1], dict):
+            return f"{details[-1].get('exc_type')}: {details[-1].get('exc_value')}"
+        return str(record.get("event", "")).strip() or None
+    lines = [line.strip() for line in message.splitlines() if re.search(r"\bERROR\b|Error\b|Exception\b", line)]
+    return lines[-1] if lines else None
 
 
 def _check_batch(target: AwsTarget, names: PipelineNames, result: SmokeResult) -> None:

@@ -19,6 +19,7 @@ import pytest
 
 from employee_pipeline.config import pipeline_names
 from infra.batch_state import batch_counts
+from infra.log_groups import LOG_RETENTION_DAYS
 from infra.mwaa import smoke as smoke_run
 from infra.mwaa.bundle import REQUIREMENTS_TXT
 from tests.support import iam_audit
@@ -92,6 +93,14 @@ def test_publish_then_smoke_run_loads_its_batch_exactly(environment, aws, local_
     role = aws.client("iam").get_role(RoleName=NAMES.mwaa_execution_role)["Role"]["Arn"]
     started = {c["role"] for c in calls if c["action"] in ("lambda:InvokeFunction", "glue:StartJobRun")}
     assert started == {role}
+    # Task logs went to the environment's CloudWatch group, which deploy made with the stage's retention.
+    logs = aws.client("logs")
+    group = smoke_run.TASK_LOG_GROUP.format(environment=NAMES.mwaa_environment)
+    (described,) = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+    assert described["retentionInDays"] == LOG_RETENTION_DAYS
+    prefix = f"dag_id=employee_batch_pipeline/run_id={run['dag_run_id']}/task_id=ingest/"
+    streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=prefix)["logStreams"]
+    assert f"{prefix}attempt=1.log" in {s["logStreamName"] for s in streams}  # and the triggerer's, deferred
 
 
 def test_a_second_plan_reports_no_change(environment, local_aws: str) -> None:

@@ -6,6 +6,7 @@ these cover what that run cannot cheaply reach: a failed run, a paused DAG, Airf
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,21 +64,47 @@ def test_a_failed_run_names_each_failed_task_with_the_error_line_of_its_log() ->
             {"task_id": "ingest", "state": "failed", "map_index": -1, "run_id": f"manual__{RUN_ID}"},  # not ours
         ]
         mwaa.add_response("invoke_rest_api", {"RestApiStatusCode": 200, "RestApiResponse": {"task_instances": tis}})
-        message = "[2026-12-07T10:00:00Z] ERROR - Glue job run jr_1 ended FAILED: AccessDeniedException"
+        failure = {
+            "level": "error",
+            "event": "Task failed with exception",
+            "error_detail": [{"exc_type": "GlueJobRunFailed", "exc_value": "jr_1 ended FAILED: AccessDenied"}],
+        }
         logs.add_response(
             "filter_log_events",
-            {"events": [{"message": "INFO - starting"}, {"message": message}]},
+            {
+                "events": [
+                    {"message": json.dumps({"level": "info", "event": "starting"})},
+                    {"message": json.dumps(failure)},
+                    {"message": json.dumps({"level": "info", "event": "Marking task as FAILED"})},
+                ]
+            },
             {
                 "logGroupName": f"airflow-{ENV}-Task",
-                "logStreamNamePrefix": ANY,
-                "filterPattern": ANY,
+                "logStreamNamePrefix": f"dag_id={DAG_ID}/run_id={RUN_ID}/task_id=ingest/",
             },
         )
         with pytest.raises(smoke.SmokeError) as failed:
             smoke.smoke(Target(clients), NAMES, ENV, say=lambda _: None, poll_s=0, run_id=RUN_ID)
     text = str(failed.value)
     assert "failed tasks: count_check: upstream_failed; ingest: " in text
-    assert text.endswith("ingest: " + message)
+    assert text.endswith("ingest: GlueJobRunFailed: jr_1 ended FAILED: AccessDenied")
+
+
+@pytest.mark.parametrize(
+    ("message", "error"),
+    [
+        (json.dumps({"level": "error", "event": "Glue job run jr_1 failed"}), "Glue job run jr_1 failed"),
+        (json.dumps({"level": "warning", "event": "retrying"}), None),
+        (
+            "[2026-12-07 10:00:00] {taskinstance.py:1} ERROR - Task failed: boom",
+            "[2026-12-07 10:00:00] {taskinstance.py:1} ERROR - Task failed: boom",
+        ),
+        ("Traceback (most recent call last):\nValueError: bad shard", "ValueError: bad shard"),
+        ("INFO - all good", None),
+    ],
+)
+def test_an_error_line_is_read_from_airflow_3_json_lines_and_from_plain_text(message: str, error: str | None) -> None:
+    assert smoke.error_line(message) == error
 
 
 def test_a_paused_dag_is_refused_unless_unpause_is_given() -> None:
