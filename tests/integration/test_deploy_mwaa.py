@@ -90,10 +90,13 @@ def test_deploy_on_a_new_nat_network_then_plan_update_status_destroy(
     assert code == 0, err
     assert mutations(before, stats.request_counts(endpoint)) == {}  # a plan of a new stage writes nothing
     assert {a["action"] for a in plan["actions"] if a["name"] not in GLUE_SHARED_GROUPS} == {"create"}
-    assert [a["resource"] for a in plan["actions"]][-14:] == [
+    assert [a["resource"] for a in plan["actions"]][-19:] == [
         "iam_role", "s3_bucket", "mwaa_bundle", "vpc", "security_group", "route_table", "route_table", "subnet",
-        "subnet", "subnet", "internet_gateway", "elastic_ip", "nat_gateway", "mwaa_environment",
+        "subnet", "subnet", "internet_gateway", "elastic_ip", "nat_gateway", *["log_group"] * 5, "mwaa_environment",
     ]  # fmt: skip
+    assert [a["name"] for a in plan["actions"]][-6:-1] == [
+        f"airflow-{names.mwaa_environment}-{suffix}" for suffix in LOG_MODULES.values()
+    ]
     code, out, err = _cli(capsys, "deploy", *where, "--mwaa", "--poll", POLL)
     assert code == 0, err
     assert f"  environment {names.mwaa_environment}: AVAILABLE" in out  # the wait's progress lines
