@@ -61,6 +61,7 @@ class SmokeResult:
     expected: int = SMOKE_CONF["shards"] * SMOKE_CONF["records_per_shard"]
     counts: dict[int, int] = field(default_factory=dict)  # DynamoDB items per shard
     quarantined: int | None = None
+    tasks: dict[str, str] = field(default_factory=dict)  # each task instance's state when the run ended
     failed_tasks: list[str] = field(default_factory=list)
     unpaused: bool = False
 
@@ -113,9 +114,11 @@ def _task_states(mwaa: Any, environment: str, run_id: str) -> dict[str, str]:
         mwaa, environment, "GET", f"/dags/{DAG_ID}/dagRuns/~/taskInstances", query={"run_id_pattern": run_id}
     )
     return {
-        ti["task_id"] + (f"[{ti['map_index']}]" if ti.get("map_index", -1) >= 0 else ""): str(ti.get("state"))
+        ti["task_id"] + (f"[{ti['map_index']}]" if ti.get("map_index", -1) >= 0 else ""): str(
+            ti.get("state") or "no state"
+        )
         for ti in listed.get("task_instances", [])
-        if ti.get("run_id") == run_id
+        if ti.get("dag_run_id") == run_id
     }
 
 
@@ -227,8 +230,8 @@ def smoke(
             raise SmokeError(f"smoke run {result.dag_run_id} is still {state} after {timeout_s:.0f}s")
         time.sleep(poll_s)
     result.state, result.seconds = state, time.monotonic() - started
+    result.tasks = tasks = _task_states(mwaa, environment, result.dag_run_id)
     if state != "success":
-        tasks = _task_states(mwaa, environment, result.dag_run_id)
         result.failed_tasks = sorted(task for task, s in tasks.items() if s in FAILED_TASK_STATES)
         errors = [
             f"{task}: "

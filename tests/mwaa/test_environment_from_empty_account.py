@@ -86,6 +86,8 @@ def test_publish_then_smoke_run_loads_its_batch_exactly(environment, aws, local_
     run = result["smoke"]
     assert run["state"] == "success" and run["dag_run_id"].startswith(smoke_run.RUN_ID_PREFIX)
     assert run["counts"] == {"0": smoke_run.SMOKE_CONF["records_per_shard"]} and run["quarantined"] == 0
+    assert {"generate[0]", "ingest", "count_check"} <= set(run["tasks"])
+    assert set(run["tasks"].values()) == {"success"}
     assert batch_counts(aws, NAMES, run["batch_id"], 1) == {0: smoke_run.SMOKE_CONF["records_per_shard"]}
     # IAM decided every call of the run; Airflow's tasks made theirs as the environment's execution role.
     calls = iam_audit.calls_since(before, iam_audit.calls(local_aws))

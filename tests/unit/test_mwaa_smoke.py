@@ -58,10 +58,10 @@ def test_a_failed_run_names_each_failed_task_with_the_error_line_of_its_log() ->
         _rest(mwaa, "POST", f"/dags/{DAG_ID}/dagRuns", {"dag_run_id": "x", "state": "queued"})
         mwaa.add_response("invoke_rest_api", {"RestApiStatusCode": 200, "RestApiResponse": {"state": "failed"}})
         tis = [
-            {"task_id": "ingest", "state": "failed", "map_index": -1, "run_id": RUN_ID},
-            {"task_id": "count_check", "state": "upstream_failed", "map_index": -1, "run_id": RUN_ID},
-            {"task_id": "generate", "state": "success", "map_index": 0, "run_id": RUN_ID},
-            {"task_id": "ingest", "state": "failed", "map_index": -1, "run_id": f"manual__{RUN_ID}"},  # not ours
+            {"task_id": "ingest", "state": "failed", "map_index": -1, "dag_run_id": RUN_ID},
+            {"task_id": "count_check", "state": "upstream_failed", "map_index": -1, "dag_run_id": RUN_ID},
+            {"task_id": "generate", "state": "success", "map_index": 0, "dag_run_id": RUN_ID},
+            {"task_id": "ingest", "state": "failed", "map_index": -1, "dag_run_id": f"manual__{RUN_ID}"},  # not ours
         ]
         mwaa.add_response("invoke_rest_api", {"RestApiStatusCode": 200, "RestApiResponse": {"task_instances": tis}})
         failure = {
