@@ -43,7 +43,6 @@ starts) and an environment's ``local-aws:airflow`` tag (``on``/``off``, which wi
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import shutil
 import socket
@@ -200,12 +199,11 @@ class AirflowLauncher:
         return Running(home, self._airflow_env(home, region, config))
 
     def _airflow_env(self, home: mwaa_venv.MwaaHome, region: str, config: dict[str, Any]) -> dict[str, str]:
-        from local_run.airflow_env import STATIC_CREDENTIALS, config_env_var, task_credentials_env
+        from local_run.airflow_env import STATIC_CREDENTIALS, aws_connection, config_env_var, task_credentials_env
 
         env = {k: v for k, v in home.env.items() if k not in STATIC_CREDENTIALS}
         env.update({config_env_var(option): value for option, value in config["AirflowConfigurationOptions"].items()})
-        connection = {"conn_type": "aws", "extra": {"region_name": region, "endpoint_url": self.endpoint_url}}
-        env["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(connection)
+        env["AIRFLOW_CONN_AWS_DEFAULT"] = aws_connection(region, self.endpoint_url)
         env["AWS_DEFAULT_REGION"] = region
         role = config["ExecutionRoleArn"].rpartition("/")[2]
         env.update(task_credentials_env(self.endpoint_url, role))

@@ -39,7 +39,6 @@ def airflow_env(
     object-storage XCom backend in the stage's data bucket. Tasks run as the stage's MWAA execution role,
     as on MWAA (``task_credentials_env``)."""
     names = pipeline_names(stage, prefix or DEFAULT_PREFIX)
-    connection = {"conn_type": "aws", "extra": {"region_name": region, "endpoint_url": endpoint_url}}
     env = {name: value for name, value in os.environ.items() if name not in STATIC_CREDENTIALS}
     env.update(task_credentials_env(endpoint_url, names.mwaa_execution_role))
     venv_bin = str(Path(sys.executable).parent)
@@ -52,7 +51,7 @@ def airflow_env(
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
-            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection),
+            "AIRFLOW_CONN_AWS_DEFAULT": aws_connection(region, endpoint_url),
             f"AIRFLOW_VAR_{STAGE_VARIABLE.upper()}": stage,
             # Each AIRFLOW_HOME is its own Airflow (its own metadata database): lease owners say which.
             f"AIRFLOW_VAR_{DEPLOYMENT_VARIABLE.upper()}": deployment_id(airflow_home),
@@ -67,6 +66,12 @@ def airflow_env(
         {config_env_var(option): value for option, value in xcom_options(names.data_bucket, AWS_CONN_ID).items()}
     )
     return env
+
+
+def aws_connection(region: str, endpoint_url: str) -> str:
+    """The ``aws_default`` connection (its ``AIRFLOW_CONN_AWS_DEFAULT`` value) of an Airflow on the local AWS:
+    the region and the endpoint only; credentials come from the environment (``task_credentials_env``)."""
+    return json.dumps({"conn_type": "aws", "extra": {"region_name": region, "endpoint_url": endpoint_url}})
 
 
 def deployment_id(airflow_home: Path) -> str:

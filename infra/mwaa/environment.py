@@ -25,8 +25,9 @@ from infra.storage import object_exists
 AIRFLOW_VERSION = "3.3.1"
 ACCESS_MODES = ("PRIVATE_ONLY", "PUBLIC_ONLY")
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
-# Each CloudWatch log module and the group MWAA writes it to, airflow-<environment>-<suffix> (MWAA user guide,
-# "Viewing Airflow logs in Amazon CloudWatch").
+# Each CloudWatch log module and the group MWAA writes it to, LOG_GROUP with the module's suffix (MWAA user
+# guide, "Viewing Airflow logs in Amazon CloudWatch").
+LOG_GROUP = "airflow-{environment}-{suffix}"
 LOG_MODULES = {
     "DagProcessingLogs": "DAGProcessing",
     "SchedulerLogs": "Scheduler",
@@ -207,6 +208,11 @@ class Environment:
         return self._current(target) is not None
 
 
+def log_group(environment: str, module: str) -> str:
+    """The CloudWatch log group of ``environment``'s log module (``TaskLogs``...)."""
+    return LOG_GROUP.format(environment=environment, suffix=LOG_MODULES[module])
+
+
 def mwaa_resources(names: PipelineNames, spec: MwaaSpec, role: str, *, every_network: bool = False) -> tuple[Any, ...]:
     """Source bucket, bundle, network (none for an existing one), environment, in creation order; with
     ``every_network`` (destroy, status) the pieces of both networks, whichever deploy made."""
@@ -223,5 +229,5 @@ def mwaa_resources(names: PipelineNames, spec: MwaaSpec, role: str, *, every_net
         groups = (sg,)
     # MWAA creates a missing group without a retention (kept, and paid for, forever) and leaves it when the
     # environment goes: made here first, they have the stage's retention and tags, and destroy removes them.
-    logs = tuple(LogGroup(f"airflow-{spec.environment}-{suffix}", tags) for suffix in LOG_MODULES.values())
+    logs = tuple(LogGroup(log_group(spec.environment, module), tags) for module in LOG_MODULES)
     return (*head, *pieces, *logs, Environment(spec, names, role, tuple(subnets), groups))

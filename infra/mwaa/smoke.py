@@ -31,6 +31,7 @@ from botocore.exceptions import ClientError
 from employee_pipeline import layout
 from employee_pipeline.config import DAG_ID, PipelineNames
 from infra.batch_state import batch_counts, read_manifest
+from infra.mwaa.environment import log_group
 from infra.mwaa.publish import PublishError, environment_of
 from infra.session import AwsTarget
 
@@ -43,7 +44,6 @@ DAG_PARSE_TIMEOUT_S = 600  # after an update, the DAG processor may not have par
 POLL_S = 15.0
 ENDED = ("success", "failed")
 FAILED_TASK_STATES = ("failed", "upstream_failed")
-TASK_LOG_GROUP = "airflow-{environment}-Task"  # MWAA's task log group
 LOG_EVENTS_READ = 10_000  # of one task's log: a failed task's last error is near its end
 
 
@@ -124,7 +124,7 @@ def _task_states(mwaa: Any, environment: str, run_id: str) -> dict[str, str]:
 
 def _task_error(target: AwsTarget, environment: str, run_id: str, task: str) -> str:
     """The last error of ``task``'s log in CloudWatch Logs, where MWAA ships task logs; else where to look."""
-    group = TASK_LOG_GROUP.format(environment=environment)
+    group = log_group(environment, "TaskLogs")
     where = f"its log: the UI, or CloudWatch log group {group}"
     if task.endswith("]"):  # a mapped instance: its log stream has no map index in the prefix below
         task = task[: task.index("[")]

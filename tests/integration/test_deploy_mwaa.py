@@ -20,7 +20,7 @@ from infra.__main__ import main
 from infra.deploy import deploy, destroy
 from infra.log_groups import GLUE_SHARED_GROUPS
 from infra.mwaa.bundle import SOURCE_BUCKET_LAYOUT
-from infra.mwaa.environment import AIRFLOW_VERSION, LOG_MODULES, MwaaSpec
+from infra.mwaa.environment import AIRFLOW_VERSION, LOG_MODULES, MwaaSpec, log_group
 from infra.mwaa.network import ANYWHERE, GATEWAY_SERVICES, INTERFACE_SERVICES
 from infra.mwaa.options import configuration_options
 from infra.mwaa.publish import PublishError
@@ -95,7 +95,7 @@ def test_deploy_on_a_new_nat_network_then_plan_update_status_destroy(
         "subnet", "subnet", "internet_gateway", "elastic_ip", "nat_gateway", *["log_group"] * 5, "mwaa_environment",
     ]  # fmt: skip
     assert [a["name"] for a in plan["actions"]][-6:-1] == [
-        f"airflow-{names.mwaa_environment}-{suffix}" for suffix in LOG_MODULES.values()
+        log_group(names.mwaa_environment, module) for module in LOG_MODULES
     ]
     code, out, err = _cli(capsys, "deploy", *where, "--mwaa", "--poll", POLL)
     assert code == 0, err

@@ -22,6 +22,7 @@ from infra.batch_state import batch_counts
 from infra.log_groups import LOG_RETENTION_DAYS
 from infra.mwaa import smoke as smoke_run
 from infra.mwaa.bundle import REQUIREMENTS_TXT
+from infra.mwaa.environment import log_group
 from tests.support import iam_audit
 from tests.support.leftovers import leftovers
 
@@ -97,7 +98,7 @@ def test_publish_then_smoke_run_loads_its_batch_exactly(environment, aws, local_
     assert started == {role}
     # Task logs went to the environment's CloudWatch group, which deploy made with the stage's retention.
     logs = aws.client("logs")
-    group = smoke_run.TASK_LOG_GROUP.format(environment=NAMES.mwaa_environment)
+    group = log_group(NAMES.mwaa_environment, "TaskLogs")
     (described,) = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
     assert described["retentionInDays"] == LOG_RETENTION_DAYS
     prefix = f"dag_id=employee_batch_pipeline/run_id={run['dag_run_id']}/task_id=ingest/"
