@@ -3,7 +3,9 @@
 ``python -m infra deploy --stage S --mwaa`` makes the stage, its network, source bucket (the bundle
 in it first) and environment; the local AWS starts a real Airflow for the environment from that
 bucket, in MWAA's Python 3.12 venv, as the execution role. ``python -m infra mwaa publish --smoke``
-then runs the DAG on it through InvokeRestApi and checks the batch. A second plan changes nothing,
+then runs the DAG on it through InvokeRestApi and checks the batch, that IAM decided every call and
+the tasks made theirs as the execution role (large XComs in S3 included): the whole DAG run on MWAA's
+Airflow, configured as MWAA configures it. A second plan changes nothing,
 a bundle that cannot start ends ``UPDATE_FAILED`` with its reason (and the environment keeps
 serving the previous one), and ``destroy`` leaves nothing of the stage.
 """
@@ -18,6 +20,7 @@ from typing import Any
 import pytest
 
 from employee_pipeline.config import pipeline_names
+from employee_pipeline.layout import XCOM_PREFIX
 from infra.batch_state import batch_counts
 from infra.log_groups import LOG_RETENTION_DAYS
 from infra.mwaa import smoke as smoke_run
@@ -30,6 +33,17 @@ pytestmark = [pytest.mark.mwaa, pytest.mark.timeout(1800), pytest.mark.stage("mw
 STAGE = "mwaaenv"
 NAMES = pipeline_names(STAGE)
 POLL = ("--poll", "2")
+# What the DAG's tasks call (Lambdas, Glue job, lease, count check, XCom backend, manifest).
+DAG_ACTIONS = {
+    "lambda:InvokeFunction",
+    "glue:StartJobRun",
+    "glue:GetJobRun",
+    "dynamodb:GetItem",  # the lease: read to decide, taken and released with conditional updates
+    "dynamodb:UpdateItem",
+    "dynamodb:Query",
+    "s3:PutObject",
+    "s3:GetObject",
+}
 MISSING_PACKAGE = "employee-pipeline-no-such-package==0.0.1"
 
 
@@ -94,8 +108,14 @@ def test_publish_then_smoke_run_loads_its_batch_exactly(environment, aws, local_
     calls = iam_audit.calls_since(before, iam_audit.calls(local_aws))
     assert [c for c in calls if not c["allowed"]] == []
     role = aws.client("iam").get_role(RoleName=NAMES.mwaa_execution_role)["Role"]["Arn"]
+    as_role = {c["action"] for c in calls if c["role"] == role}
+    assert not DAG_ACTIONS - as_role, f"not called as {role}: {sorted(DAG_ACTIONS - as_role)}"
     started = {c["role"] for c in calls if c["action"] in ("lambda:InvokeFunction", "glue:StartJobRun")}
     assert started == {role}
+    # The shard records went through XComs too large for the metadata database: objects in S3, written by
+    # the object-storage XCom backend that publish's configuration options set, as the execution role.
+    xcoms = f"arn:aws:s3:::{NAMES.data_bucket}/{XCOM_PREFIX}/"
+    assert any(c["action"] == "s3:PutObject" and c["resource"].startswith(xcoms) for c in calls if c["role"] == role)
     # Task logs went to the environment's CloudWatch group, which deploy made with the stage's retention.
     logs = aws.client("logs")
     group = log_group(NAMES.mwaa_environment, "TaskLogs")
