@@ -30,6 +30,7 @@ from botocore.exceptions import ClientError
 
 from employee_pipeline import layout
 from employee_pipeline.config import DAG_ID, PipelineNames
+from employee_pipeline.waiting import wait_until
 from infra.batch_state import batch_counts, read_manifest
 from infra.mwaa.environment import log_group
 from infra.mwaa.publish import PublishError, environment_of
@@ -92,7 +93,8 @@ def invoke(
 def _dag(mwaa: Any, environment: str, timeout_s: float, poll_s: float, say: Callable[[str], None]) -> dict[str, Any]:
     """The DAG as Airflow's API shows it, once parsed; an import error of the DAG's file fails at once."""
     started = time.monotonic()
-    while True:
+
+    def parsed() -> dict[str, Any] | None:
         try:
             return invoke(mwaa, environment, "GET", f"/dags/{DAG_ID}")
         except SmokeError as err:
@@ -102,11 +104,16 @@ def _dag(mwaa: Any, environment: str, timeout_s: float, poll_s: float, say: Call
         if errors:
             found = "; ".join(f"{e.get('filename')}: {str(e.get('stack_trace', '')).strip()[-400:]}" for e in errors)
             raise SmokeError(f"DAG {DAG_ID} is not on {environment}: import errors: {found}")
-        waited = time.monotonic() - started
-        if waited > timeout_s:
-            raise SmokeError(f"DAG {DAG_ID} is not on {environment} after {timeout_s:.0f}s (no import error either)")
-        say(f"  waiting for {environment} to parse {DAG_ID} ({waited:.0f}s)")
-        time.sleep(poll_s)
+        say(f"  waiting for {environment} to parse {DAG_ID} ({time.monotonic() - started:.0f}s)")
+        return None
+
+    return wait_until(
+        parsed,
+        timeout=timeout_s,
+        interval=poll_s,
+        message=f"DAG {DAG_ID} is not on {environment} (no import error either)",
+        error=SmokeError,
+    )
 
 
 def _task_states(mwaa: Any, environment: str, run_id: str) -> dict[str, str]:
@@ -218,17 +225,26 @@ def smoke(
         },
     )
     say(f"  started {result.dag_run_id}: batch {result.batch_id}, {SMOKE_CONF}")
-    started, shown = time.monotonic(), ""
-    while (state := invoke(mwaa, environment, "GET", run_path)["state"]) not in ENDED:
-        result.seconds = time.monotonic() - started
+    started, shown = time.monotonic(), [""]
+
+    def ended() -> str | None:
+        state = invoke(mwaa, environment, "GET", run_path)["state"]
+        if state in ENDED:
+            return state
         tasks = _task_states(mwaa, environment, result.dag_run_id)
         tally = ", ".join(f"{n} {s}" for s, n in sorted(Counter(tasks.values()).items()))
-        if f"{state} {tally}" != shown:
-            shown = f"{state} {tally}"
-            say(f"  {result.dag_run_id}: {state} ({result.seconds:.0f}s) tasks: {tally or 'none yet'}")
-        if result.seconds > timeout_s:
-            raise SmokeError(f"smoke run {result.dag_run_id} is still {state} after {timeout_s:.0f}s")
-        time.sleep(poll_s)
+        if f"{state} {tally}" != shown[0]:
+            shown[0] = f"{state} {tally}"
+            say(f"  {result.dag_run_id}: {state} ({time.monotonic() - started:.0f}s) tasks: {tally or 'none yet'}")
+        return None
+
+    state = wait_until(
+        ended,
+        timeout=timeout_s,
+        interval=poll_s,
+        message=f"smoke run {result.dag_run_id} has not ended",
+        error=SmokeError,
+    )
     result.state, result.seconds = state, time.monotonic() - started
     result.tasks = tasks = _task_states(mwaa, environment, result.dag_run_id)
     if state != "success":
