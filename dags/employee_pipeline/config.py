@@ -42,6 +42,22 @@ GLUE_TIMEOUT_MINUTES = 60  # the Glue job's own Timeout; the deferred ingest wai
 # it started just before then ends within GLUE_TIMEOUT_MINUTES. A holder that crashed frees it by then.
 LEASE_SECONDS = DAGRUN_TIMEOUT_S + GLUE_TIMEOUT_MINUTES * 60
 GLUE_POLL_S = 5  # how often the triggerer asks Glue for the run's state
+# Freshness: a run not finished this long after its data interval ends alerts the stage's SNS topic once.
+FRESHNESS_DEADLINE_MINUTES = 30
+
+# CloudWatch: the metrics each batch publishes (dimension ``stage``), which infra's alarms and dashboard read.
+METRICS_NAMESPACE = "EmployeePipeline"
+METRIC_DIMENSION = "stage"
+METRIC_ROWS_READ = "RowsRead"
+METRIC_ROWS_LOADED = "RowsLoaded"
+METRIC_ROWS_QUARANTINED = "RowsQuarantined"
+METRIC_QUARANTINED_FRACTION = "QuarantinedFraction"
+METRIC_GLUE_LOAD_SECONDS = "GlueLoadSeconds"
+METRIC_DYNAMODB_RETRIES = "DynamoDBRetries"
+METRIC_LATENCY_SECONDS = "EndToEndLatencySeconds"  # from the end of the batch's hour to its passed count check
+METRIC_BATCHES_LOADED = "BatchesLoaded"
+METRIC_FAILED_RUNS = "FailedRuns"
+
 # The DAG's Param defaults, which the demo (and ``make demo``) also run with.
 DEFAULT_SHARDS = 2
 DEFAULT_RECORDS_PER_SHARD = 500
