@@ -39,6 +39,7 @@ from typing import Any
 import boto3
 
 from local_aws import metrics
+from local_aws.glue_spark_conf import spark_conf_dir
 from local_aws.iam_gate import may_write_log
 from local_aws.iam_principals import SERVICE_SESSIONS, Credentials
 
@@ -191,7 +192,9 @@ def glue_python(folder: Path) -> str:
     return str(path)
 
 
-def _environment(region: str, credentials: Credentials, python_path: list[str], python: str) -> dict[str, str]:
+def _environment(
+    region: str, credentials: Credentials, python_path: list[str], python: str, conf_dir: str
+) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
@@ -205,6 +208,7 @@ def _environment(region: str, credentials: Credentials, python_path: list[str], 
             "PYSPARK_PYTHON": python,
             "PYSPARK_DRIVER_PYTHON": python,
             "SPARK_LOCAL_IP": "127.0.0.1",
+            "SPARK_CONF_DIR": conf_dir,
             "PYTHONUNBUFFERED": "1",
         }
     )
@@ -298,7 +302,7 @@ def _execute(job: Any, run: Any, usage: metrics.GlueRun) -> None:
             [sys.executable, "-S", str(path), *_script_arguments(job, arguments, run.job_run_id)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=_environment(region, credentials, python_path, python),
+            env=_environment(region, credentials, python_path, python, spark_conf_dir(Path(tmp, "spark-conf"))),
             cwd=tmp,
             # Out of the emulator's process group: a signal to the group would kill the driver first and
             # orphan Spark's JVM and workers (pyspark's daemon makes its own group); the emulator's
