@@ -125,7 +125,11 @@ def _status(args: argparse.Namespace, target: AwsTarget, names: PipelineNames) -
             "policy": mwaa_role.execution_policy(target, names, environment, source_bucket),
         },
     }
-    lines = [f"  {'present' if r['exists'] else 'missing':<9}  {r['resource']:<16}  {r['name']}" for r in resources]
+    lines = [
+        f"  {'present' if r['exists'] else 'missing':<9}  {r['resource']:<16}  {r['name']}"
+        + (f" ({r['state']})" if r.get("state") else "")
+        for r in resources
+    ]
     return result, lines
 
 
@@ -143,6 +147,7 @@ def _stage_command(args: argparse.Namespace) -> int:
         command = "deploy --plan" if args.command == "deploy" and args.plan else args.command
         print(f"{command} stage '{args.stage}' ({args.prefix}) on {where}, region {target.region_name}")
     try:
+        target.check_reachable()
         result, lines = STAGE_COMMANDS[args.command](args, target, names)
     except EndpointConnectionError as err:
         print(

@@ -8,13 +8,15 @@ fails the plan with ``WriteRefused`` instead of changing AWS.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 T = TypeVar("T")
 
@@ -27,7 +29,9 @@ EMULATOR_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key":
 # operation so named is a read (GET or HEAD where the protocol has methods). A walk that needs another
 # service adds it here, and the test checks its model too.
 READ_PREFIXES = ("Describe", "Get", "List", "Head")
-READ_SERVICES = frozenset({"dynamodb", "ec2", "glue", "iam", "lambda", "logs", "mwaa", "s3", "sns", "sts"})
+READ_SERVICES = frozenset(
+    {"cloudwatch", "dynamodb", "ec2", "glue", "iam", "lambda", "logs", "mwaa", "s3", "sns", "sts"}
+)
 # Reads the prefixes miss, as (service, operation): none so far.
 READ_OPERATIONS: frozenset[tuple[str, str]] = frozenset()
 
@@ -75,6 +79,18 @@ class AwsTarget:
     @property
     def region_name(self) -> str:
         return self.session.region_name
+
+    def check_reachable(self, timeout_s: float = 3.0) -> None:
+        """EndpointConnectionError at once when ``endpoint_url`` refuses connections: botocore would retry
+        a refused connection for about 16 s before saying so (AWS itself is not probed)."""
+        if not self.endpoint_url:
+            return
+        url = urlsplit(self.endpoint_url)
+        port = url.port or (443 if url.scheme == "https" else 80)
+        try:
+            socket.create_connection((url.hostname or "localhost", port), timeout=timeout_s).close()
+        except OSError as err:
+            raise EndpointConnectionError(endpoint_url=self.endpoint_url, error=err) from err
 
     def reader(self) -> AwsTarget:
         """This target (its session and credentials) with clients that only read: what a plan walks with."""

@@ -52,6 +52,7 @@ def _publish(args: argparse.Namespace, names: PipelineNames) -> int:
     output: dict[str, object] = {}
 
     def work() -> None:
+        target.check_reachable()
         result = publish(target, names, args.environment, args.source_bucket, say=say, poll_s=args.poll)
         output.update(result.as_dict())
         tally = Counter(result.artifacts.values())
@@ -70,7 +71,12 @@ def _smoke(args: argparse.Namespace, names: PipelineNames) -> int:
     say = (lambda _: None) if args.json else print
     say(f"mwaa smoke stage '{names.stage}' ({names.prefix}) on {args.environment} on {args.endpoint_url or 'AWS'}")
     output: dict[str, object] = {}
-    code = _reported(lambda: output.update(_smoke_run(args, target, names, say).as_dict()), "mwaa smoke")
+
+    def work() -> None:
+        target.check_reachable()
+        output.update(_smoke_run(args, target, names, say).as_dict())
+
+    code = _reported(work, "mwaa smoke")
     if code == 0 and args.json:
         print(json.dumps(output, sort_keys=True))
     return code
