@@ -28,12 +28,15 @@ Every hour, for the data interval's hour (the **batch**, `YYYYMMDDTHH` UTC):
 7. **count_check** - counts every shard of the batch in DynamoDB through the `batch_id#shard`
    GSI and fails unless each holds exactly this load's valid rows and nothing else, and unless
    this run still holds the batch for this load once counted.
-8. **quarantine_gate** - fails when more than `max_quarantine_fraction` (default 0) of the
-   rows were quarantined, naming the quarantine location and the top reasons.
+8. **quarantine_gate** - publishes the batch's CloudWatch metrics (`employee_pipeline.batch_metrics`),
+   then fails when more than `max_quarantine_fraction` (default 0) of the rows were quarantined,
+   naming the quarantine location and the top reasons. Once it passes, it
+   emits an asset event on the raw objects and the table (`employee_pipeline.assets`), keyed by the batch.
 
 A task that fails for good publishes an alert to the stage's SNS topic. The tasks that touch AWS
 link to what they touched (the task's links in the UI): the Lambda functions, the batch's raw
 objects, the Glue job run, the quarantine prefix and the DynamoDB tables.
+A run unfinished `FRESHNESS_DEADLINE_MINUTES` after it was queued publishes one late-run alert there.
 
 A manual run without a logical date processes the hour of its `run_after`.
 The stage comes from the Airflow Variable `employee_pipeline_stage` (default `dev`),
@@ -51,8 +54,8 @@ from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from employee_pipeline import config, layout, quality, summary
-from employee_pipeline.alerts import publish_failure_alert
+from employee_pipeline import assets, batch_metrics, config, layout, quality, summary
+from employee_pipeline.alerts import freshness_deadline, publish_failure_alert
 from employee_pipeline.manifest import Manifest
 from employee_pipeline_ops.batch_keys_sensor import S3BatchKeysSensor
 from employee_pipeline_ops.batch_lease import owner_id
@@ -76,11 +79,13 @@ def batch_hour(data_interval_start: Any, run_after: Any) -> Any:
     catchup=False,
     max_active_runs=config.MAX_ACTIVE_RUNS,
     dagrun_timeout=timedelta(seconds=config.DAGRUN_TIMEOUT_S),
+    # A run unfinished this long after it was queued alerts the stage's SNS topic once.
+    deadline=freshness_deadline(config.FRESHNESS_DEADLINE_MINUTES),
     default_args={
         "owner": "data-engineering",
         "retries": 2,
         "retry_delay": timedelta(minutes=1),
-        "retry_exponential_backoff": True,
+        "retry_exponential_backoff": 2.0,  # a multiplier: True is 1, a constant delay
         "max_retry_delay": timedelta(minutes=10),
         # Published once a task has failed for good (not on retries).
         "on_failure_callback": publish_failure_alert,
@@ -101,7 +106,7 @@ def batch_hour(data_interval_start: Any, run_after: Any) -> Any:
             description="Records each generator invocation makes.",
         ),
         "max_quarantine_fraction": Param(
-            0.0,
+            config.DEFAULT_MAX_QUARANTINE_FRACTION,
             type="number",
             minimum=0,
             maximum=1,
@@ -231,13 +236,20 @@ def employee_batch_pipeline() -> None:
         aws_conn_id=AWS_CONN_ID,
     )
 
-    @task
-    def quarantine_gate(manifest: dict[str, Any], bucket: str, params: dict[str, Any]) -> float:
+    @task(outlets=assets.OUTLETS)
+    def quarantine_gate(
+        manifest: dict[str, Any], bucket: str, params: dict[str, Any], outlet_events: Any = None
+    ) -> float:
         """Fail (without retries: the data will not change) above the tolerated quarantine fraction."""
+        loaded = Manifest.parse(manifest)
+        batch_metrics.publish_batch_metrics(loaded, float(params["max_quarantine_fraction"]), bucket)
         try:
-            return quality.check_quarantine(Manifest.parse(manifest), float(params["max_quarantine_fraction"]), bucket)
+            fraction = quality.check_quarantine(loaded, float(params["max_quarantine_fraction"]), bucket)
         except quality.QuarantineThresholdError as err:
             raise AirflowFailException(str(err)) from err
+        # Checked and within tolerance: downstream DAGs learn of the batch (a failed gate emits nothing).
+        assets.announce_batch(outlet_events, loaded, config.names_from_variables())
+        return fraction
 
     gate = quarantine_gate(manifest, batch["bucket"])
 

@@ -27,6 +27,8 @@ class Kind(StrEnum):
     GLUE_JOB = "glue_job"
     DYNAMODB_TABLE = "dynamodb_table"
     SNS_TOPIC = "sns_topic"
+    CLOUDWATCH_ALARM = "cloudwatch_alarm"
+    CLOUDWATCH_DASHBOARD = "cloudwatch_dashboard"
     VPC = "vpc"
     SUBNET = "subnet"
     ROUTE_TABLE = "route_table"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from employee_pipeline.config import PipelineNames
-from infra import mwaa_role
+from infra import monitoring, mwaa_role
 from infra.actions import Action, planned
 from infra.mwaa.environment import Environment, MwaaSpec, mwaa_resources
 from infra.resources import GLUE_PACKAGE_KEY, GLUE_SCRIPT_KEY, Resource, stage_resources
@@ -90,5 +90,12 @@ def destroy(target: AwsTarget, names: PipelineNames, poll_s: float | None = None
 
 
 def status(target: AwsTarget, names: PipelineNames) -> list[dict[str, Any]]:
-    """Which of the stage's resources exist."""
-    return [{"resource": r.kind, "name": r.name, "exists": r.exists(target)} for r in _every_resource(target, names)]
+    """Which of the stage's resources exist; an alarm also with its state (OK, ALARM, INSUFFICIENT_DATA)."""
+    found = []
+    for r in _every_resource(target, names):
+        if isinstance(r, monitoring.Alarm):
+            state = r.state(target)
+            found.append({"resource": r.kind, "name": r.name, "exists": state is not None, "state": state})
+        else:
+            found.append({"resource": r.kind, "name": r.name, "exists": r.exists(target)})
+    return found

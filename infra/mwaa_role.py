@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from employee_pipeline.config import PipelineNames
+from employee_pipeline.config import METRICS_NAMESPACE, PipelineNames
 from employee_pipeline.layout import MANIFEST_PREFIX, RAW_PREFIX, XCOM_PREFIX
 from infra import iam
 from infra.session import AwsTarget
 
 MWAA_SERVICES = ("airflow.amazonaws.com", "airflow-env.amazonaws.com")
+MWAA_METRICS_NAMESPACE = "AmazonMWAA"
 
 
 def default_environment(names: PipelineNames) -> tuple[str, str]:
@@ -87,6 +88,14 @@ def _pipeline_statements(target: AwsTarget, names: PipelineNames) -> list[dict[s
             "Action": "sns:Publish",
             "Resource": target.arn("sns", names.alerts_topic),
         },
+        # The quarantine gate's per-batch metrics. PutMetricData has no resource: AWS scopes it by namespace.
+        {
+            "Sid": "PublishBatchMetrics",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}},
+        },
         # The alert callback names the account (sts:GetCallerIdentity), which needs no permission on AWS.
     ]
 
@@ -150,7 +159,15 @@ def _mwaa_statements(target: AwsTarget, environment: str, source_bucket: str) ->
             "Action": "s3:GetAccountPublicAccessBlock",
             "Resource": "*",
         },
-        {"Sid": "MwaaMetrics", "Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*"},
+        # Airflow's metrics, which MWAA publishes in the AmazonMWAA namespace (MWAA User Guide, "Apache Airflow
+        # environment metrics in CloudWatch"): no other namespace, so the DAG's own metrics stay in theirs.
+        {
+            "Sid": "MwaaMetrics",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"cloudwatch:namespace": MWAA_METRICS_NAMESPACE}},
+        },
         # The Celery queues live in an account MWAA owns: the account cannot be named.
         {
             "Sid": "MwaaCeleryQueues",

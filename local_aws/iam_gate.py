@@ -127,15 +127,17 @@ def error_response(
 
     request_id = str(uuid.uuid4())
     try:
-        protocol = service_model(service).protocol
+        # The protocol botocore speaks to the service (CloudWatch's model lists CBOR first, botocore sends JSON).
+        model = service_model(service)
+        protocol, query_compatible = model.resolved_protocol, "awsQueryCompatible" in model.metadata
     except UnknownServiceError:
-        protocol = "rest-json"
+        protocol, query_compatible = "rest-json", False
     headers = [("x-amzn-RequestId", request_id)]
     if protocol == "json":
         status = 400  # JSON protocols answer client errors, AccessDeniedException included, with 400
         json_code = code if code.endswith("Exception") else "AccessDeniedException"
         headers += [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-ErrorType", json_code)]
-        if service == "sqs":
+        if query_compatible:  # SQS, CloudWatch: botocore reads the query protocol's error code from this header
             headers.append(("x-amzn-query-error", f"{code};Sender"))
         body = json.dumps({"__type": json_code, "message": message}).encode()
     elif protocol == "rest-json":

@@ -85,6 +85,14 @@ _SERVICE_ALIASES = {
     "glue": {"JobName": ("Name",)},
     "sns": {"TopicName": ("Name",)},
 }
+# CloudWatch operations that name several resources: one check per name, of the list parameter's placeholder.
+_CLOUDWATCH_LISTS = {
+    "DescribeAlarms": ("AlarmNames", "AlarmName"),
+    "DeleteAlarms": ("AlarmNames", "AlarmName"),
+    "EnableAlarmActions": ("AlarmNames", "AlarmName"),
+    "DisableAlarmActions": ("AlarmNames", "AlarmName"),
+    "DeleteDashboards": ("DashboardNames", "DashboardName"),
+}
 # EC2 operations that make a resource, which has no id before: AWS checks them on <type>/*.
 _EC2_NEW = ("Create", "Allocate")
 # EC2's query lists: ``VpcEndpointId.1``, ``VpcEndpointId.2``... (one check per member).
@@ -336,6 +344,13 @@ def checks(call: Call, account: str) -> list[Check]:
             _check(call, account, "DeleteObjectVersion" if o.get("VersionId") else "DeleteObject", o)
             for o in params.get("Objects", [])
         ]
+    if call.prefix == "cloudwatch" and call.operation in _CLOUDWATCH_LISTS:
+        listed, placeholder = _CLOUDWATCH_LISTS[call.operation]
+        if params.get(listed):  # without names it asks about every alarm: not decided here, so refused
+            return [_check(call, account, name, {placeholder: item}) for item in params[listed]]
+    if call.prefix == "cloudwatch" and call.operation == "PutMetricAlarm" and params.get("Tags"):
+        # Creating an alarm with tags also needs cloudwatch:TagResource on it (PutMetricAlarm's reference).
+        return [_check(call, account, name), _check(call, account, "TagResource")]
     if call.prefix == "airflow" and call.operation in _AIRFLOW_ROLE:
         return [_check(call, account, name, {"RoleName": _AIRFLOW_ROLE[call.operation]})]
     if call.prefix == "s3" and params.get("VersionId") and _VERSIONED.get(name):

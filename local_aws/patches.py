@@ -6,7 +6,15 @@ import inspect
 import threading
 from typing import Any
 
-from local_aws import bucket_policy, dynamodb_gsi, dynamodb_index, faults, glue_executor, lambda_executor
+from local_aws import (
+    alarm_evaluator,
+    bucket_policy,
+    dynamodb_gsi,
+    dynamodb_index,
+    faults,
+    glue_executor,
+    lambda_executor,
+)
 
 # The seams, as (qualified name, parameters) in the pinned moto.
 SEAMS = {
@@ -80,6 +88,34 @@ SEAMS = {
         "warm_throughput",
     ],
     dynamodb_gsi.TABLE_DESCRIBE: ["self", "base_key"],
+    # alarm_evaluator: alarms evaluated after each datapoint and definition, as CloudWatch evaluates them.
+    alarm_evaluator.PUT_METRIC_DATA: ["self", "namespace", "metric_data"],
+    alarm_evaluator.PUT_METRIC_ALARM: [
+        "self",
+        "name",
+        "namespace",
+        "metric_name",
+        "comparison_operator",
+        "evaluation_periods",
+        "period",
+        "threshold",
+        "statistic",
+        "description",
+        "dimensions",
+        "alarm_actions",
+        "metric_data_queries",
+        "datapoints_to_alarm",
+        "extended_statistic",
+        "ok_actions",
+        "insufficient_data_actions",
+        "unit",
+        "actions_enabled",
+        "treat_missing_data",
+        "evaluate_low_sample_count_percentile",
+        "threshold_metric_id",
+        "rule",
+        "tags",
+    ],
 }
 _installed: dict[str, Any] = {}
 
@@ -193,7 +229,7 @@ def install(endpoint_url: str) -> None:
         "moto.dynamodb.responses.DynamoHandler.batch_write_item": DynamoHandler.batch_write_item,
     }
     DynamoHandler.batch_write_item = faults.wrap_batch_write_item(DynamoHandler.batch_write_item)
-    for module in (dynamodb_index, dynamodb_gsi):
+    for module in (dynamodb_index, dynamodb_gsi, alarm_evaluator):
         dynamodb_originals = {name: _resolve(name) for name in module.REPLACED}
         _installed["originals"].update(dynamodb_originals)
         for name, replacement in module.replacements(dynamodb_originals).items():

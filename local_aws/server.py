@@ -109,6 +109,7 @@ def serve(host: str, port: int) -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
+    from local_aws.alarm_evaluator import EVALUATOR
     from local_aws.iam_gate import IamGate
     from local_aws.metrics import LocalEndpoints
     from local_aws.mwaa_airflow import AirflowLauncher
@@ -125,6 +126,7 @@ def serve(host: str, port: int) -> None:
     server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
     serving = threading.Thread(target=server.serve_forever, name="local-aws", daemon=True)
     serving.start()
+    EVALUATOR.start()  # CloudWatch's every-minute alarm evaluation
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -132,6 +134,7 @@ def serve(host: str, port: int) -> None:
     stop.wait()
     server.shutdown()
     serving.join()
+    EVALUATOR.stop()
     airflow.stop_all()
     _end_children()
     print("local AWS stopped", flush=True)

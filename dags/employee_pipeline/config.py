@@ -57,6 +57,8 @@ METRIC_DYNAMODB_RETRIES = "DynamoDBRetries"
 METRIC_LATENCY_SECONDS = "EndToEndLatencySeconds"  # from the end of the batch's hour to its passed count check
 METRIC_BATCHES_LOADED = "BatchesLoaded"
 METRIC_FAILED_RUNS = "FailedRuns"
+# The quarantined share a batch may have: the DAG's max_quarantine_fraction default and the alarm's threshold.
+DEFAULT_MAX_QUARANTINE_FRACTION = 0.0
 
 # The DAG's Param defaults, which the demo (and ``make demo``) also run with.
 DEFAULT_SHARDS = 2
@@ -66,11 +68,12 @@ _NAME_PART = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
 
 # The longest name each service accepts: S3's bucket naming rules; the API references of IAM
 # (RoleName), Lambda (FunctionName: 64 for a name alone; LayerName), Glue (CreateJob Name),
-# DynamoDB (TableName), SNS (CreateTopic Name), CloudWatch Logs (logGroupName) and MWAA
-# (CreateEnvironment Name).
+# DynamoDB (TableName), SNS (CreateTopic Name), CloudWatch Logs (logGroupName), MWAA
+# (CreateEnvironment Name) and CloudWatch (PutMetricAlarm AlarmName, PutDashboard DashboardName).
 S3_BUCKET, IAM_ROLE, LAMBDA_FUNCTION, LAMBDA_LAYER = "S3 bucket", "IAM role", "Lambda function", "Lambda layer"
 GLUE_JOB, DYNAMODB_TABLE, SNS_TOPIC = "Glue job", "DynamoDB table", "SNS topic"
 LOG_GROUP, MWAA_ENVIRONMENT = "CloudWatch log group", "MWAA environment"
+CLOUDWATCH_ALARM, CLOUDWATCH_DASHBOARD = "CloudWatch alarm", "CloudWatch dashboard"
 NAME_LIMITS = {
     S3_BUCKET: 63,
     IAM_ROLE: 64,
@@ -81,6 +84,8 @@ NAME_LIMITS = {
     SNS_TOPIC: 256,
     LOG_GROUP: 512,
     MWAA_ENVIRONMENT: 80,
+    CLOUDWATCH_ALARM: 255,
+    CLOUDWATCH_DASHBOARD: 255,
 }
 LAMBDA_LOG_GROUP_PREFIX = "/aws/lambda/"  # where Lambda writes a function's logs
 
@@ -107,6 +112,11 @@ class PipelineNames:
     mwaa_environment: str
     mwaa_source_bucket: str
     mwaa_execution_role: str
+    # CloudWatch: the alarms that notify alerts_topic, and the stage's dashboard.
+    quarantine_alarm: str
+    no_batch_alarm: str
+    failed_runs_alarm: str
+    dashboard: str
     gsi: str = GSI_NAME
 
     def as_dict(self) -> dict[str, str]:
@@ -131,6 +141,8 @@ class PipelineNames:
             self.lease_table: DYNAMODB_TABLE,
             self.alerts_topic: SNS_TOPIC,
             self.mwaa_environment: MWAA_ENVIRONMENT,
+            **dict.fromkeys((self.quarantine_alarm, self.no_batch_alarm, self.failed_runs_alarm), CLOUDWATCH_ALARM),
+            self.dashboard: CLOUDWATCH_DASHBOARD,
         }
 
 
@@ -186,6 +198,10 @@ def pipeline_names(stage: str = DEFAULT_STAGE, prefix: str = DEFAULT_PREFIX) -> 
         mwaa_environment=base,
         mwaa_source_bucket=f"airflow-{base}",  # MWAA requires the airflow- prefix
         mwaa_execution_role=f"{base}-mwaa-execution",
+        quarantine_alarm=f"{base}-quarantined-share",
+        no_batch_alarm=f"{base}-no-loaded-batch",
+        failed_runs_alarm=f"{base}-failed-runs",
+        dashboard=f"{base}-dashboard",
     )
     problems = _name_problems(names)
     if problems:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import posixpath
 from typing import TYPE_CHECKING, Any
 
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
 from airflow.sdk.exceptions import AirflowSensorTimeout
 
+from employee_pipeline_ops import lineage
 from employee_pipeline_ops.links import S3BatchObjectsLink, persist_link
 
 if TYPE_CHECKING:
@@ -19,7 +21,8 @@ class S3BatchKeysSensor(S3KeySensor):
     Wait for every key of a batch, like ``S3KeySensor``; a timeout names the keys still missing.
 
     Works deferred (the triggerer's timeout) and in poke mode. Links to the folder that holds the
-    keys. Every argument is ``S3KeySensor``'s.
+    keys. With the OpenLineage provider, the task reports the keys as its inputs. Every argument is
+    ``S3KeySensor``'s.
     """
 
     operator_extra_links = (S3BatchObjectsLink(),)
@@ -41,6 +44,11 @@ class S3BatchKeysSensor(S3KeySensor):
         """The folder every key is in (``raw/.../hour=09/`` for the batch's ``part-NNNNN.jsonl`` keys)."""
         common = posixpath.commonprefix(self._keys())
         return common[: common.rfind("/") + 1]
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: the objects waited for (the provider's ``S3KeySensor`` reports none)."""
+        located = [S3Hook.get_s3_bucket_key(self.bucket_name, key, "bucket_name", "bucket_key") for key in self._keys()]
+        return lineage.operator_lineage(inputs=[lineage.s3_object(bucket, key) for bucket, key in located])
 
     def execute(self, context: Context) -> Any:
         persist_link(S3BatchObjectsLink, context, self, bucket_name=self.bucket_name, prefix=self.keys_prefix())

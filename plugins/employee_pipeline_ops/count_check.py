@@ -11,7 +11,7 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
 from employee_pipeline.config import GSI_KEY, LOAD_ATTRIBUTE
-from employee_pipeline_ops import batch_lease
+from employee_pipeline_ops import batch_lease, lineage
 from employee_pipeline_ops.batch_count import ShardCount, count_shards
 from employee_pipeline_ops.links import DynamoDBTableLink, persist_link
 
@@ -56,6 +56,9 @@ class DynamoDBBatchCountCheckOperator(AwsBaseOperator[DynamoDBHook]):
 
     With ``lease_table``, the lease is read again after a count that matched: the check fails unless
     this DAG run still holds the batch for this load, so no other load can have written meanwhile.
+
+    With the OpenLineage provider, the task reports the table as its input (the lease table is
+    bookkeeping, not data).
 
     :param table_name: DynamoDB table holding the records. (templated)
     :param index_name: GSI keyed by ``batch_id#shard``. (templated)
@@ -135,6 +138,11 @@ class DynamoDBBatchCountCheckOperator(AwsBaseOperator[DynamoDBHook]):
                 f"(lease: owner {lease.owner or 'nobody'}, load {lease.loading or 'none'}): another run may "
                 "have written it while it was counted"
             )
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: the table counted, named by its ARN (region and account of the connection)."""
+        table = lineage.dynamodb_table(self.hook.conn_region_name, self.hook.account_id, self.table_name)
+        return lineage.operator_lineage(inputs=[table])
 
     def execute(self, context: Context) -> int:
         persist_link(DynamoDBTableLink, context, self, table_name=self.table_name)

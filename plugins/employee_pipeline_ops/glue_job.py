@@ -16,7 +16,7 @@ from airflow.sdk.exceptions import AirflowException
 from airflow.triggers.base import TriggerEvent
 from botocore.exceptions import ClientError
 
-from employee_pipeline_ops import batch_lease, glue_runs
+from employee_pipeline_ops import batch_lease, glue_runs, lineage
 from employee_pipeline_ops.links import DynamoDBTableLink, S3QuarantineLink, persist_link
 
 if TYPE_CHECKING:
@@ -71,7 +71,9 @@ class GlueJobRunOperator(GlueJobOperator):
     The provider only reports ``Exiting Job <run id> Run State: FAILED`` (or, deferred,
     ``Error in glue job: {...}``, and a STOPPED run as a success); the cause is in ``GetJobRun``.
     Deferred, the run's final state is read again on completion: only SUCCEEDED succeeds.
-    Besides the provider's link to the job run, the task links to where the job writes.
+    Besides the provider's link to the job run, the task links to where the job writes. With the
+    OpenLineage provider, the task reports the ingest job's datasets (``lineage.glue_ingest``): the
+    batch's raw objects in; the table, the quarantine prefix and the manifest out.
 
     With ``lease_table``, the load is fenced by the batch's lease (``batch_lease``): the task starts
     a run only while its DAG run holds the lease, and records the run on it as the batch's load
@@ -172,6 +174,11 @@ class GlueJobRunOperator(GlueJobOperator):
             return None
         detail = f": {run['ErrorMessage']}" if run.get("ErrorMessage") else ""
         return GlueJobRunFailedError(f"Glue job {self.job_name} run {run_id} ended {run['JobRunState']}{detail}")
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: the datasets the run arguments name (the provider's ``GlueJobOperator`` reports none)."""
+        inputs, outputs = lineage.glue_ingest(self.script_args or {}, self.hook.conn_region_name, self.hook.account_id)
+        return lineage.operator_lineage(inputs, outputs)
 
     def start_when_free(self, context: Context, event: Any = None) -> Any:
         """Resumed after waiting for the Glue job to accept another run: start (or find) the load again."""

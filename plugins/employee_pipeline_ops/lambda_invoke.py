@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
 
+from employee_pipeline_ops import lineage
 from employee_pipeline_ops.links import LambdaFunctionLink, persist_link
 
 if TYPE_CHECKING:
@@ -31,7 +32,9 @@ class LambdaInvokeOperator(LambdaInvokeFunctionOperator):
     writer's payload is a shard of employee records (personal data, up to ~1.5 MB). Here the log
     says how many bytes were sent, and ``payload`` is not a template field: it only ever comes
     from a mapped upstream XCom, which Airflow does not template anyway. The task links to the
-    function. Every argument is ``LambdaInvokeFunctionOperator``'s.
+    function. With the OpenLineage provider, the task reports the object the function says it wrote
+    (the writer's ``{"bucket": ..., "key": ...}``) as its output. Every argument is
+    ``LambdaInvokeFunctionOperator``'s.
     """
 
     template_fields = tuple(f for f in LambdaInvokeFunctionOperator.template_fields if f != "payload")
@@ -41,4 +44,9 @@ class LambdaInvokeOperator(LambdaInvokeFunctionOperator):
         persist_link(LambdaFunctionLink, context, self, function_name=self.function_name)
         if isinstance(self.payload, str):
             self.payload = _SizeInLogs(self.payload)
-        return super().execute(context)
+        self._lineage_result = super().execute(context)
+        return self._lineage_result
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the object the function reports it wrote (none for the generator, whose result is data)."""
+        return lineage.operator_lineage(outputs=lineage.lambda_written(getattr(self, "_lineage_result", None)))

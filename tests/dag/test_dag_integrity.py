@@ -60,6 +60,8 @@ def test_dags_have_tags_docs_retries_and_bounded_runs(path: Path) -> None:
 
 def test_pipeline_shape() -> None:
     dag = _load(DAGS / "employee_batch_pipeline.py").dags["employee_batch_pipeline"]
+    for task in dag.tasks:  # retries back off exponentially (a multiplier of 1 is a constant delay), capped
+        assert task.retry_exponential_backoff >= 2 and task.max_retry_delay == timedelta(minutes=10), task.task_id
     order = [
         "plan",
         "claim_batch",

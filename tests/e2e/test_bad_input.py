@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from employee_pipeline import layout
+from employee_pipeline import assets, layout
 from generator.records import generate_records
+from local_run import postgres
 
 pytestmark = [pytest.mark.e2e, pytest.mark.stage("badinput")]
 
@@ -92,3 +93,30 @@ def test_bad_rows_are_quarantined_and_the_run_fails_after_loading(pipeline) -> N
     assert alert["dag_id"] == "employee_batch_pipeline"
     assert alert["run_id"].startswith("manual__") and alert["try_number"] == 1
     assert "quarantined" in alert["exception"] and alert["log_url"]
+
+    # Downstream DAGs never hear of the batch: the gate's outlets are registered and active, yet no event.
+    assert _active_assets(pipeline) >= {asset.name for asset in assets.OUTLETS}
+    assert _asset_events(pipeline) == []
+
+
+def _active_assets(pipeline) -> set[str]:
+    return {name for (name,) in _metadata(pipeline, "SELECT name FROM asset_active")}
+
+
+def _asset_events(pipeline) -> list[tuple]:
+    """(asset, partition key, extra) of every asset event the run's Airflow stored."""
+    sql = "SELECT a.name, e.partition_key, e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id"
+    return _metadata(pipeline, sql)
+
+
+def _metadata(pipeline, sql: str) -> list[tuple]:
+    """``sql`` on the metadata database of the stage's Airflow (its PostgreSQL, else its home's SQLite)."""
+    import sqlalchemy
+
+    url = postgres.url_of(pipeline.home) or f"sqlite:///{pipeline.home / 'airflow.db'}"
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.connect() as db:
+            return [tuple(row) for row in db.execute(sqlalchemy.text(sql))]
+    finally:
+        engine.dispose()

@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from employee_pipeline import layout, summary
+from employee_pipeline import config, layout, summary
 from employee_pipeline.config import DAG_ID
+from employee_pipeline.manifest import Manifest
 from local_aws.faults import FAULT_TAG
 from local_run import airflow_records
+from tests.support import lineage_events
 from tests.support.pipeline import Pipeline, assert_no_record_in_airflow
 
 pytestmark = [pytest.mark.e2e, pytest.mark.stage("e2e")]
@@ -97,15 +101,76 @@ def _assert_the_ui_tells_the_runs_story(pipeline: Pipeline, run_id: str, load_id
     }
 
 
+def _published(pipeline: Pipeline) -> dict[str, tuple[int, float]]:
+    """Metric name -> (data points, sum) the stage's batches published, as CloudWatch aggregates them."""
+    cloudwatch, now = pipeline.aws.client("cloudwatch"), datetime.now(UTC)
+    dimensions = [{"Name": config.METRIC_DIMENSION, "Value": pipeline.names.stage}]
+    found = {}
+    for metric in cloudwatch.list_metrics(Namespace=config.METRICS_NAMESPACE, Dimensions=dimensions)["Metrics"]:
+        assert metric["Dimensions"] == dimensions, metric  # the one dimension set the alarms match
+        (point,) = cloudwatch.get_metric_statistics(
+            Namespace=config.METRICS_NAMESPACE,
+            MetricName=metric["MetricName"],
+            Dimensions=dimensions,
+            StartTime=now - timedelta(hours=6),
+            EndTime=now + timedelta(minutes=5),
+            Period=86400,
+            Statistics=["SampleCount", "Sum"],
+        )["Datapoints"]
+        found[metric["MetricName"]] = (int(point["SampleCount"]), point["Sum"])
+    return found
+
+
+def _assert_the_batches_metrics_were_published(pipeline: Pipeline, manifests: list[Manifest]) -> None:
+    """One data point per run for each metric, summing what the runs' manifests say; no latency: these are
+    manual runs (``dags test``), and only scheduled runs measure how fresh the hour is."""
+    runs = len(manifests)
+
+    def total(value: Callable[[Manifest], float]) -> tuple[int, float]:
+        return runs, pytest.approx(sum(value(m) for m in manifests))
+
+    assert _published(pipeline) == {
+        config.METRIC_ROWS_READ: total(lambda m: m.read),
+        config.METRIC_ROWS_LOADED: total(lambda m: m.written),
+        config.METRIC_ROWS_QUARANTINED: total(lambda m: m.quarantined),
+        config.METRIC_QUARANTINED_FRACTION: total(lambda m: m.quarantined / m.read),
+        config.METRIC_DYNAMODB_RETRIES: total(lambda m: m.dynamodb_retries),
+        config.METRIC_GLUE_LOAD_SECONDS: total(lambda m: m.timings["total_s"]),
+        config.METRIC_BATCHES_LOADED: (runs, runs),
+    }
+
+
+def _assert_each_task_reported_its_lineage(pipeline: Pipeline, events: Path) -> None:
+    """The run's OpenLineage events (file transport): every task that reads or writes data names it."""
+    bucket = f"s3://{pipeline.names.data_bucket}"
+    raw = {(bucket, layout.raw_key(BATCH, shard)) for shard in range(CONF["shards"])}
+    # Namespace and name of the table spell its ARN, as DynamoDB reports it.
+    arn = pipeline.aws.client("dynamodb").describe_table(TableName=pipeline.names.table)["Table"]["TableArn"]
+    table = tuple(arn.rsplit(":", 1))
+    reported = lineage_events.task_datasets(events, DAG_ID)
+    assert reported["write"] == {"inputs": set(), "outputs": raw}
+    assert reported["wait_for_objects"] == {"inputs": raw, "outputs": set()}
+    assert reported["ingest"] == {
+        "inputs": raw,
+        "outputs": {table, (bucket, layout.quarantine_prefix(BATCH)), (bucket, layout.manifest_key(BATCH))},
+    }
+    assert reported["count_check"] == {"inputs": {table}, "outputs": set()}
+    assert lineage_events.task_datasets(events, DAG_ID, "FAIL") == {}
+
+
 def _raw_versions(pipeline) -> list[dict]:
     s3 = pipeline.aws.client("s3")
     listed = s3.list_object_versions(Bucket=pipeline.names.data_bucket, Prefix=layout.raw_prefix(BATCH))
     return listed.get("Versions", [])
 
 
-def test_full_run_loads_exactly_the_batch_and_a_throttled_rerun_changes_nothing(pipeline) -> None:
+def test_full_run_loads_exactly_the_batch_and_a_throttled_rerun_changes_nothing(pipeline, monkeypatch) -> None:
     alerts = pipeline.subscribe_alerts()
+    # The first run writes its OpenLineage events to a file (the rerun, with no transport, none).
+    events = pipeline.home / "first-openlineage.jsonl"
+    monkeypatch.setitem(pipeline.env, lineage_events.TRANSPORT_ENV, lineage_events.file_transport(events))
     first = pipeline.run(HOUR, CONF, "first")
+    monkeypatch.delitem(pipeline.env, lineage_events.TRANSPORT_ENV)
     assert first.succeeded, first.text[-5000:]
     run_id = airflow_records.run_ids(pipeline.home, DAG_ID)[-1]
     assert_no_record_in_airflow(pipeline, pipeline.home, run_id, BATCH, CONF["shards"], [first.text])
@@ -120,7 +185,9 @@ def test_full_run_loads_exactly_the_batch_and_a_throttled_rerun_changes_nothing(
         0,
     )
     assert pipeline.alerts(alerts) == []  # no alert on success
+    _assert_the_batches_metrics_were_published(pipeline, [manifest])
     _assert_the_ui_tells_the_runs_story(pipeline, run_id, manifest.load_id)
+    _assert_each_task_reported_its_lineage(pipeline, events)
     etags = {(v["Key"], v["ETag"]) for v in _raw_versions(pipeline)}
     assert len(etags) == CONF["shards"]
 
@@ -138,6 +205,7 @@ def test_full_run_loads_exactly_the_batch_and_a_throttled_rerun_changes_nothing(
     again = pipeline.manifest(BATCH)
     assert again.written == GENERATED
     assert again.dynamodb_retries >= 3
+    _assert_the_batches_metrics_were_published(pipeline, [manifest, again])
     # Every object was rewritten with byte-identical data: new versions, the same ETags.
     versions = _raw_versions(pipeline)
     assert len(versions) == 2 * CONF["shards"]

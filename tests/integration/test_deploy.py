@@ -22,7 +22,7 @@ from tests.support.mutations import mutations
 
 pytestmark = pytest.mark.integration
 
-RESOURCES = 21
+RESOURCES = 25  # 21, and 3 alarms and a dashboard
 
 
 def _cli(*args: str) -> dict:

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from employee_pipeline.config import DAG_ID
 from employee_pipeline.waiting import wait_until
-from local_run import airflow_standalone
+from local_run import ROOT, airflow_standalone
 from tests.support.pipeline import Pipeline
 from tests.support.ports import free_port
 
 UNPAUSE_TIMEOUT_S = 120  # the DAG processor needs a moment to parse the DAG
+# Beside the dags folder (whose .airflowignore leaves dags/examples/ out), a bundle of the example consumer DAGs
+# alone: they arrive paused, and run only while a test unpauses them.
+EXAMPLES_BUNDLE = {
+    "name": "employee-pipeline-examples",
+    "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+    "kwargs": {"path": str(ROOT / "dags" / "examples")},
+}
+BUNDLES = [{"name": "dags-folder", "classpath": EXAMPLES_BUNDLE["classpath"], "kwargs": {}}, EXAMPLES_BUNDLE]
 
 
 @contextmanager
@@ -21,7 +30,7 @@ def standalone(pipeline: Pipeline) -> Iterator[airflow_standalone.Standalone]:
     Its metadata database is a throwaway PostgreSQL, as on MWAA, stopped with it.
     """
     running = airflow_standalone.start(
-        pipeline.env,
+        {**pipeline.env, "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(BUNDLES)},
         pipeline.home / "standalone",
         free_port(),
         worker_log_port=free_port(),

@@ -17,12 +17,21 @@ from local_run import airflow_records
 from local_run.dag_run import DagRunResult
 from local_run.stage import LocalStage
 
+RETRY_DELAY_CAP_S = 5
+
 
 class Pipeline(LocalStage):
     """A stage deployed into the session's local AWS, with an isolated, migrated Airflow to run the DAG on it."""
 
     def __init__(self, stage: str, local_aws: str, home: Path) -> None:
         super().__init__(stage, endpoint=local_aws, home=home, migrate=True)
+
+    def __enter__(self) -> Pipeline:
+        super().__enter__()
+        # A retry comes after seconds here, not the DAG's minutes: Airflow caps an exponential backoff at
+        # core.max_task_retry_delay. What a test checks of a retry is that it happens and what it does.
+        self.env["AIRFLOW__CORE__MAX_TASK_RETRY_DELAY"] = str(RETRY_DELAY_CAP_S)
+        return self
 
     def run(self, hour: datetime, conf: dict[str, Any], name: str, **kwargs: Any) -> DagRunResult:
         """One DAG run processing ``hour`` (a manual run with logical date L processes the hour before L)."""

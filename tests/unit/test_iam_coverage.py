@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from employee_pipeline import layout
-from employee_pipeline.config import pipeline_names
+from employee_pipeline.config import METRICS_NAMESPACE, pipeline_names
 from infra import iam, mwaa_role
 from infra.resources import GLUE_PACKAGE_KEY, GLUE_SCRIPT_KEY
 from infra.session import AwsTarget
@@ -69,6 +69,7 @@ AIRFLOW_CALLS = [
     ("dynamodb:Query", _arn("dynamodb", f"table/{NAMES.table}/index/{NAMES.gsi}")),
     *((f"dynamodb:{op}", _arn("dynamodb", f"table/{NAMES.lease_table}")) for op in ("GetItem", "UpdateItem")),
     ("sns:Publish", _arn("sns", NAMES.alerts_topic)),
+    ("cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": METRICS_NAMESPACE}),  # the batch's metrics
     # MWAA itself
     ("airflow:PublishMetrics", _arn("airflow", f"environment/{ENVIRONMENT}")),
     ("s3:GetObject", f"arn:aws:s3:::{SOURCE}/dags/employee_batch_pipeline.py"),
@@ -81,7 +82,7 @@ AIRFLOW_CALLS = [
         {"kms:ViaService": f"sqs.{REGION}.amazonaws.com", "aws:ResourceAccount": "999999999999"},
     ),
     ("s3:ListBucketVersions", f"arn:aws:s3:::{SOURCE}"),
-    ("cloudwatch:PutMetricData", "*"),
+    ("cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": mwaa_role.MWAA_METRICS_NAMESPACE}),
 ]
 
 # What must stay out of reach of the DAG's role.
@@ -91,6 +92,10 @@ AIRFLOW_REFUSED = [
     ("dynamodb:BatchWriteItem", _arn("dynamodb", f"table/{NAMES.table}")),
     ("dynamodb:Query", _arn("dynamodb", "table/other-table/index/x")),
     ("lambda:InvokeFunction", _arn("lambda", "function:other")),
+    # Metrics in the pipeline's namespace and MWAA's only.
+    ("cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": "OtherNamespace"}),
+    ("cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": "AWS/Glue"}),
+    ("cloudwatch:PutMetricData", "*"),
     # Only keys MWAA owns, and only through SQS.
     (
         "kms:Decrypt",

@@ -329,7 +329,7 @@ def test_every_action_the_tables_name_is_in_iams_catalogue() -> None:
 def test_refusals_parse_as_the_services_errors(service: str, operation: str, code: str) -> None:
     model = botocore.session.get_session().get_service_model({"monitoring": "cloudwatch"}.get(service, service))
     status, headers, body = error_response(model.signing_name, "AccessDenied", "User: x is not authorized")
-    parser = create_parser(model.protocol)
+    parser = create_parser(model.resolved_protocol)  # the protocol botocore's client speaks
     response = {"status_code": int(status.split()[0]), "headers": HeadersDict(headers), "body": body}
     parsed = parser.parse(response, model.operation_model(operation).output_shape)
     assert parsed["Error"]["Code"] == code
