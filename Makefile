@@ -6,6 +6,10 @@ BIN := $(VENV)/bin
 LOCK := requirements/dev.lock
 STAMP := $(VENV)/.installed-from-lock
 PATHS := $(VENV)/.import-paths
+# The OpenLineage provider, beside the venv rather than in it (requirements/openlineage.in says why).
+OPENLINEAGE := $(VENV)/openlineage
+OPENLINEAGE_LOCK := requirements/openlineage.lock
+OPENLINEAGE_STAMP := $(OPENLINEAGE)/.installed-from-lock
 LOCAL_AWS_PORT ?= 4566
 STAGE ?= local
 BENCH_RECORDS ?= 100000
@@ -41,7 +45,13 @@ format: venv
 	$(BIN)/ruff format .
 
 ## venv: create .venv from the lock (uv when available, pip otherwise)
-venv: $(STAMP) $(PATHS)
+venv: $(STAMP) $(PATHS) $(OPENLINEAGE_STAMP)
+
+$(OPENLINEAGE_STAMP): $(OPENLINEAGE_LOCK) $(STAMP)
+	@rm -rf $(OPENLINEAGE)
+	@out=$$($(BIN)/python -m pip install -q --no-deps --target $(OPENLINEAGE) -r $(OPENLINEAGE_LOCK) 2>&1) \
+		|| { echo "$$out"; exit 1; }
+	@touch $(OPENLINEAGE_STAMP)
 
 # The project itself, editable: its import roots come from pyproject.toml (no module edits sys.path).
 $(PATHS): $(STAMP) pyproject.toml

@@ -1,8 +1,9 @@
 """The stage's CloudWatch alarms and dashboard, over the metrics each batch publishes (config.METRIC_*).
 
-Alarms notify the stage's SNS topic on ALARM and again on OK. PutMetricAlarm and PutDashboard replace
-the whole definition, so ensure compares what CloudWatch holds with the spec and puts it only when they
-differ (a plan only compares).
+Alarms notify the stage's SNS topic when they go to ALARM. No OK actions: the topic carries what needs
+someone and a run that succeeds says nothing; the dashboard shows recoveries. PutMetricAlarm and
+PutDashboard replace the whole definition, so ensure compares what CloudWatch holds with the spec and puts
+it only when they differ (a plan only compares).
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ class Alarm:
             "AlarmDescription": self.description,
             "ActionsEnabled": True,
             "AlarmActions": [topic_arn],
-            "OKActions": [topic_arn],
+            "OKActions": [],
             "Namespace": config.METRICS_NAMESPACE,
             "MetricName": self.metric,
             "Dimensions": [{"Name": config.METRIC_DIMENSION, "Value": self.stage}],

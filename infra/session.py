@@ -32,12 +32,16 @@ READ_PREFIXES = ("Describe", "Get", "List", "Head")
 READ_SERVICES = frozenset(
     {"cloudwatch", "dynamodb", "ec2", "glue", "iam", "lambda", "logs", "mwaa", "s3", "sns", "sts"}
 )
+# Where a service signs with another name (what an emulator's request counts show): that name -> botocore's.
+SIGNING_NAMES = {"monitoring": "cloudwatch"}
 # Reads the prefixes miss, as (service, operation): none so far.
 READ_OPERATIONS: frozenset[tuple[str, str]] = frozenset()
 
 
 def is_read(service: str, operation: str) -> bool:
-    """Whether ``operation`` of ``service`` (botocore's names: ``s3``, ``HeadBucket``) only reads."""
+    """Whether ``operation`` of ``service`` (botocore's names: ``s3``, ``HeadBucket``; or the signing name)
+    only reads."""
+    service = SIGNING_NAMES.get(service, service)
     if (service, operation) in READ_OPERATIONS:
         return True
     return service in READ_SERVICES and operation.startswith(READ_PREFIXES)

@@ -6,8 +6,8 @@ dataset; a table is named like the spec's AWS Glue table, by its ARN: namespace
 ``arn:aws:dynamodb:{region}:{account}``, name ``table/{table}``.
 
 The naming functions are pure. ``operator_lineage`` is the only one that needs the OpenLineage provider,
-imported when it is called (the provider's own pattern): without the provider it returns None, and
-without a transport the provider never calls the hooks, so installing it costs the DAG nothing.
+imported when it is called (the provider's own pattern): without the provider it returns None. Without
+a transport (``[openlineage] transport``) the provider is disabled and never calls the hooks.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
-
-from employee_pipeline import layout
 
 # (namespace, name) of one dataset.
 DatasetName = tuple[str, str]
@@ -44,6 +42,9 @@ def glue_ingest(
 ) -> tuple[list[DatasetName], list[DatasetName]]:
     """The ingest job's inputs (the batch's raw objects) and outputs (the table, the quarantine, the manifest),
     from its run arguments (``layout.glue_job_arguments``)."""
+    # Imported here: glue_job (the triggerer loads it with the plugins folder only) imports this module.
+    from employee_pipeline import layout
+
     if not INGEST_ARGUMENTS.issubset(script_args):
         return [], []  # not the ingest job's arguments: nothing known
     bucket, batch_id = script_args["--bucket"], script_args["--batch_id"]

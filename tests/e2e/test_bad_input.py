@@ -67,6 +67,9 @@ def test_bad_rows_are_quarantined_and_the_run_fails_after_loading(pipeline) -> N
     assert not result.succeeded
     assert result.states["count_check"] == "success"  # everything valid was loaded
     assert result.states["quarantine_gate"] == "failed"
+    # Downstream DAGs never hear of the batch: the gate's outlets are registered and active, yet no event.
+    assert _active_assets(pipeline) >= {asset.name for asset in assets.OUTLETS}
+    assert _asset_events(pipeline) == []
     quarantined = len(BAD_LINES)
     assert f"{quarantined} of {GENERATED} rows quarantined" in result.text
     assert f"see s3://{bucket}/{layout.quarantine_prefix(BATCH)}" in result.text
@@ -93,10 +96,6 @@ def test_bad_rows_are_quarantined_and_the_run_fails_after_loading(pipeline) -> N
     assert alert["dag_id"] == "employee_batch_pipeline"
     assert alert["run_id"].startswith("manual__") and alert["try_number"] == 1
     assert "quarantined" in alert["exception"] and alert["log_url"]
-
-    # Downstream DAGs never hear of the batch: the gate's outlets are registered and active, yet no event.
-    assert _active_assets(pipeline) >= {asset.name for asset in assets.OUTLETS}
-    assert _asset_events(pipeline) == []
 
 
 def _active_assets(pipeline) -> set[str]:

@@ -15,7 +15,7 @@ from employee_pipeline import config, layout, summary
 from employee_pipeline.config import DAG_ID
 from employee_pipeline.manifest import Manifest
 from local_aws.faults import FAULT_TAG
-from local_run import airflow_records
+from local_run import airflow_records, openlineage
 from tests.support import lineage_events
 from tests.support.pipeline import Pipeline, assert_no_record_in_airflow
 
@@ -164,13 +164,17 @@ def _raw_versions(pipeline) -> list[dict]:
     return listed.get("Versions", [])
 
 
-def test_full_run_loads_exactly_the_batch_and_a_throttled_rerun_changes_nothing(pipeline, monkeypatch) -> None:
+def test_full_run_loads_exactly_the_batch_and_a_throttled_rerun_changes_nothing(pipeline) -> None:
     alerts = pipeline.subscribe_alerts()
-    # The first run writes its OpenLineage events to a file (the rerun, with no transport, none).
+    # The first run reports its OpenLineage events to a file (the rerun, without the provider, none).
     events = pipeline.home / "first-openlineage.jsonl"
-    monkeypatch.setitem(pipeline.env, lineage_events.TRANSPORT_ENV, lineage_events.file_transport(events))
-    first = pipeline.run(HOUR, CONF, "first")
-    monkeypatch.delitem(pipeline.env, lineage_events.TRANSPORT_ENV)
+    without_lineage = dict(pipeline.env)
+    pipeline.env.update(openlineage.reporting_env(pipeline.env, openlineage.file_transport(events)))
+    try:
+        first = pipeline.run(HOUR, CONF, "first")
+    finally:
+        pipeline.env.clear()
+        pipeline.env.update(without_lineage)
     assert first.succeeded, first.text[-5000:]
     run_id = airflow_records.run_ids(pipeline.home, DAG_ID)[-1]
     assert_no_record_in_airflow(pipeline, pipeline.home, run_id, BATCH, CONF["shards"], [first.text])

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -44,10 +43,6 @@ def monitored(aws) -> tuple[PipelineNames, Walk]:
     return names, walk
 
 
-def _alarm_states(aws, names: PipelineNames) -> dict[str, Any]:
-    return {r["name"]: r.get("state") for r in status(aws, names) if r["resource"] == "cloudwatch_alarm"}
-
-
 def _quarantined(aws, names: PipelineNames, fraction: float) -> None:
     """What a batch with ``fraction`` of its rows quarantined publishes (among its other metrics)."""
     aws.client("cloudwatch").put_metric_data(
@@ -80,7 +75,8 @@ def _received(aws, queue: str) -> list[dict]:
 def test_a_quarantined_share_over_the_tolerance_alarms_and_notifies_the_topic(aws, local_aws: str, monitored) -> None:
     stage, _ = monitored
     cloudwatch = aws.client("cloudwatch")
-    states = _alarm_states(aws, stage)
+    found = cloudwatch.describe_alarms(AlarmNames=list(monitoring.alarm_names(stage)))["MetricAlarms"]
+    states = {alarm["AlarmName"]: alarm["StateValue"] for alarm in found}
     # No batch loaded yet: missing data is breaching for the no-loaded-batch alarm; the others see nothing.
     assert states == {stage.quarantine_alarm: "OK", stage.no_batch_alarm: "ALARM", stage.failed_runs_alarm: "OK"}
     queue = _subscribe(aws, stage)

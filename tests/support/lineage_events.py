@@ -1,5 +1,5 @@
-"""OpenLineage events of a DAG run, written by the client's file transport: how a test's Airflow writes them
-and what each task reported."""
+"""What each task of a DAG run reported in its OpenLineage events, written by the client's file transport
+(``local_run.openlineage.file_transport``)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,8 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-TRANSPORT_ENV = "AIRFLOW__OPENLINEAGE__TRANSPORT"
-
 # (namespace, name) of one dataset.
 Dataset = tuple[str, str]
-
-
-def file_transport(path: Path) -> str:
-    """The ``[openlineage] transport`` value that appends every event, one JSON line each, to ``path``."""
-    return json.dumps({"type": "file", "log_file_path": str(path), "append": True})
 
 
 def task_datasets(path: Path, dag_id: str, event_type: str = "COMPLETE") -> dict[str, dict[str, set[Dataset]]]:

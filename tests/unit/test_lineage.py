@@ -10,16 +10,30 @@ import sysconfig
 import textwrap
 from pathlib import Path
 
-from airflow.providers.openlineage.extractors import OperatorLineage
+import pytest
 
 from employee_pipeline import layout
 from employee_pipeline_ops import lineage
 from employee_pipeline_ops.batch_keys_sensor import S3BatchKeysSensor
 from employee_pipeline_ops.lambda_invoke import LambdaInvokeOperator
+from local_run import openlineage
 
 BATCH = "20261124T09"
 BUCKET = "data-bucket"
 ARGS = layout.glue_job_arguments(BATCH, BUCKET, "employees", shards=2, lease_table="leases", lease_owner="run-1")
+
+
+@pytest.fixture
+def operator_lineage(monkeypatch: pytest.MonkeyPatch) -> type:
+    """The provider's OperatorLineage, with the provider (beside the venv, local_run.openlineage) on the path."""
+    import airflow
+
+    # Airflow extends its package path from sys.path once, when imported: the provider's part is added to it.
+    monkeypatch.setattr(airflow, "__path__", [*airflow.__path__, str(openlineage.provider_dir() / "airflow")])
+    monkeypatch.syspath_prepend(str(openlineage.provider_dir()))
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
+    return OperatorLineage
 
 
 def _names(datasets: list) -> list[tuple[str, str]]:
@@ -53,15 +67,15 @@ def test_a_lambda_reports_the_object_it_says_it_wrote_and_never_parses_data() ->
     assert lineage.lambda_written(None) == []
 
 
-def test_the_datasets_become_the_providers_operator_lineage() -> None:
+def test_the_datasets_become_the_providers_operator_lineage(operator_lineage: type) -> None:
     table = lineage.dynamodb_table("eu-west-1", "111122223333", "t")
     found = lineage.operator_lineage(inputs=[lineage.s3_object(BUCKET, "a/b.json")], outputs=[table])
-    assert isinstance(found, OperatorLineage)
+    assert isinstance(found, operator_lineage)
     assert _names(found.inputs) == [("s3://data-bucket", "a/b.json")]
     assert _names(found.outputs) == [("arn:aws:dynamodb:eu-west-1:111122223333", "table/t")]
 
 
-def test_the_sensor_reports_the_keys_it_waits_for_and_the_writer_what_it_wrote() -> None:
+def test_the_sensor_reports_the_keys_it_waits_for_and_the_writer_what_it_wrote(operator_lineage: type) -> None:
     keys = [layout.raw_key(BATCH, shard) for shard in range(2)]
     sensor = S3BatchKeysSensor(task_id="wait", bucket_name=BUCKET, bucket_key=keys)
     assert _names(sensor.get_openlineage_facets_on_start().inputs) == [("s3://data-bucket", key) for key in keys]
@@ -123,3 +137,19 @@ def test_without_the_openlineage_provider_the_operators_import_and_report_nothin
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().splitlines()[-1] == "ok"
+
+
+def _pins(path: Path) -> dict[str, str]:
+    lines = (line.split("#")[0].strip() for line in path.read_text().splitlines())
+    return {name.lower().replace("_", "-"): version for name, _, version in (x.partition("==") for x in lines if x)}
+
+
+def test_the_provider_beside_the_venv_is_the_one_mwaas_constraints_pin() -> None:
+    requirements = Path(__file__).resolve().parents[2] / "requirements"
+    locked = _pins(requirements / "openlineage.lock")
+    constraints = _pins(requirements / "mwaa-constraints-3.3.1.txt")
+    assert "apache-airflow-providers-openlineage" in locked
+    assert {name: constraints.get(name) for name in locked} == locked
+    dists = (path.name.removesuffix(".dist-info").split("-") for path in openlineage.provider_dir().glob("*.dist-info"))
+    installed = {name.lower().replace("_", "-"): version for name, version in dists}
+    assert installed == locked
