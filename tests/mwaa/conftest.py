@@ -1,15 +1,18 @@
-"""The MWAA bundle of each test module's stage (its ``pytest.mark.stage(NAME)``) and the cached Python 3.12
-venv of MWAA's image."""
+"""The MWAA bundle of each test module's stage (its ``pytest.mark.stage(NAME)``), the cached Python 3.12
+venv of MWAA's image, and the stage deployed with ``deploy --mwaa`` (shared by the modules naming the stage)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from employee_pipeline.config import pipeline_names
 from infra.mwaa.bundle import build_bundle
 from tests.mwaa import mwaa_airflow
+from tests.support import stages
+from tests.support.infra_cli import deployed_with_mwaa
 
 
 @pytest.fixture(scope="module")
@@ -33,3 +36,12 @@ def mwaa_venv(bundle: Path, pytestconfig: pytest.Config) -> mwaa_airflow.MwaaVen
                 f"\nMWAA Python 3.12 venv {how}: {built.root.name}, first build {built.built_seconds:.0f} s"
             )
     return built
+
+
+@pytest.fixture(scope="module")
+def environment(
+    local_aws: str, aws: Any, mwaa_venv: mwaa_airflow.MwaaVenv, module_stage: str, shared_stages: stages.SharedStages
+) -> dict[str, Any]:
+    """``deploy --stage STAGE --mwaa``'s JSON output: the stage, its network and its AVAILABLE environment,
+    made once for the modules that name the stage and destroyed after the last of them (unless one did)."""
+    return shared_stages.enter(module_stage, "mwaa", lambda: deployed_with_mwaa(local_aws, aws, module_stage))

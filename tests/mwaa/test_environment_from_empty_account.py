@@ -5,17 +5,13 @@ in it first) and environment; the local AWS starts a real Airflow for the enviro
 bucket, in MWAA's Python 3.12 venv, as the execution role. ``python -m infra mwaa publish --smoke``
 then runs the DAG on it through InvokeRestApi and checks the batch, that IAM decided every call and
 the tasks made theirs as the execution role (large XComs in S3 included): the whole DAG run on MWAA's
-Airflow, configured as MWAA configures it. A second plan changes nothing,
-a bundle that cannot start ends ``UPDATE_FAILED`` with its reason (and the environment keeps
-serving the previous one), and ``destroy`` leaves nothing of the stage.
+Airflow, configured as MWAA configures it. A second plan changes nothing. The environment then serves
+test_local_mwaa_airflow.py (same stage), whose last test destroys the stage to nothing.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from typing import Any
 
 import pytest
 
@@ -24,15 +20,13 @@ from employee_pipeline.layout import XCOM_PREFIX
 from infra.batch_state import batch_counts
 from infra.log_groups import LOG_RETENTION_DAYS
 from infra.mwaa import smoke as smoke_run
-from infra.mwaa.bundle import REQUIREMENTS_TXT
 from infra.mwaa.environment import log_group
 from tests.support import iam_audit
-from tests.support.leftovers import leftovers
+from tests.support.infra_cli import POLL, infra, ok
 
 pytestmark = [pytest.mark.mwaa, pytest.mark.timeout(1800), pytest.mark.stage("mwaaenv")]
 STAGE = "mwaaenv"
 NAMES = pipeline_names(STAGE)
-POLL = ("--poll", "2")
 # What the DAG's tasks call (Lambdas, Glue job, lease, count check, XCom backend, manifest).
 DAG_ACTIONS = {
     "lambda:InvokeFunction",
@@ -44,32 +38,6 @@ DAG_ACTIONS = {
     "s3:PutObject",
     "s3:GetObject",
 }
-MISSING_PACKAGE = "employee-pipeline-no-such-package==0.0.1"
-
-
-def _infra(local_aws: str, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
-    """``python -m infra ARGS --endpoint-url LOCAL_AWS``, as a user runs it (its output kept for the failure)."""
-    return subprocess.run(
-        [sys.executable, "-m", "infra", *args, "--endpoint-url", local_aws],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def _ok(done: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert done.returncode == 0, f"{done.args} exited {done.returncode}:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
-    return done
-
-
-@pytest.fixture(scope="module")
-def environment(local_aws: str, aws, mwaa_venv) -> Any:
-    """The stage deployed with ``--mwaa``; destroyed afterwards even when a test failed half way."""
-    deployed = _ok(_infra(local_aws, "deploy", "--stage", STAGE, "--mwaa", *POLL, "--json"))
-    yield json.loads(deployed.stdout)
-    if leftovers(aws, NAMES):
-        _infra(local_aws, "destroy", "--stage", STAGE, *POLL)
 
 
 def test_deploy_creates_an_available_environment_that_started_with_the_dag(environment, aws) -> None:
@@ -89,8 +57,8 @@ def test_deploy_creates_an_available_environment_that_started_with_the_dag(envir
 
 def test_publish_then_smoke_run_loads_its_batch_exactly(environment, aws, local_aws: str) -> None:
     before = iam_audit.calls(local_aws)
-    done = _ok(
-        _infra(
+    done = ok(
+        infra(
             local_aws,
             *("mwaa", "publish", "--environment", NAMES.mwaa_environment, "--stage", STAGE),
             *("--smoke", "--unpause", *POLL, "--json"),
@@ -127,40 +95,7 @@ def test_publish_then_smoke_run_loads_its_batch_exactly(environment, aws, local_
 
 
 def test_a_second_plan_reports_no_change(environment, local_aws: str) -> None:
-    plan = json.loads(_ok(_infra(local_aws, "deploy", "--plan", "--stage", STAGE, "--mwaa", *POLL, "--json")).stdout)
+    plan = json.loads(ok(infra(local_aws, "deploy", "--plan", "--stage", STAGE, "--mwaa", *POLL, "--json")).stdout)
     changed = [action for action in plan["actions"] if action["action"] != "unchanged"]
     assert changed == []
     assert len(plan["actions"]) == len(environment["actions"])
-
-
-def test_a_bundle_that_cannot_start_leaves_update_failed_and_publish_says_why(
-    environment, aws, local_aws: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from infra.__main__ import main
-    from infra.mwaa import publish
-
-    bundle_contents = publish.bundle_contents
-
-    def broken(names: Any) -> dict[str, bytes]:
-        contents = dict(bundle_contents(names))
-        contents[REQUIREMENTS_TXT] = contents[REQUIREMENTS_TXT] + f"{MISSING_PACKAGE}\n".encode()
-        return contents
-
-    monkeypatch.setattr(publish, "bundle_contents", broken)
-    argv = ["mwaa", "publish", "--environment", NAMES.mwaa_environment, "--stage", STAGE, "--poll", "1"]
-    assert main([*argv, "--endpoint-url", local_aws]) == 1
-    err = capsys.readouterr().err
-    assert "UPDATE_FAILED" in err and MISSING_PACKAGE.split("==")[0] in err, err
-    mwaa = aws.client("mwaa")
-    described = mwaa.get_environment(Name=NAMES.mwaa_environment)["Environment"]
-    assert described["Status"] == "UPDATE_FAILED"
-    assert described["LastUpdate"]["Status"] == "FAILED"
-    assert MISSING_PACKAGE.split("==")[0] in described["LastUpdate"]["Error"]["ErrorMessage"]
-    # Rolled back, as AWS does: the previous bundle's Airflow still answers.
-    answer = mwaa.invoke_rest_api(Name=NAMES.mwaa_environment, Method="GET", Path="/dags")
-    assert [dag["dag_id"] for dag in answer["RestApiResponse"]["dags"]] == ["employee_batch_pipeline"]
-
-
-def test_destroy_leaves_nothing_of_the_stage(environment, aws, local_aws: str) -> None:
-    _ok(_infra(local_aws, "destroy", "--stage", STAGE, *POLL))
-    assert leftovers(aws, NAMES) == {}

@@ -4,6 +4,7 @@ clock the test sets: states, reasons and the notifications a transition publishe
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -216,3 +217,31 @@ def test_datapoints_to_alarm_counts_breaching_periods(backend, clock, sent) -> N
     two_of_three = _alarm(backend, "two", "Latency", datapoints_to_alarm=2, **settings)
     one_of_three = _alarm(backend, "one", "Latency", datapoints_to_alarm=1, **settings)
     assert (two_of_three.state_value, one_of_three.state_value) == (OK, ALARM)
+
+
+def test_the_periodic_evaluation_sees_time_pass_and_stops(backend, clock, sent, monkeypatch) -> None:
+    alarm = _alarm(
+        backend,
+        "gap",
+        "BatchesLoaded",
+        statistic="Sum",
+        comparison_operator="LessThanThreshold",
+        threshold=1.0,
+        treat_missing_data="breaching",
+    )
+    _put(backend, "BatchesLoaded", 1, clock.now)
+    assert alarm.state_value == OK
+    evaluator = backend.evaluator
+    monkeypatch.setattr(evaluator, "evaluate_all", lambda: evaluator.evaluate_backend(backend))
+    clock.now += timedelta(hours=1)  # the next period has no batch; nothing is put: only the thread evaluates
+    evaluator.start(interval=0.01)
+    try:
+        for _ in range(500):
+            if alarm.state_value == ALARM:
+                break
+            threading.Event().wait(0.01)
+    finally:
+        evaluator.stop()
+    assert alarm.state_value == ALARM
+    assert [m["NewStateValue"] for _, _, m in sent][-1] == ALARM
+    assert not [t for t in threading.enumerate() if t.name == "alarm-evaluator"]

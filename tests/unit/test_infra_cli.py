@@ -159,8 +159,9 @@ def test_the_companion_rules_name_options_their_command_has() -> None:
 
 @pytest.fixture
 def offline(monkeypatch: pytest.MonkeyPatch) -> list[AwsTarget]:
-    """The targets the handlers build, with a fixed account: no AWS call."""
+    """The targets the handlers build, with a fixed account: no AWS call (nor the endpoint's reachability probe)."""
     targets: list[AwsTarget] = []
+    monkeypatch.setattr(AwsTarget, "check_reachable", lambda *_: None)
 
     def target(**kwargs: Any) -> AwsTarget:
         targets.append(AwsTarget(**kwargs, _account="123456789012"))

@@ -145,6 +145,7 @@ def test_the_cli_says_which_write_a_plan_refused(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     monkeypatch.setattr(deploy_module, "stage_resources", lambda *_: (Unguarded(),))
+    monkeypatch.setattr(AwsTarget, "check_reachable", lambda *_: None)  # NOWHERE is never contacted
     assert main(["deploy", "--plan", "--stage", "unit", "--endpoint-url", NOWHERE]) == 1
     assert capsys.readouterr().err == (
         "error: deploy failed: sns:CreateTopic refused: a plan (deploy --plan) must not change AWS, "
