@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from employee_pipeline import assets, layout
+from employee_pipeline.waiting import wait_until
 from generator.records import generate_records
 from local_run import postgres
 
@@ -89,10 +90,26 @@ def test_bad_rows_are_quarantined_and_the_run_fails_after_loading(pipeline) -> N
     assert sorted((r["line"], r["reject_reason"]) for r in rows) == sorted(BAD_LINES)
     assert all(r["source_key"] == tampered for r in rows)
 
-    # The failure, and only it, was published with the run's details.
-    messages = pipeline.alerts(alerts)
-    assert [m["task_id"] for m in messages] == ["quarantine_gate"]
-    alert = messages[0]
+    # The failure was published with the run's details, and the two CloudWatch alarms it tripped (the
+    # quarantined share, a failed run) notified the same topic: nothing else.
+    messages: list[dict] = []
+
+    def received() -> bool:
+        messages.extend(pipeline.alerts(alerts))
+        return len(messages) >= 3
+
+    wait_until(
+        received,
+        timeout=60,
+        interval=0,
+        message="the failure alert and two alarm notifications",
+        error=lambda text: AssertionError(f"{text}: got {messages}"),
+    )
+    assert [m["task_id"] for m in messages if "task_id" in m] == ["quarantine_gate"]
+    alarms = sorted((m["AlarmName"], m["NewStateValue"]) for m in messages if "AlarmName" in m)
+    assert alarms == sorted([(pipeline.names.quarantine_alarm, "ALARM"), (pipeline.names.failed_runs_alarm, "ALARM")])
+    assert len(messages) == 3 and pipeline.alerts(alerts) == []
+    (alert,) = [m for m in messages if "task_id" in m]
     assert alert["dag_id"] == "employee_batch_pipeline"
     assert alert["run_id"].startswith("manual__") and alert["try_number"] == 1
     assert "quarantined" in alert["exception"] and alert["log_url"]

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -101,26 +101,6 @@ def _assert_the_ui_tells_the_runs_story(pipeline: Pipeline, run_id: str, load_id
     }
 
 
-def _published(pipeline: Pipeline) -> dict[str, tuple[int, float]]:
-    """Metric name -> (data points, sum) the stage's batches published, as CloudWatch aggregates them."""
-    cloudwatch, now = pipeline.aws.client("cloudwatch"), datetime.now(UTC)
-    dimensions = [{"Name": config.METRIC_DIMENSION, "Value": pipeline.names.stage}]
-    found = {}
-    for metric in cloudwatch.list_metrics(Namespace=config.METRICS_NAMESPACE, Dimensions=dimensions)["Metrics"]:
-        assert metric["Dimensions"] == dimensions, metric  # the one dimension set the alarms match
-        (point,) = cloudwatch.get_metric_statistics(
-            Namespace=config.METRICS_NAMESPACE,
-            MetricName=metric["MetricName"],
-            Dimensions=dimensions,
-            StartTime=now - timedelta(hours=6),
-            EndTime=now + timedelta(minutes=5),
-            Period=86400,
-            Statistics=["SampleCount", "Sum"],
-        )["Datapoints"]
-        found[metric["MetricName"]] = (int(point["SampleCount"]), point["Sum"])
-    return found
-
-
 def _assert_the_batches_metrics_were_published(pipeline: Pipeline, manifests: list[Manifest]) -> None:
     """One data point per run for each metric, summing what the runs' manifests say; no latency: these are
     manual runs (``dags test``), and only scheduled runs measure how fresh the hour is."""
@@ -129,7 +109,8 @@ def _assert_the_batches_metrics_were_published(pipeline: Pipeline, manifests: li
     def total(value: Callable[[Manifest], float]) -> tuple[int, float]:
         return runs, pytest.approx(sum(value(m) for m in manifests))
 
-    assert _published(pipeline) == {
+    published = {name: (int(p["SampleCount"]), p["Sum"]) for name, p in pipeline.published_metrics().items()}
+    assert published == {
         config.METRIC_ROWS_READ: total(lambda m: m.read),
         config.METRIC_ROWS_LOADED: total(lambda m: m.written),
         config.METRIC_ROWS_QUARANTINED: total(lambda m: m.quarantined),

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from employee_pipeline import layout
+from employee_pipeline import config, layout
 from employee_pipeline.config import DAG_ID
 from employee_pipeline.waiting import wait_until
 from local_run import airflow_records
@@ -107,6 +107,13 @@ def test_a_ten_hour_backfill_beside_another_run_completes_exactly_and_again_chan
     assert sorted(r["state"] for r in again) == ["success"] * 3, again
     assert {batch: pipeline.count(batch, 1) for batch in batches} == first
     assert _items_of(pipeline, batches) == items
+
+    # How fresh each hour is: measured by the scheduled runs only (a backfill's or a manual run's hour is as
+    # old as the day it is reprocessed), from the end of the hour to the passed count check.
+    latency = pipeline.published_metrics()[config.METRIC_LATENCY_SECONDS]
+    scheduled = [r for r in _runs(airflow, "scheduled") if r["state"] == "success"]
+    assert latency["SampleCount"] == len(scheduled), (latency, scheduled)
+    assert 0 < latency["Minimum"] <= latency["Maximum"] < 2 * 3600, latency
 
 
 def test_rest_run_without_logical_date_then_cleared_from_the_middle(airflow, pipeline) -> None:

@@ -4,11 +4,11 @@ project's ``LocalStage`` in the session's local AWS, plus what the tests read ba
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from employee_pipeline import layout
+from employee_pipeline import config, layout
 from employee_pipeline.config import DAG_ID
 from employee_pipeline.manifest import Manifest
 from infra.batch_state import batch_counts, read_manifest
@@ -58,6 +58,26 @@ class Pipeline(LocalStage):
     def alerts(self, queue: str) -> list[dict[str, Any]]:
         received = self.aws.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1)
         return [json.loads(m["Body"]) for m in received.get("Messages", [])]
+
+    def published_metrics(self) -> dict[str, dict[str, float]]:
+        """Metric name -> the statistics (SampleCount, Sum, Minimum, Maximum) of every data point the stage's
+        batches published in the last 6 hours, as CloudWatch aggregates them."""
+        cloudwatch, now = self.aws.client("cloudwatch"), datetime.now(UTC)
+        dimensions = [{"Name": config.METRIC_DIMENSION, "Value": self.names.stage}]
+        found = {}
+        for metric in cloudwatch.list_metrics(Namespace=config.METRICS_NAMESPACE, Dimensions=dimensions)["Metrics"]:
+            assert metric["Dimensions"] == dimensions, metric  # the one dimension set the alarms match
+            (point,) = cloudwatch.get_metric_statistics(
+                Namespace=config.METRICS_NAMESPACE,
+                MetricName=metric["MetricName"],
+                Dimensions=dimensions,
+                StartTime=now - timedelta(hours=6),
+                EndTime=now + timedelta(minutes=5),
+                Period=86400,
+                Statistics=["SampleCount", "Sum", "Minimum", "Maximum"],
+            )["Datapoints"]
+            found[metric["MetricName"]] = {key: point[key] for key in ("SampleCount", "Sum", "Minimum", "Maximum")}
+        return found
 
     def manifest(self, batch_id: str) -> Manifest:
         manifest = read_manifest(self.aws, self.names, batch_id)
