@@ -26,6 +26,7 @@ class Kind(StrEnum):
     LAMBDA_FUNCTION = "lambda_function"
     GLUE_JOB = "glue_job"
     DYNAMODB_TABLE = "dynamodb_table"
+    KMS_KEY = "kms_key"
     SNS_TOPIC = "sns_topic"
     CLOUDWATCH_ALARM = "cloudwatch_alarm"
     CLOUDWATCH_DASHBOARD = "cloudwatch_dashboard"

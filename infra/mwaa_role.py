@@ -12,6 +12,7 @@ from typing import Any
 from employee_pipeline.config import METRICS_NAMESPACE, PipelineNames
 from employee_pipeline.layout import MANIFEST_PREFIX, RAW_PREFIX, XCOM_PREFIX
 from infra import iam
+from infra.keys import alias_name
 from infra.session import AwsTarget
 
 MWAA_SERVICES = ("airflow.amazonaws.com", "airflow-env.amazonaws.com")
@@ -87,6 +88,19 @@ def _pipeline_statements(target: AwsTarget, names: PipelineNames) -> list[dict[s
             "Effect": "Allow",
             "Action": "sns:Publish",
             "Resource": target.arn("sns", names.alerts_topic),
+        },
+        # SNS encrypts each alert with the topic's key as the publisher (SNS's guide: a publisher to an
+        # encrypted topic needs these two). The key's id is made by deploy, after this policy is described:
+        # its alias, which only the stage's key carries, names it; used through SNS only.
+        {
+            "Sid": "EncryptFailureAlerts",
+            "Effect": "Allow",
+            "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+            "Resource": target.arn("kms", "key/*"),
+            "Condition": {
+                "ForAnyValue:StringEquals": {"kms:ResourceAliases": alias_name(names.alerts_topic)},
+                "StringEquals": {"kms:ViaService": f"sns.{target.region_name}.amazonaws.com"},
+            },
         },
         # The quarantine gate's per-batch metrics. PutMetricData has no resource: AWS scopes it by namespace.
         {

@@ -9,11 +9,9 @@ from infra import tagging
 from infra.actions import ABSENT, DELETED, Action, Kind, outcome
 from infra.session import AwsTarget, if_exists
 
-TOPIC_ATTRIBUTES = {
-    "DisplayName": "employee pipeline alerts",
-    # Encrypted at rest with the AWS-managed SNS key.
-    "KmsMasterKeyId": "alias/aws/sns",
-}
+# Encrypted at rest with the stage's customer-managed key (infra/keys.py), named by its alias: CloudWatch
+# cannot publish to a topic under the AWS-managed alias/aws/sns, whose policy admits no service.
+TOPIC_ATTRIBUTES = {"DisplayName": "employee pipeline alerts"}
 
 
 def topic_arn(target: AwsTarget, name: str) -> str:
@@ -51,12 +49,13 @@ def topic_exists(target: AwsTarget, name: str) -> bool:
 
 
 def ensure_topic(
-    target: AwsTarget, name: str, tags: dict[str, str], policy: dict[str, Any], *, apply: bool = True
+    target: AwsTarget, name: str, tags: dict[str, str], policy: dict[str, Any], key: str, *, apply: bool = True
 ) -> Action:
+    """``key``: the KMS key (alias or ARN) the topic's messages are encrypted with."""
     sns = target.client("sns")
     arn = topic_arn(target, name)
     current = _attributes(sns, arn)
-    attributes = {**TOPIC_ATTRIBUTES, "Policy": json.dumps(policy)}
+    attributes = {**TOPIC_ATTRIBUTES, "KmsMasterKeyId": key, "Policy": json.dumps(policy)}
     if current is None:
         if apply:
             sns.create_topic(Name=name, Attributes=attributes, Tags=tagging.as_list(tags))

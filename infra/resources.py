@@ -18,6 +18,7 @@ from employee_pipeline.config import PipelineNames
 from employee_pipeline.layout import DATA_BUCKET_ENV, XCOM_PREFIX, XCOM_RETENTION_DAYS
 from infra import compute, iam, log_groups, monitoring, mwaa_role, notifications, packaging, storage, table, tagging
 from infra.actions import Action, Kind
+from infra.keys import Key, alias_name
 from infra.packaging import Artifact
 from infra.session import AwsTarget
 
@@ -249,18 +250,20 @@ class Table:
 
 @dataclass(frozen=True)
 class Topic:
-    """``alarms``: the CloudWatch alarms (names) its policy lets publish."""
+    """``alarms``: the CloudWatch alarms (names) its policy lets publish; ``key``: the KMS key (alias) that
+    encrypts it, walked before it."""
 
     name: str
     tags: Mapping[str, str]
     alarms: tuple[str, ...] = ()
+    key: str = "alias/aws/sns"
     kind: ClassVar[Kind] = Kind.SNS_TOPIC
     owned: ClassVar[bool] = True
 
     def ensure(self, target: AwsTarget, arns: Arns, *, apply: bool) -> tuple[Action, str | None]:
         alarm_arns = [target.arn("cloudwatch", f"alarm:{alarm}") for alarm in self.alarms]
         policy = notifications.topic_policy(target, self.name, alarm_arns)
-        action = notifications.ensure_topic(target, self.name, dict(self.tags), policy, apply=apply)
+        action = notifications.ensure_topic(target, self.name, dict(self.tags), policy, self.key, apply=apply)
         return action, notifications.topic_arn(target, self.name)
 
     def destroy(self, target: AwsTarget) -> Action:
@@ -339,7 +342,8 @@ def stage_resources(
         ),
         Table(names.table, tags),
         Table(names.lease_table, tags, lease=True),
-        Topic(names.alerts_topic, tags, monitoring.alarm_names(names)),
+        Key(alias_name(names.alerts_topic), tags, monitoring.alarm_names(names)),  # encrypts the topic
+        Topic(names.alerts_topic, tags, monitoring.alarm_names(names), alias_name(names.alerts_topic)),
         *monitoring.stage_monitoring(names, tags),  # alarms notify the topic
     ]
     if mwaa:

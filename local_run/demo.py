@@ -15,8 +15,8 @@ from typing import Any
 
 from employee_pipeline import config, layout
 from employee_pipeline.config import DEFAULT_RECORDS_PER_SHARD, DEFAULT_SHARDS, PipelineNames, pipeline_names
-from infra.batch_state import batch_counts, read_manifest
-from infra.monitoring import console_url
+from infra.batch_state import batch_counts, published_metrics, read_manifest
+from infra.monitoring import Alarm, console_url, stage_monitoring
 from infra.session import AwsTarget
 from local_aws import server, stats
 from local_aws.iam_gate import SWITCH as IAM_SWITCH
@@ -54,31 +54,17 @@ def summarize(target: AwsTarget, batch_id: str, shards: int, generated: int, dag
     }
 
 
-def published_metrics(target: AwsTarget, stage: str) -> dict[str, float]:
-    """Each metric the stage's batches published today (their sum), as CloudWatch serves it."""
-    cloudwatch, now = target.client("cloudwatch"), datetime.now(UTC)
-    dimensions = [{"Name": config.METRIC_DIMENSION, "Value": stage}]
-    sums = {}
-    for metric in cloudwatch.list_metrics(Namespace=config.METRICS_NAMESPACE, Dimensions=dimensions)["Metrics"]:
-        points = cloudwatch.get_metric_statistics(
-            Namespace=config.METRICS_NAMESPACE,
-            MetricName=metric["MetricName"],
-            Dimensions=dimensions,
-            StartTime=now - timedelta(days=1),
-            EndTime=now + timedelta(minutes=5),
-            Period=86400,
-            Statistics=["Sum"],
-        )["Datapoints"]
-        sums[metric["MetricName"]] = sum(point["Sum"] for point in points)
-    return dict(sorted(sums.items()))
-
-
-def metrics_lines(names: PipelineNames, region: str, published: dict[str, float]) -> list[str]:
-    """Where an operator sees the batch metrics: what this run published, the dashboard, the CLI on AWS."""
+def metrics_lines(target: AwsTarget, names: PipelineNames) -> list[str]:
+    """Where an operator sees the batch metrics: what this run published, the alarms' states, the dashboard,
+    the CLI on AWS."""
     where = f"namespace {config.METRICS_NAMESPACE}, dimension {config.METRIC_DIMENSION}={names.stage}"
-    values = ", ".join(f"{name}={value:g}" for name, value in published.items()) or "none published"
+    published = published_metrics(target, names.stage)
+    values = ", ".join(f"{name}={value['Sum']:g}" for name, value in published.items()) or "none published"
+    alarms = [spec for spec in stage_monitoring(names, {}) if isinstance(spec, Alarm)]
+    region = target.region_name
     return [
         f"metrics        : {where}: {values}",
+        f"alarms         : {', '.join(f'{alarm.name} {alarm.state(target)}' for alarm in alarms)}",
         f"dashboard      : {names.dashboard} ({console_url(region, names.dashboard)} on AWS)",
         f"  on AWS       : aws cloudwatch get-metric-statistics --namespace {config.METRICS_NAMESPACE} "
         f"--metric-name {config.METRIC_ROWS_LOADED} --dimensions Name={config.METRIC_DIMENSION},Value=<stage> "
@@ -119,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             conf = {"shards": args.shards, "records_per_shard": args.records_per_shard}
             result = stage.run_batch(hour, conf, log, progress=say)
             summary = summarize(stage.aws, batch_id, args.shards, generated, result.succeeded)
-            metrics = metrics_lines(stage.names, stage.aws.region_name, published_metrics(stage.aws, stage.names.stage))
+            metrics = metrics_lines(stage.aws, stage.names)
             audit = stats.iam_audit(stage.endpoint)
             AUDIT_FILE.write_text(json.dumps(audit, indent=1))
     except server.LocalAwsError as err:

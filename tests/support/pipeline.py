@@ -4,14 +4,14 @@ project's ``LocalStage`` in the session's local AWS, plus what the tests read ba
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from employee_pipeline import config, layout
+from employee_pipeline import layout
 from employee_pipeline.config import DAG_ID
 from employee_pipeline.manifest import Manifest
-from infra.batch_state import batch_counts, read_manifest
+from infra.batch_state import batch_counts, published_metrics, read_manifest
 from infra.notifications import topic_arn
 from local_run import airflow_records
 from local_run.dag_run import DagRunResult
@@ -60,24 +60,8 @@ class Pipeline(LocalStage):
         return [json.loads(m["Body"]) for m in received.get("Messages", [])]
 
     def published_metrics(self) -> dict[str, dict[str, float]]:
-        """Metric name -> the statistics (SampleCount, Sum, Minimum, Maximum) of every data point the stage's
-        batches published in the last 6 hours, as CloudWatch aggregates them."""
-        cloudwatch, now = self.aws.client("cloudwatch"), datetime.now(UTC)
-        dimensions = [{"Name": config.METRIC_DIMENSION, "Value": self.names.stage}]
-        found = {}
-        for metric in cloudwatch.list_metrics(Namespace=config.METRICS_NAMESPACE, Dimensions=dimensions)["Metrics"]:
-            assert metric["Dimensions"] == dimensions, metric  # the one dimension set the alarms match
-            (point,) = cloudwatch.get_metric_statistics(
-                Namespace=config.METRICS_NAMESPACE,
-                MetricName=metric["MetricName"],
-                Dimensions=dimensions,
-                StartTime=now - timedelta(hours=6),
-                EndTime=now + timedelta(minutes=5),
-                Period=86400,
-                Statistics=["SampleCount", "Sum", "Minimum", "Maximum"],
-            )["Datapoints"]
-            found[metric["MetricName"]] = {key: point[key] for key in ("SampleCount", "Sum", "Minimum", "Maximum")}
-        return found
+        """Metric name -> SampleCount, Sum, Minimum, Maximum of what the stage's batches published (6 hours)."""
+        return published_metrics(self.aws, self.names.stage, hours=6)
 
     def manifest(self, batch_id: str) -> Manifest:
         manifest = read_manifest(self.aws, self.names, batch_id)
