@@ -29,7 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionEr
 
 from employee_pipeline.config import PipelineNames
 from employee_pipeline.waiting import WaitTimeoutError
-from infra import cost, mwaa_role
+from infra import cost, keys, mwaa_role
 from infra.actions import Action
 from infra.cli import parse_args, stage_names
 from infra.deploy import deploy, destroy, status
@@ -112,6 +112,11 @@ def _actions(args: argparse.Namespace, actions: list[Action], outputs: dict[str,
     return result, lines
 
 
+def _alerts_key(resources: list[dict[str, Any]]) -> str | None:
+    """The alerts key's ARN as status found it: the execution role's policy names the key itself."""
+    return next((r["arn"] for r in resources if r["resource"] == keys.Key.kind and r.get("arn")), None)
+
+
 def _status(args: argparse.Namespace, target: AwsTarget, names: PipelineNames) -> Report:
     environment = args.mwaa_environment or names.mwaa_environment
     source_bucket = args.mwaa_source_bucket or names.mwaa_source_bucket
@@ -122,7 +127,7 @@ def _status(args: argparse.Namespace, target: AwsTarget, names: PipelineNames) -
         "mwaa_execution_role": {
             "name": names.mwaa_execution_role,
             "trust_policy": mwaa_role.trust_policy(target),
-            "policy": mwaa_role.execution_policy(target, names, environment, source_bucket),
+            "policy": mwaa_role.execution_policy(target, names, environment, source_bucket, _alerts_key(resources)),
         },
     }
     lines = [

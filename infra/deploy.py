@@ -7,6 +7,7 @@ from typing import Any
 from employee_pipeline.config import PipelineNames
 from infra import monitoring, mwaa_role
 from infra.actions import Action, planned
+from infra.keys import Key, key_arn
 from infra.mwaa.environment import Environment, MwaaSpec, mwaa_resources
 from infra.resources import GLUE_PACKAGE_KEY, GLUE_SCRIPT_KEY, Resource, stage_resources
 from infra.session import AwsTarget
@@ -90,12 +91,16 @@ def destroy(target: AwsTarget, names: PipelineNames, poll_s: float | None = None
 
 
 def status(target: AwsTarget, names: PipelineNames) -> list[dict[str, Any]]:
-    """Which of the stage's resources exist; an alarm also with its state (OK, ALARM, INSUFFICIENT_DATA)."""
+    """Which of the stage's resources exist; an alarm also with its state (OK, ALARM, INSUFFICIENT_DATA), the
+    KMS key with its ARN."""
     found = []
     for r in _every_resource(target, names):
         if isinstance(r, monitoring.Alarm):
             state = r.state(target)
             found.append({"resource": r.kind, "name": r.name, "exists": state is not None, "state": state})
+        elif isinstance(r, Key):  # its ARN, which the MWAA execution role's policy names
+            arn = key_arn(target, r.name)
+            found.append({"resource": r.kind, "name": r.name, "exists": arn is not None, "arn": arn})
         else:
             found.append({"resource": r.kind, "name": r.name, "exists": r.exists(target)})
     return found

@@ -58,6 +58,18 @@ def key_policy(target: AwsTarget, alarm_arns: list[str]) -> dict[str, Any]:
     }
 
 
+def pending_arn(target: AwsTarget) -> str:
+    """Stands for the key's ARN in a policy described before deploy made the key (KMS picks its id);
+    deploy puts the real ARN in its place (``Role.late``). Names no key, so it grants nothing."""
+    return target.arn("kms", "key/alerts-key-not-yet-created")
+
+
+def key_arn(target: AwsTarget, alias: str) -> str | None:
+    """The ARN of the key ``alias`` names now, or None."""
+    found = _key(target.client("kms"), alias)
+    return str(found["Arn"]) if found else None
+
+
 def _key(kms: Any, alias: str) -> dict[str, Any] | None:
     """The key ``alias`` names, unless it is absent or waiting for deletion."""
     found = if_exists(lambda: kms.describe_key(KeyId=alias), ("NotFoundException",))

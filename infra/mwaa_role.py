@@ -12,7 +12,7 @@ from typing import Any
 from employee_pipeline.config import METRICS_NAMESPACE, PipelineNames
 from employee_pipeline.layout import MANIFEST_PREFIX, RAW_PREFIX, XCOM_PREFIX
 from infra import iam
-from infra.keys import alias_name
+from infra.keys import pending_arn
 from infra.session import AwsTarget
 
 MWAA_SERVICES = ("airflow.amazonaws.com", "airflow-env.amazonaws.com")
@@ -29,8 +29,11 @@ def trust_policy(target: AwsTarget) -> dict[str, Any]:
     return iam.trust_policy(target, list(MWAA_SERVICES))
 
 
-def _pipeline_statements(target: AwsTarget, names: PipelineNames) -> list[dict[str, Any]]:
-    """What the DAG's tasks, sensors, operators, XCom backend and alert callback call."""
+def _pipeline_statements(
+    target: AwsTarget, names: PipelineNames, alerts_key_arn: str | None = None
+) -> list[dict[str, Any]]:
+    """What the DAG's tasks, sensors, operators, XCom backend and alert callback call; ``alerts_key_arn``:
+    the key of the alerts topic (infra/keys.py), or a stand-in deploy replaces (``keys.pending_arn``)."""
     data = f"arn:{target.partition}:s3:::{names.data_bucket}"
     table = target.arn("dynamodb", f"table/{names.table}")
     return [
@@ -90,17 +93,13 @@ def _pipeline_statements(target: AwsTarget, names: PipelineNames) -> list[dict[s
             "Resource": target.arn("sns", names.alerts_topic),
         },
         # SNS encrypts each alert with the topic's key as the publisher (SNS's guide: a publisher to an
-        # encrypted topic needs these two). The key's id is made by deploy, after this policy is described:
-        # its alias, which only the stage's key carries, names it; used through SNS only.
+        # encrypted topic needs these two), used through SNS only.
         {
             "Sid": "EncryptFailureAlerts",
             "Effect": "Allow",
             "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
-            "Resource": target.arn("kms", "key/*"),
-            "Condition": {
-                "ForAnyValue:StringEquals": {"kms:ResourceAliases": alias_name(names.alerts_topic)},
-                "StringEquals": {"kms:ViaService": f"sns.{target.region_name}.amazonaws.com"},
-            },
+            "Resource": alerts_key_arn or pending_arn(target),
+            "Condition": {"StringEquals": {"kms:ViaService": f"sns.{target.region_name}.amazonaws.com"}},
         },
         # The quarantine gate's per-batch metrics. PutMetricData has no resource: AWS scopes it by namespace.
         {
@@ -210,9 +209,13 @@ def _mwaa_statements(target: AwsTarget, environment: str, source_bucket: str) ->
     ]
 
 
-def execution_policy(target: AwsTarget, names: PipelineNames, environment: str, source_bucket: str) -> dict[str, Any]:
-    """The execution role's inline policy for ``environment`` reading its DAGs from ``source_bucket``."""
+def execution_policy(
+    target: AwsTarget, names: PipelineNames, environment: str, source_bucket: str, alerts_key_arn: str | None = None
+) -> dict[str, Any]:
+    """The execution role's inline policy for ``environment`` reading its DAGs from ``source_bucket``;
+    ``alerts_key_arn``: the alerts topic's key, when it is known (``keys.key_arn``)."""
     return {
         "Version": "2012-10-17",
-        "Statement": _pipeline_statements(target, names) + _mwaa_statements(target, environment, source_bucket),
+        "Statement": _pipeline_statements(target, names, alerts_key_arn)
+        + _mwaa_statements(target, environment, source_bucket),
     }

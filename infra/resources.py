@@ -9,6 +9,7 @@ Glue script) are built only when a walk needs their bytes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, partial
@@ -18,7 +19,7 @@ from employee_pipeline.config import PipelineNames
 from employee_pipeline.layout import DATA_BUCKET_ENV, XCOM_PREFIX, XCOM_RETENTION_DAYS
 from infra import compute, iam, log_groups, monitoring, mwaa_role, notifications, packaging, storage, table, tagging
 from infra.actions import Action, Kind
-from infra.keys import Key, alias_name
+from infra.keys import Key, alias_name, pending_arn
 from infra.packaging import Artifact
 from infra.session import AwsTarget
 
@@ -89,17 +90,22 @@ class Object:
 
 @dataclass(frozen=True)
 class Role:
-    """Trusted by ``service`` (one or several); one inline ``policy``."""
+    """Trusted by ``service`` (one or several); one inline ``policy``. ``late``: text of the policy that stands
+    for the ARN of a resource walked before (stand-in -> resource name), put in its place by ``ensure``."""
 
     name: str
     service: str | list[str]
     policy: Mapping[str, Any]
     tags: Mapping[str, str]
+    late: Mapping[str, str] = field(default_factory=dict)
     kind: ClassVar[Kind] = Kind.IAM_ROLE
     owned: ClassVar[bool] = True
 
     def ensure(self, target: AwsTarget, arns: Arns, *, apply: bool) -> tuple[Action, str | None]:
-        return iam.ensure_role(target, self.name, self.service, dict(self.policy), dict(self.tags), apply=apply)
+        text = json.dumps(self.policy)
+        for stand_in, resource in self.late.items():
+            text = text.replace(stand_in, arns.get(resource, stand_in))  # a plan before the key: the stand-in
+        return iam.ensure_role(target, self.name, self.service, json.loads(text), dict(self.tags), apply=apply)
 
     def destroy(self, target: AwsTarget) -> Action:
         return iam.destroy_role(target, self.name)
@@ -354,6 +360,7 @@ def stage_resources(
                 list(mwaa_role.MWAA_SERVICES),
                 mwaa_role.execution_policy(target, names, environment, source_bucket),
                 tags,
+                late={pending_arn(target): alias_name(names.alerts_topic)},  # the alerts key's ARN
             )
         )
     return tuple(resources)

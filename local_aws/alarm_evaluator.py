@@ -10,7 +10,9 @@ leave them out; with every period missing, missing gives INSUFFICIENT_DATA and i
 StateValue, StateReason(Data) and StateUpdatedTimestamp in CloudWatch's words, and publishes the
 notification CloudWatch sends to each SNS topic among the state's actions (AlarmActions,
 OKActions, InsufficientDataActions), once per transition, as ``cloudwatch.amazonaws.com`` decided
-against the topic's policy (``aws:SourceArn`` the alarm, ``aws:SourceAccount`` its account).
+against the topic's policy (``aws:SourceArn`` the alarm, ``aws:SourceAccount`` its account) and, for an
+encrypted topic, its key's policy (``sns_kms``). A refused action is logged, as CloudWatch's alarm
+history records a failed action; nothing reaches the topic.
 
 Alarms are evaluated after each PutMetricData and PutMetricAlarm (which, as on AWS, leaves an existing
 alarm's state alone and starts a new one in INSUFFICIENT_DATA), and every ``INTERVAL_S`` by a thread
@@ -219,6 +221,7 @@ def publish_as_cloudwatch(alarm: Any, topic_arn: str, subject: str, message: str
     """Publish as CloudWatch does for an alarm: decided (and audited) against the topic's policy."""
     from moto.sns.models import sns_backends
 
+    from local_aws import sns_kms
     from local_aws.iam_conditions import RequestContext
     from local_aws.iam_gate import AUDIT, enforced, resource_policies
     from local_aws.iam_policy import Principal, decide
@@ -239,6 +242,13 @@ def publish_as_cloudwatch(alarm: Any, topic_arn: str, subject: str, message: str
     AUDIT.add(principal, "Publish", "sns:Publish", topic_arn, decision)
     if not decision.allowed and enforced():
         log.warning("Failed to execute action %s for alarm %s: %s", topic_arn, alarm.name, decision.reason)
+        return
+    # SNS encrypts with the topic's key as CloudWatch: its key policy must let the service use it.
+    refusal = sns_kms.publish_refusal(principal, [], topic_arn, RequestContext(values, set(KNOWN_KEYS)), AUDIT)
+    if refusal is not None and enforced():
+        log.warning(
+            "Failed to execute action %s for alarm %s: %s: %s", topic_arn, alarm.name, refusal.code, refusal.message
+        )
         return
     topic = sns_backends[account][region].topics.get(topic_arn)
     if topic is None:

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from local_aws import iam_principals, iam_requests
+from local_aws import iam_principals, iam_requests, sns_kms
 from local_aws.iam_conditions import NotUnderstoodError
 from local_aws.iam_policy import Decision, Policy, Principal, decide
 from local_aws.operations import service_model
@@ -198,6 +198,13 @@ def authorize(call: iam_requests.Call, account: str = DEFAULT_ACCOUNT) -> tuple[
         AUDIT.add(principal, call.operation, check.action, check.resource, decision)
         if not decision.allowed:
             return principal, denied_message(principal, check.action, check.resource, decision.reason), "AccessDenied"
+    if call.prefix == "sns" and call.operation in ("Publish", "PublishBatch") and call.params.get("TopicArn"):
+        # SNS uses an encrypted topic's key as the publisher: KMS decides that too.
+        topic = str(call.params["TopicArn"])
+        context = iam_requests.global_context(call, principal, topic, {})
+        refusal = sns_kms.publish_refusal(principal, identity, topic, context, AUDIT)
+        if refusal is not None:
+            return principal, refusal.message, refusal.code
     return principal, None, ""
 
 
@@ -247,7 +254,9 @@ class IamGate:
         call = iam_requests.read_call(environ)
         _, refusal, code = authorize(call)
         if refusal is not None and self.enforce:
-            status, headers, body = error_response(call.service, code, refusal)
+            status, headers, body = error_response(
+                call.service, code, refusal, sns_kms.STATUS if code.startswith("KMS") else 403
+            )
             start_response(status, [*headers, ("Content-Length", str(len(body)))])
             return [body]
         return self.app(environ, start_response)

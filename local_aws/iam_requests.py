@@ -122,6 +122,10 @@ _ABSENT_KEYS = {
 }
 
 
+# KMS's keys, computed for the key SNS uses on a publisher's behalf (sns_kms); other requests lack them.
+_KMS_KEYS = {"kms:calleraccount", "kms:resourcealiases"}
+
+
 # Every condition key the local AWS evaluates (a request may lack some: they then do not match).
 KNOWN_KEYS = frozenset(
     {
@@ -141,6 +145,7 @@ KNOWN_KEYS = frozenset(
         "aws:sourceowner",
         *_ABSENT_KEYS,
         *(key for keys in _SERVICE_KEYS.values() for key in keys),
+        *_KMS_KEYS,
     }
 )
 
@@ -253,6 +258,10 @@ def _values(call: Call, account: str) -> dict[str, str]:
         qualifier = call.params.get("Qualifier") or qualifier
         if qualifier:
             values["FunctionName"] += f":{qualifier}"
+    if call.prefix == "kms" and isinstance(call.params.get("AliasName"), str):  # alias/x: arn:...:alias/x
+        values["Alias"] = call.params["AliasName"].rpartition(":")[2].removeprefix("alias/")
+    if call.prefix == "kms" and isinstance(call.params.get("TargetKeyId"), str):
+        values.setdefault("KeyId", call.params["TargetKeyId"])
     if isinstance(call.params.get("QueueUrl"), str):
         values["QueueName"] = call.params["QueueUrl"].rstrip("/").rpartition("/")[2]
     return values

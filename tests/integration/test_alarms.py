@@ -1,6 +1,7 @@
 """The stage's CloudWatch alarms and dashboard through the local AWS: deployed with the stage, evaluated as
 CloudWatch evaluates them, notifying the stage's topic (as cloudwatch.amazonaws.com, allowed by the topic's
-policy), shown by status and removed by destroy."""
+policy and by the policy of the stage's KMS key that encrypts it; under the AWS-managed alias/aws/sns key,
+refused as on AWS), shown by status and removed by destroy."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from employee_pipeline.config import PipelineNames, pipeline_names
 from infra import monitoring, tagging
 from infra.actions import planned
 from infra.deploy import destroy, status
+from infra.keys import Key, alias_name
 from infra.notifications import topic_arn
 from infra.resources import Topic
 from tests.support import iam_audit
@@ -27,7 +29,12 @@ def monitored(aws) -> tuple[PipelineNames, Walk]:
     dashboard deployed, as deploy walks them; and that walk, to run again (``apply=False``: a plan)."""
     names = pipeline_names("alarmsit")
     tags = tagging.stage_tags(names)
-    walked = (Topic(names.alerts_topic, tags, monitoring.alarm_names(names)), *monitoring.stage_monitoring(names, tags))
+    alarms, key = monitoring.alarm_names(names), alias_name(names.alerts_topic)
+    walked = (
+        Key(key, tags, alarms),
+        Topic(names.alerts_topic, tags, alarms, key),
+        *monitoring.stage_monitoring(names, tags),
+    )
 
     def walk(*, apply: bool = True) -> dict[str, tuple[str, list[str]]]:
         arns: dict[str, str] = {}
@@ -72,6 +79,19 @@ def _received(aws, queue: str) -> list[dict]:
     return [json.loads(m["Body"]) for m in answer.get("Messages", [])]
 
 
+def _failed_run(aws, names: PipelineNames) -> None:
+    aws.client("cloudwatch").put_metric_data(
+        Namespace=config.METRICS_NAMESPACE,
+        MetricData=[
+            {
+                "MetricName": config.METRIC_FAILED_RUNS,
+                "Dimensions": [{"Name": config.METRIC_DIMENSION, "Value": names.stage}],
+                "Value": 1.0,
+            }
+        ],
+    )
+
+
 def test_a_quarantined_share_over_the_tolerance_alarms_and_notifies_the_topic(aws, local_aws: str, monitored) -> None:
     stage, _ = monitored
     cloudwatch = aws.client("cloudwatch")
@@ -100,16 +120,36 @@ def test_a_quarantined_share_over_the_tolerance_alarms_and_notifies_the_topic(aw
         "GreaterThanThreshold",
         config.DEFAULT_MAX_QUARANTINE_FRACTION,
     )
-    # Published as CloudWatch, which only the topic's policy lets in.
-    [publish] = [c for c in iam_audit.calls_since(before, iam_audit.calls(local_aws)) if c["action"] == "sns:Publish"]
+    # Published as CloudWatch, which only the topic's policy lets in, encrypted with the stage's key, whose
+    # policy lets CloudWatch use it for the stage's alarms.
+    decided = iam_audit.calls_since(before, iam_audit.calls(local_aws))
+    [publish] = [c for c in decided if c["action"] == "sns:Publish"]
     assert publish["principal"] == "cloudwatch.amazonaws.com" and publish["allowed"], publish
     assert "topic policy" in publish["policy"]
+    used = {c["action"]: c for c in decided if c["action"].startswith("kms:")}
+    assert set(used) == {"kms:GenerateDataKey", "kms:Decrypt"}, decided
+    assert all(c["allowed"] and c["statement"] == "StageAlarmsPublishToTheTopic" for c in used.values()), used
 
     # A second breaching datapoint is no new transition: no second notification.
     _quarantined(aws, stage, 0.5)
     assert _received(aws, queue) == []
     [alarm] = cloudwatch.describe_alarms(AlarmNames=[stage.quarantine_alarm])["MetricAlarms"]
     assert alarm["StateValue"] == "ALARM"
+
+    # Under the AWS-managed key, whose policy admits no service, CloudWatch's notification is refused, as on
+    # AWS: the alarm changes state, nothing arrives.
+    sns, topic = aws.client("sns"), topic_arn(aws, stage.alerts_topic)
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="KmsMasterKeyId", AttributeValue="alias/aws/sns")
+    before = iam_audit.calls(local_aws)
+    _failed_run(aws, stage)
+    [alarm] = cloudwatch.describe_alarms(AlarmNames=[stage.failed_runs_alarm])["MetricAlarms"]
+    assert alarm["StateValue"] == "ALARM"
+    assert _received(aws, queue) == []
+    refused = [c for c in iam_audit.calls_since(before, iam_audit.calls(local_aws)) if not c["allowed"]]
+    assert [(c["principal"], c["action"]) for c in refused] == [("cloudwatch.amazonaws.com", "kms:GenerateDataKey")]
+    assert "no key policy allows" in refused[0]["reason"], refused
+    key = alias_name(stage.alerts_topic)
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="KmsMasterKeyId", AttributeValue=key)
 
     body = json.loads(cloudwatch.get_dashboard(DashboardName=stage.dashboard)["DashboardBody"])
     graphed = {m[1] for w in body["widgets"] if w["type"] == "metric" for m in w["properties"]["metrics"]}
@@ -141,9 +181,18 @@ def test_the_monitoring_is_converged_shown_and_destroyed(aws, monitored) -> None
     held = cloudwatch.list_tags_for_resource(ResourceARN=alarm["AlarmArn"])["Tags"]
     assert tagging.from_list(held) == tagging.stage_tags(names)
 
+    key, kms = alias_name(names.alerts_topic), aws.client("kms")
+    key_id = kms.describe_key(KeyId=key)["KeyMetadata"]["KeyId"]
+    assert kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"]
     shown = {r["name"]: r for r in status(aws, names)}
     assert shown[names.dashboard]["exists"] and shown[names.no_batch_alarm]["state"] == "ALARM"
+    assert shown[key]["exists"] and shown[key]["resource"] == "kms_key"
     removed = {a.name: a.action for a in destroy(aws, names)}
     assert {removed[n] for n in (*monitoring.alarm_names(names), names.dashboard, names.alerts_topic)} == {"deleted"}
+    # A key cannot be deleted at once: its alias goes and its deletion is scheduled after KMS's shortest window.
+    assert removed[key] == "deleted"
+    assert key not in {a["AliasName"] for a in kms.list_aliases()["Aliases"]}
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "PendingDeletion"
+    assert not {r["name"]: r for r in status(aws, names)}[key]["exists"]
     assert cloudwatch.list_dashboards(DashboardNamePrefix=names.dashboard)["DashboardEntries"] == []
     assert cloudwatch.describe_alarms(AlarmNames=list(monitoring.alarm_names(names)))["MetricAlarms"] == []

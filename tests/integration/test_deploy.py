@@ -22,7 +22,7 @@ from tests.support.mutations import mutations
 
 pytestmark = pytest.mark.integration
 
-RESOURCES = 25  # 21, and 3 alarms and a dashboard
+RESOURCES = 26  # 21, 3 alarms, a dashboard and the alerts topic's KMS key
 
 
 def _cli(*args: str) -> dict:

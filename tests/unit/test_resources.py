@@ -51,7 +51,7 @@ def test_a_resource_refers_only_to_resources_walked_before_it(described) -> None
 
 def test_every_owned_taggable_resource_carries_the_stage_tags(described) -> None:
     taggable = [r for r in described if hasattr(r, "tags") and r.owned]
-    assert len(taggable) == 17  # 2 buckets, 4 roles, 2 log groups, 2 functions, job, 2 tables, topic, 3 alarms
+    assert len(taggable) == 18  # 2 buckets, 4 roles, 2 log groups, 2 functions, job, 2 tables, key, topic, 3 alarms
     assert all(dict(r.tags) == {"project": NAMES.prefix, "stage": NAMES.stage} for r in taggable)
 
 
