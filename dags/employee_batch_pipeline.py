@@ -36,7 +36,7 @@ Every hour, for the data interval's hour (the **batch**, `YYYYMMDDTHH` UTC):
 A task that fails for good publishes an alert to the stage's SNS topic. The tasks that touch AWS
 link to what they touched (the task's links in the UI): the Lambda functions, the batch's raw
 objects, the Glue job run, the quarantine prefix and the DynamoDB tables.
-A run unfinished `FRESHNESS_DEADLINE_MINUTES` after it was queued publishes one late-run alert there.
+A run unfinished `FRESHNESS_DEADLINE_MINUTES` after its hour ended publishes one late-run alert there.
 
 A manual run without a logical date processes the hour of its `run_after`.
 The stage comes from the Airflow Variable `employee_pipeline_stage` (default `dev`),
@@ -79,7 +79,7 @@ def batch_hour(data_interval_start: Any, run_after: Any) -> Any:
     catchup=False,
     max_active_runs=config.MAX_ACTIVE_RUNS,
     dagrun_timeout=timedelta(seconds=config.DAGRUN_TIMEOUT_S),
-    # A run unfinished this long after it was queued alerts the stage's SNS topic once.
+    # A run unfinished this long after its hour ended alerts the stage's SNS topic once.
     deadline=freshness_deadline(config.FRESHNESS_DEADLINE_MINUTES),
     default_args={
         "owner": "data-engineering",

@@ -30,7 +30,7 @@ EMULATOR_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key":
 # service adds it here, and the test checks its model too.
 READ_PREFIXES = ("Describe", "Get", "List", "Head")
 READ_SERVICES = frozenset(
-    {"cloudwatch", "dynamodb", "ec2", "glue", "iam", "lambda", "logs", "mwaa", "s3", "sns", "sts"}
+    {"cloudwatch", "dynamodb", "ec2", "glue", "iam", "kms", "lambda", "logs", "mwaa", "s3", "sns", "sts"}
 )
 # Where a service signs with another name (what an emulator's request counts show): that name -> botocore's.
 SIGNING_NAMES = {"monitoring": "cloudwatch"}

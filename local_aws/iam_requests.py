@@ -83,6 +83,7 @@ _SERVICE_ALIASES = {
     "airflow": {"EnvironmentName": ("Name",)},
     "ec2": {"SecurityGroupId": ("GroupId",)},
     "glue": {"JobName": ("Name",)},
+    "kms": {"KeyId": ("KeyId", "TargetKeyId")},
     "sns": {"TopicName": ("Name",)},
 }
 # CloudWatch operations that name several resources: one check per name, of the list parameter's placeholder.
@@ -122,10 +123,6 @@ _ABSENT_KEYS = {
 }
 
 
-# KMS's keys, computed for the key SNS uses on a publisher's behalf (sns_kms); other requests lack them.
-_KMS_KEYS = {"kms:calleraccount", "kms:resourcealiases"}
-
-
 # Every condition key the local AWS evaluates (a request may lack some: they then do not match).
 KNOWN_KEYS = frozenset(
     {
@@ -145,7 +142,6 @@ KNOWN_KEYS = frozenset(
         "aws:sourceowner",
         *_ABSENT_KEYS,
         *(key for keys in _SERVICE_KEYS.values() for key in keys),
-        *_KMS_KEYS,
     }
 )
 
@@ -260,8 +256,6 @@ def _values(call: Call, account: str) -> dict[str, str]:
             values["FunctionName"] += f":{qualifier}"
     if call.prefix == "kms" and isinstance(call.params.get("AliasName"), str):  # alias/x: arn:...:alias/x
         values["Alias"] = call.params["AliasName"].rpartition(":")[2].removeprefix("alias/")
-    if call.prefix == "kms" and isinstance(call.params.get("TargetKeyId"), str):
-        values.setdefault("KeyId", call.params["TargetKeyId"])
     if isinstance(call.params.get("QueueUrl"), str):
         values["QueueName"] = call.params["QueueUrl"].rstrip("/").rpartition("/")[2]
     return values

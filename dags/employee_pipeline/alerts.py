@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 from typing import Any
 
 from employee_pipeline import config
 
 log = logging.getLogger(__name__)
+# The DAG's schedule (@hourly): a run's data interval, from its logical date, is one hour.
+HOURLY_DATA_INTERVAL = timedelta(hours=1)
 
 
 def failure_message(context: dict[str, Any]) -> dict[str, Any]:
@@ -81,7 +84,7 @@ def _count_failure(names: config.PipelineNames) -> None:
 
 
 def freshness_deadline(minutes: int) -> Any:
-    """The DAG's ``deadline=``: a run unfinished ``minutes`` after it was queued alerts the stage's SNS topic once
+    """The DAG's ``deadline=``: a run unfinished ``minutes`` after its hour ended alerts the stage's SNS topic once
     (``employee_pipeline_ops.freshness``). Pure, for parse time: it only hands over what the triggerer, which
     cannot import this package, needs to name the topic and the batch at run time."""
     from employee_pipeline import layout
@@ -90,6 +93,7 @@ def freshness_deadline(minutes: int) -> Any:
     sample = config.pipeline_names(stage="stage", prefix="prefix")
     return deadline_alert(
         minutes,
+        HOURLY_DATA_INTERVAL,
         batch_id_format=layout.BATCH_ID_FORMAT,
         stage_variable=config.STAGE_VARIABLE,
         prefix_variable=config.PREFIX_VARIABLE,

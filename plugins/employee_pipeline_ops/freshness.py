@@ -1,14 +1,19 @@
 """Freshness: a Deadline Alert that tells the stage's SNS topic, once, that a run is late.
 
-The deadline is the run's ``queued_at`` plus the configured minutes (``DeadlineReference.DAGRUN_QUEUED_AT``):
-a scheduled run is queued as its hour ends, a backfill or manual run when it is asked for, so a run queued
-today for last week's hour is given the same minutes as any other, and runs without a logical date have
-one too. Airflow records a missed deadline once and hands this module's coroutine to the triggerer, where
-only plugins/ is importable: what the DAG's package knows (Variable names, the topic's name, the batch
-id's format) comes in the callback's kwargs, written by the DAG file at parse time.
+The deadline is the end of the run's hour plus the configured minutes: the run's logical date (the start
+of its data interval, on the hourly schedule) plus the interval and the minutes
+(``DeadlineReference.DAGRUN_LOGICAL_DATE``). A scheduled run that has not finished 30 minutes after its
+hour ended alerts; so does each run of a backfill of past hours, whose data is late by definition, once.
+A run without a logical date (a REST run with ``logical_date: null``) gets no deadline: Airflow has no
+date to count from. ``DAGRUN_QUEUED_AT`` would give it one, but clearing any run of a DAG with a queued-at
+deadline fails in Airflow 3.3.1 (HTTP 500 from ``clearTaskInstances``: apache/airflow#70368), and clearing
+is how a failed hour is rerun.
 
-Airflow prunes a run's deadline only when the run succeeds in time; a run that *failed* in time keeps
-its deadline, so the callback itself drops any run that ended before its deadline.
+Airflow records a missed deadline once and hands this module's coroutine to the triggerer, where only
+plugins/ is importable: what the DAG's package knows (Variable names, the topic's name, the batch id's
+format) comes in the callback's kwargs, written by the DAG file at parse time. Airflow prunes a run's
+deadline only when the run succeeds in time; a run that *failed* in time keeps its deadline, so the
+callback itself drops any run that ended before its deadline.
 """
 
 from __future__ import annotations
@@ -26,12 +31,13 @@ log = logging.getLogger(__name__)
 ALERT_NAME = "freshness"
 
 
-def deadline_alert(minutes: int, **settings: str) -> DeadlineAlert:
-    """The DAG's ``deadline=``: ``minutes`` after a run is queued; ``settings`` are
-    :func:`alert_late_run`'s keyword arguments (Variable names and defaults, topic template, batch format)."""
+def deadline_alert(minutes: int, data_interval: timedelta, **settings: str) -> DeadlineAlert:
+    """The DAG's ``deadline=``: ``minutes`` after a run's ``data_interval`` (which starts at its logical date)
+    ended; ``settings`` are :func:`alert_late_run`'s keyword arguments (Variable names and defaults, topic
+    template, batch format)."""
     return DeadlineAlert(
-        reference=DeadlineReference.DAGRUN_QUEUED_AT,
-        interval=timedelta(minutes=minutes),
+        reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
+        interval=data_interval + timedelta(minutes=minutes),
         callback=AsyncCallback(alert_late_run, kwargs={"deadline_minutes": minutes, **settings}),
         name=ALERT_NAME,
     )
@@ -53,7 +59,7 @@ def late_run_message(
     ended = _time(run.get("end_date"))
     if ended is not None and ended <= deadline:
         return None  # finished in time (failed runs keep their deadline: Airflow prunes on success only)
-    # The batch is the data interval's hour; a manual run without a logical date processes its run_after's.
+    # The batch is the data interval's hour (a run without a logical date has no deadline).
     hour = _time(run.get("data_interval_start")) or _time(run["run_after"])
     assert hour is not None
     queued = _time(run.get("queued_at"))
@@ -73,8 +79,9 @@ def late_run_message(
 
 
 def alert_subject(stage: str, message: dict[str, Any]) -> str:
-    late = message["late_by_seconds"] // 60 + message["deadline_minutes"]
-    return f"[{stage}] {message['dag_id']} batch {message['batch_id']} late: unfinished after {late} min"[:100]
+    late = message["late_by_seconds"] // 60 + message["deadline_minutes"]  # minutes since the hour ended
+    subject = f"[{stage}] {message['dag_id']} batch {message['batch_id']} late: unfinished {late} min after its hour"
+    return subject[:100]
 
 
 def _publish(message: dict[str, Any], settings: dict[str, Any]) -> str:
