@@ -1,10 +1,10 @@
 """The freshness Deadline Alert through a real scheduler and triggerer and the local AWS's SNS.
 
-Runs after test_scheduler on its stage and Airflow (same ``stage`` marker), so its runs come for free: a run
-that succeeded in time leaves no deadline behind. Two more runs are made but never started (the DAG is paused
-meanwhile): one for an hour long past, held past its deadline (which passed before the run existed), one
-failed before its deadline. For that one, waiting out the DAG's deadline is replaced by moving its deadline
-row to now, once the test has checked that Airflow set it where the DAG says.
+Shares test_scheduler's stage and Airflow (same ``stage`` marker). Two runs are made but never started (the
+DAG is paused meanwhile): one for an hour long past, held past its deadline (which passed before the run
+existed), one failed before its deadline; for that one, waiting out the deadline is replaced by moving its
+deadline row to now, once the test has checked that Airflow set it where the DAG says. A third run, of the
+hour before now, succeeds in time and leaves no deadline behind.
 """
 
 from __future__ import annotations
@@ -138,19 +138,23 @@ def test_a_run_held_past_its_deadline_alerts_once_and_runs_that_ended_in_time_ne
     finally:
         _pause(airflow, False)
 
-    # Runs that succeeded in time (test_scheduler's; alone, the scheduled run the unpaused DAG made) had
-    # their deadline pruned: nothing is left to fire for them.
-    def succeeded_in_time() -> list[int]:
-        with _metadata(airflow) as db:
-            db.execute(
-                "SELECT id FROM dag_run WHERE dag_id = %s AND state = 'success' AND end_date <= logical_date + %s",
-                (DAG, timedelta(hours=1, minutes=config.FRESHNESS_DEADLINE_MINUTES)),
-            )
-            return [row[0] for row in db.fetchall()]
-
-    in_time = wait_until(
-        succeeded_in_time, timeout=RUN_TIMEOUT_S, interval=2, message="a successful run", error=AssertionError
+    # A run that succeeds in time has its deadline pruned: nothing is left to fire for it. (A manual run of
+    # the hour before now: its deadline is 90 minutes away.)
+    on_time = "freshness_on_time"
+    airflow.api(
+        "POST",
+        f"/api/v2/dags/{DAG}/dagRuns",
+        {"dag_run_id": on_time, "logical_date": datetime.now(UTC).isoformat(), "conf": CONF},
     )
-    with _metadata(airflow) as db:
-        db.execute("SELECT dagrun_id FROM deadline WHERE dagrun_id = ANY(%s)", (in_time,))
-        assert db.fetchall() == []
+    assert len(_deadlines(airflow, [on_time])[on_time]) == 1
+    run_path = f"/api/v2/dags/{DAG}/dagRuns/{on_time}"
+    wait_until(
+        lambda: airflow.api("GET", run_path)["state"] in ("success", "failed"),
+        timeout=RUN_TIMEOUT_S,
+        interval=2,
+        message="the run on time",
+        error=AssertionError,
+    )
+    assert airflow.api("GET", run_path)["state"] == "success"
+    assert _deadlines(airflow, [on_time]) == {on_time: []}
+    assert [a for a in _all_alerts(pipeline, queue) if a.get("run_id") == on_time] == []
