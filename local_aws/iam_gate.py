@@ -198,9 +198,11 @@ def authorize(call: iam_requests.Call, account: str = DEFAULT_ACCOUNT) -> tuple[
         AUDIT.add(principal, call.operation, check.action, check.resource, decision)
         if not decision.allowed:
             return principal, denied_message(principal, check.action, check.resource, decision.reason), "AccessDenied"
-    if call.prefix == "sns" and call.operation in ("Publish", "PublishBatch") and call.params.get("TopicArn"):
+    # Publish names its topic as TopicArn or TargetArn (what the provider's SnsHook sends), PublishBatch as TopicArn.
+    topic = call.params.get("TopicArn") or call.params.get("TargetArn") if call.prefix == "sns" else None
+    if call.operation in ("Publish", "PublishBatch") and topic:
         # SNS uses an encrypted topic's key as the publisher: KMS decides that too.
-        topic = str(call.params["TopicArn"])
+        topic = str(topic)
         context = iam_requests.global_context(call, principal, topic, {})
         refusal = sns_kms.publish_refusal(principal, identity, topic, context, AUDIT)
         if refusal is not None:

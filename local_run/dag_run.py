@@ -50,6 +50,10 @@ def _end(proc: subprocess.Popen[str]) -> None:
         proc.wait()
 
 
+# ``airflow dags test``, with Airflow's crash on a DAG's Deadline Alert mended (local_run/dags_test.py).
+DAGS_TEST: tuple[str, ...] = (sys.executable, "-m", "local_run.dags_test")
+
+
 def run_dag(
     env: dict[str, str],
     logical_date: datetime,
@@ -65,16 +69,7 @@ def run_dag(
     crashed worker would be: for tests of recovery. ``on_start(pid)`` is called once the run's
     process exists (the benchmark samples its memory).
     """
-    # ``airflow dags test``, with Airflow's crash on a DAG's Deadline Alert mended (local_run/dags_test.py).
-    command = [
-        sys.executable,
-        "-m",
-        "local_run.dags_test",
-        DAG_ID,
-        logical_date.isoformat(),
-        "--conf",
-        json.dumps(conf),
-    ]
+    command = [*DAGS_TEST, DAG_ID, logical_date.isoformat(), "--conf", json.dumps(conf)]
     current = ""
     states: dict[str, str] = {}
     with (

@@ -63,9 +63,12 @@ def test_the_execution_role_publishes_to_the_encrypted_topic_only_with_its_kms_s
     try:
         with pytest.raises(ClientError) as caught:
             sns.publish(TopicArn=topic, Message="a task failed")
+        with pytest.raises(ClientError) as as_target:  # how the provider's SnsHook names the topic
+            sns.publish(TargetArn=topic, Message="a task failed")
     finally:
         iam.put_role_policy(RoleName=stage.mwaa_execution_role, PolicyName=POLICY, PolicyDocument=json.dumps(held))
     error = caught.value.response["Error"]
     assert (error["Code"], caught.value.response["ResponseMetadata"]["HTTPStatusCode"]) == ("KMSAccessDenied", 400)
     assert f"not authorized to perform: kms:GenerateDataKey on resource: {key['Arn']}" in error["Message"], error
+    assert as_target.value.response["Error"]["Code"] == "KMSAccessDenied"
     assert sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0).get("Messages", []) == []

@@ -23,6 +23,7 @@ from employee_pipeline.waiting import wait_until
 from infra.iam import ensure_role
 from infra.packaging import deterministic_zip
 from infra.session import AwsTarget
+from local_run import dag_run
 from local_run.dag_run import run_dag
 
 WORK = os.environ.get("INTERRUPT_FIXTURE_DIR")
@@ -130,6 +131,7 @@ def test_blocks_until_interrupted(local_aws: str) -> None:
     airflow.write_text(FAKE_AIRFLOW.format(python=sys.executable))
     airflow.chmod(airflow.stat().st_mode | stat.S_IEXEC)
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "FAKE_AIRFLOW_MARKER": str(work / "airflow")}
+    dag_run.DAGS_TEST = (str(airflow), "dags", "test")  # the stand-in instead of `airflow dags test`
     (work / "ready.json").write_text(json.dumps({"endpoint_url": local_aws}))
     run_dag(env, datetime(2026, 1, 1, tzinfo=UTC), {}, work / "dag.log", progress=lambda _: None)
     pytest.fail("run_dag returned: the stand-in airflow should block until the parent interrupts us")
