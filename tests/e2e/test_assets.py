@@ -13,6 +13,7 @@ import pytest
 from employee_pipeline import assets, layout
 from employee_pipeline.config import DAG_ID
 from employee_pipeline.waiting import wait_until
+from tests.support.airflow import set_paused
 
 pytestmark = [pytest.mark.e2e, pytest.mark.stage("scheduler")]
 
@@ -22,21 +23,10 @@ CONF = {"shards": 1, "records_per_shard": 10}
 HOURS = [datetime(2026, 11, 26, 2, tzinfo=UTC) + timedelta(hours=h) for h in range(2)]
 BATCHES = [layout.batch_id_for(hour) for hour in HOURS]
 RUN_TIMEOUT_S = 900
-PARSE_TIMEOUT_S = 120  # the examples bundle is parsed beside the dags folder
 
 
 def _wait(condition, what: str, timeout: float = RUN_TIMEOUT_S) -> None:
     wait_until(condition, timeout=timeout, message=f"timed out waiting for {what}", error=AssertionError)
-
-
-def _set_paused(airflow, dag_id: str, paused: bool) -> None:
-    wait_until(
-        lambda: airflow.api("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": paused}),
-        timeout=PARSE_TIMEOUT_S,
-        interval=1,
-        retry=lambda err: isinstance(err, RuntimeError),  # 404 until the DAG processor has parsed it
-        message=f"cannot set {dag_id} paused={paused}",
-    )
 
 
 def _follower_runs(airflow) -> dict[str, dict]:
@@ -45,7 +35,7 @@ def _follower_runs(airflow) -> dict[str, dict]:
 
 
 def test_a_two_hour_backfill_emits_an_event_per_hour_and_the_follower_runs_for_each(airflow, pipeline) -> None:
-    _set_paused(airflow, FOLLOWER, False)  # a paused consumer is not queued for the events
+    set_paused(airflow, FOLLOWER, False)  # a paused consumer is not queued for the events
     try:
         created = airflow.api(
             "POST",
@@ -103,4 +93,4 @@ def test_a_two_hour_backfill_emits_an_event_per_hour_and_the_follower_runs_for_e
             assert read["load_id"] == pipeline.manifest(batch).load_id
             assert read["rows_loaded"] == CONF["records_per_shard"] and read["table"] == pipeline.names.table
     finally:
-        _set_paused(airflow, FOLLOWER, True)
+        set_paused(airflow, FOLLOWER, True)

@@ -20,6 +20,7 @@ import pytest
 from employee_pipeline import config
 from employee_pipeline.config import DAG_ID
 from employee_pipeline.waiting import wait_until
+from tests.support.airflow import set_paused
 
 pytestmark = [pytest.mark.e2e, pytest.mark.stage("scheduler")]
 
@@ -66,10 +67,6 @@ def _all_alerts(pipeline: Any, queue: str) -> list[dict[str, Any]]:
             sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
 
 
-def _pause(airflow: Any, paused: bool) -> None:
-    airflow.api("PATCH", f"/api/v2/dags/{DAG}", {"is_paused": paused})
-
-
 def _end(airflow: Any, run_id: str) -> None:
     """Fail a run that never started. Its teardown is skipped first: while a teardown is pending, marking
     the run failed leaves it queued (the teardown would run once the DAG is unpaused)."""
@@ -86,7 +83,7 @@ def test_a_run_held_past_its_deadline_alerts_once_and_runs_that_ended_in_time_ne
     runs = {"held": "freshness_held", "failed": "freshness_failed_in_time"}
     # A manual run's data interval is the hour before its logical date: the held run is batch 20261122T05.
     logical_dates = {runs["held"]: datetime(2026, 11, 22, 6, tzinfo=UTC), runs["failed"]: datetime.now(UTC)}
-    _pause(airflow, True)  # the runs are created (their deadline is set) but never start
+    set_paused(airflow, DAG, True)  # the runs are created (their deadline is set) but never start
     try:
         for run_id, logical_date in logical_dates.items():
             airflow.api(
@@ -136,7 +133,7 @@ def test_a_run_held_past_its_deadline_alerts_once_and_runs_that_ended_in_time_ne
         _end(airflow, runs["held"])
         assert [a for a in _all_alerts(pipeline, queue) if a.get("run_id") in runs.values()] == []
     finally:
-        _pause(airflow, False)
+        set_paused(airflow, DAG, False)
 
     # A run that succeeds in time has its deadline pruned: nothing is left to fire for it. (A manual run of
     # the hour before now: its deadline is 90 minutes away.)

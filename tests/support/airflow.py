@@ -38,13 +38,18 @@ def standalone(pipeline: Pipeline) -> Iterator[airflow_standalone.Standalone]:
         database="postgres",
     )
     try:
-        wait_until(
-            lambda: running.api("PATCH", f"/api/v2/dags/{DAG_ID}", {"is_paused": False}),
-            timeout=UNPAUSE_TIMEOUT_S,
-            interval=1,
-            retry=lambda err: isinstance(err, RuntimeError),  # 404 until the DAG processor has parsed it
-            message=f"cannot unpause {DAG_ID}",
-        )
+        set_paused(running, DAG_ID, False)
         yield running
     finally:
         airflow_standalone.stop(running)
+
+
+def set_paused(airflow: airflow_standalone.Standalone, dag_id: str, paused: bool) -> None:
+    """Pause or unpause ``dag_id``, waiting (up to UNPAUSE_TIMEOUT_S) until the DAG processor has parsed it."""
+    wait_until(
+        lambda: airflow.api("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": paused}),
+        timeout=UNPAUSE_TIMEOUT_S,
+        interval=1,
+        retry=lambda err: isinstance(err, RuntimeError),  # 404 until the DAG processor has parsed it
+        message=f"cannot set {dag_id} paused={paused}",
+    )
